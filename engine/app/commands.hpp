@@ -1,0 +1,15 @@
+#pragma once
+// Sub-commands of the chainsd binary. Each takes the arguments after its own name and returns
+// the process exit code.
+
+#include <string>
+#include <vector>
+
+namespace chainsd::app {
+
+using args = std::vector<std::string>;
+
+int run_controller(const args& a);  // default: the controller (list/watch runs, sign, store)
+int run_payload(const args& a);     // chainsd payload --format F [--config K=V]... [--child F]... FILE|-
+
+}  // namespace chainsd::app
