@@ -1,0 +1,56 @@
+#pragma once
+// A storage plugin stores one signed artifact. Backends that write to the run itself (tekton)
+// return annotations instead of patching: the engine merges every backend's annotations with its
+// own state into ONE patch of the run.
+
+#include "chainsd/plugin/config.hpp"
+#include "chainsd/plugin/errors.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace chainsd::plugin {
+
+enum class artifact_kind { taskrun, pipelinerun, oci };
+
+struct run_ref {
+  std::string api_version;  // "tekton.dev/v1"
+  std::string kind;         // "TaskRun" / "PipelineRun"
+  std::string namespace_name;
+  std::string name;
+  std::string uid;
+  std::string service_account;  // spec.taskRunTemplate.serviceAccountName / spec.serviceAccountName
+};
+
+struct store_request {
+  artifact_kind kind = artifact_kind::taskrun;
+  run_ref run;
+  std::string short_key;     // "taskrun-<uid>", "pipelinerun-<uid>" or the 12-hex image digest prefix
+  std::string full_key;      // upstream's FullKey, e.g. "taskrun-<uid>" or "<image>@sha256:<hex>"
+  std::string payload_format;  // "in-toto", "slsa/v1", "slsa/v2alpha4", "simplesigning"
+  std::string payload;       // the exact bytes that were signed (statement or simplesigning JSON)
+  std::string signature;     // DSSE envelope JSON for in-toto formats, raw signature otherwise
+  std::string cert_pem;
+  std::string chain_pem;
+  std::string public_key_pem;
+  std::string image;         // for oci: "registry/repo@sha256:<hex>"; else empty
+  std::vector<std::string> subject_images;  // in-toto: images (repo@digest) named as subjects
+  std::string rekor_entry_json;  // the transparency-log entry when one was made, else empty
+};
+
+struct store_result {
+  std::map<std::string, std::string> annotations;  // to add to the run in the engine's one patch
+};
+
+class storage {
+ public:
+  virtual ~storage() = default;
+  virtual boost::asio::awaitable<result<store_result>> store(store_request req) = 0;
+  // Called before the instance is dropped after a config change; flush pending deliveries.
+  virtual boost::asio::awaitable<void> close() { co_return; }
+};
+
+}  // namespace chainsd::plugin

@@ -1,0 +1,154 @@
+#include <catch2/catch.hpp>
+
+#include "plugin_host/registry.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+namespace fs = std::filesystem;
+using namespace chainsd;
+
+namespace {
+
+struct fake_host final : plugin::host {
+  boost::asio::io_context ctx;
+  boost::asio::any_io_executor executor() override { return ctx.get_executor(); }
+  void log(plugin::log_level, std::string_view, std::initializer_list<plugin::log_field>) override {}
+  void count(std::string_view, std::string_view, std::initializer_list<std::pair<std::string_view, std::string_view>>,
+             double) override {}
+  boost::asio::awaitable<plugin::result<plugin::http_response>> http(plugin::http_request) override {
+    co_return plugin::fail(plugin::errc::permanent, "no http in tests");
+  }
+  boost::asio::awaitable<plugin::result<plugin::http_response>> kube(std::string, std::string, std::string,
+                                                                     std::string) override {
+    co_return plugin::fail(plugin::errc::permanent, "no kube in tests");
+  }
+  plugin::result<std::string> read_secret(std::string_view) override {
+    return plugin::fail(plugin::errc::not_found, "none");
+  }
+  std::string secrets_dir() override { return "/nonexistent"; }
+};
+
+// A private plugin directory holding copies of the test modules (mode 0755, dir 0755).
+struct plugin_dir {
+  fs::path path;
+  plugin_dir() {
+    const char* build = std::getenv("TEST_PLUGIN_BUILD_DIR");
+    REQUIRE(build != nullptr);
+    path = fs::temp_directory_path() / ("chainsd-plugins-" + std::to_string(std::random_device{}()));
+    fs::create_directories(path);
+    ::chmod(path.c_str(), 0755);
+    for (const auto& e : fs::directory_iterator(build)) {
+      if (e.path().extension() != ".so") continue;
+      auto dst = path / e.path().filename();
+      fs::copy_file(e.path(), dst, fs::copy_options::overwrite_existing);
+      ::chmod(dst.c_str(), 0755);
+    }
+  }
+  ~plugin_dir() { fs::remove_all(path); }
+};
+
+
+std::string reason_for(const plugin_host::scan_result& r, std::string_view file) {
+  for (const auto& rej : r.rejected)
+    if (fs::path(rej.path).filename() == file) return rej.reason;
+  return "<accepted or absent>";
+}
+
+}  // namespace
+
+TEST_CASE("loader accepts good plugins and rejects each broken one with its reason") {
+  plugin_dir dir;
+  fs::copy_file(dir.path / "a_good_signer.so", dir.path / "z_world_writable.so");
+  ::chmod((dir.path / "z_world_writable.so").c_str(), 0666);
+  fs::create_directory(dir.path / "subdir.so");
+
+  auto r = plugin_host::scan_plugins(dir.path);
+  REQUIRE(r.accepted.size() == 3);
+  CHECK(r.accepted[0].name == "echo");
+  CHECK(r.accepted[0].version == "1.2.3");
+  CHECK(r.accepted[0].make_signer != nullptr);
+  CHECK(r.accepted[1].name == "note");
+  CHECK(r.accepted[1].kind == "storage");
+  CHECK(r.accepted[2].name == "throwing");
+
+  CHECK_THAT(reason_for(r, "b_duplicate_signer.so"), Catch::Contains("already provided by") && Catch::Contains("a_good_signer.so"));
+  CHECK_THAT(reason_for(r, "c_bad_magic.so"), Catch::Contains("bad descriptor magic"));
+  CHECK_THAT(reason_for(r, "d_wrong_build_id.so"), Catch::Contains("build id 0123456789abcdef") && Catch::Contains("rebuild it"));
+  CHECK_THAT(reason_for(r, "e_missing_factory.so"), Catch::Contains("no chainsd_plugin_factory"));
+  CHECK_THAT(reason_for(r, "f_not_a_plugin.so"), Catch::Contains("not a chainsd plugin"));
+  CHECK_THAT(reason_for(r, "z_world_writable.so"), Catch::Contains("writable by group or others (mode 0666)"));
+  CHECK_THAT(reason_for(r, "subdir.so"), Catch::Contains("not a regular file"));
+}
+
+TEST_CASE("a group- or world-writable plugin directory is refused as a whole") {
+  plugin_dir dir;
+  ::chmod(dir.path.c_str(), 0777);
+  auto r = plugin_host::scan_plugins(dir.path);
+  CHECK(r.accepted.empty());
+  REQUIRE(r.rejected.size() == 1);
+  CHECK_THAT(r.rejected[0].reason, Catch::Contains("plugin directory is writable by group or others"));
+  ::chmod(dir.path.c_str(), 0755);
+}
+
+TEST_CASE("a missing plugin directory yields a clear rejection") {
+  auto r = plugin_host::scan_plugins("/nonexistent/chainsd/plugins");
+  REQUIRE(r.rejected.size() == 1);
+  CHECK_THAT(r.rejected[0].reason, Catch::Contains("does not exist"));
+}
+
+TEST_CASE("registry builds instances, classifies factory errors and lists installed names") {
+  plugin_dir dir;
+  plugin_host::registry reg(plugin_host::scan_plugins(dir.path));
+  fake_host host;
+
+  SECTION("a working signer signs through its awaitable interface") {
+    auto s = reg.make_signer("echo", host, {{"test.prefix", "p:"}});
+    REQUIRE(s.has_value());
+    auto fut = boost::asio::co_spawn(host.ctx, (*s)->sign("hello"), boost::asio::use_future);
+    host.ctx.run();
+    auto sig = fut.get();
+    REQUIRE(sig.has_value());
+    CHECK(sig->signature == "p:hello");
+  }
+  SECTION("bad config from the factory is returned as bad_config") {
+    auto s = reg.make_signer("echo", host, {{"test.prefix", "bad"}});
+    REQUIRE(s.has_error());
+    CHECK(s.error().code == plugin::errc::bad_config);
+    CHECK_THAT(s.error().message, Catch::Contains("test.prefix"));
+  }
+  SECTION("an exception escaping a factory becomes permanent, naming the plugin and version") {
+    auto s = reg.make_signer("throwing", host, {});
+    REQUIRE(s.has_error());
+    CHECK(s.error().code == plugin::errc::permanent);
+    CHECK_THAT(s.error().message, Catch::Contains("signer plugin throwing 0.0.1 threw: factory exploded"));
+  }
+  SECTION("an unknown name is not_found with the installed list") {
+    auto s = reg.make_signer("kms", host, {});
+    REQUIRE(s.has_error());
+    CHECK(s.error().code == plugin::errc::not_found);
+    CHECK_THAT(s.error().message, Catch::Contains("installed: echo, throwing"));
+    auto st = reg.make_storage("oci", host, {});
+    REQUIRE(st.has_error());
+    CHECK_THAT(st.error().message, Catch::Contains("installed: note"));
+  }
+  SECTION("storage plugins return annotations for the engine's single patch") {
+    auto st = reg.make_storage("note", host, {});
+    REQUIRE(st.has_value());
+    plugin::store_request req;
+    req.short_key = "taskrun-1";
+    req.payload = "{}";
+    auto fut = boost::asio::co_spawn(host.ctx, (*st)->store(req), boost::asio::use_future);
+    host.ctx.run();
+    auto res = fut.get();
+    REQUIRE(res.has_value());
+    CHECK(res->annotations.at("test/stored-taskrun-1") == "{}");
+  }
+}
