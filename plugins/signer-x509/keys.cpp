@@ -1,0 +1,146 @@
+#include "keys.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sodium.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <vector>
+
+namespace signer_x509 {
+namespace {
+
+std::string openssl_error() {
+  unsigned long e = ERR_get_error();
+  if (!e) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+std::string b64decode(std::string_view in, std::string_view what) {
+  std::vector<unsigned char> out(in.size());
+  std::size_t len = 0;
+  if (sodium_base642bin(out.data(), out.size(), in.data(), in.size(), " \r\n\t", &len, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0)
+    throw key_error(std::string(what) + " is not valid base64");
+  return std::string(reinterpret_cast<char*>(out.data()), len);
+}
+
+// The base64 body of the single PEM block of type `type`; empty when absent.
+std::string pem_body(std::string_view pem, std::string_view type) {
+  std::string begin = "-----BEGIN " + std::string(type) + "-----";
+  std::string end = "-----END " + std::string(type) + "-----";
+  auto b = pem.find(begin);
+  if (b == std::string_view::npos) return {};
+  b += begin.size();
+  auto e = pem.find(end, b);
+  if (e == std::string_view::npos) return {};
+  return std::string(pem.substr(b, e - b));
+}
+
+pkey_ptr check_type(pkey_ptr key, std::string_view source) {
+  int id = EVP_PKEY_get_base_id(key.get());
+  if (id != EVP_PKEY_EC && id != EVP_PKEY_ED25519 && id != EVP_PKEY_RSA)
+    throw key_error(std::string(source) + ": unsupported key type (ECDSA, Ed25519 or RSA)");
+  return key;
+}
+
+}  // namespace
+
+pkey_ptr load_pkcs8_pem(std::string_view pem, std::string_view source) {
+  if (pem.find("-----BEGIN PRIVATE KEY-----") == std::string_view::npos) {
+    auto type_start = pem.find("-----BEGIN ");
+    std::string found = "no PEM block";
+    if (type_start != std::string_view::npos) {
+      auto type_end = pem.find("-----", type_start + 11);
+      found = "a PEM block of type " + std::string(pem.substr(type_start + 11, type_end - type_start - 11));
+    }
+    throw key_error(std::string(source) + ": expected a PKCS#8 \"PRIVATE KEY\" PEM block, found " + found);
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) throw key_error(std::string(source) + ": cannot parse the private key: " + openssl_error());
+  return check_type(std::move(key), source);
+}
+
+pkey_ptr load_cosign_key(std::string_view pem, std::string_view password, std::string_view source) {
+  if (sodium_init() < 0) throw key_error("libsodium failed to initialize");
+  std::string body = pem_body(pem, "ENCRYPTED SIGSTORE PRIVATE KEY");
+  if (body.empty()) body = pem_body(pem, "ENCRYPTED COSIGN PRIVATE KEY");
+  if (body.empty())
+    throw key_error(std::string(source) + ": expected an \"ENCRYPTED COSIGN PRIVATE KEY\" or \"ENCRYPTED SIGSTORE PRIVATE KEY\" PEM block");
+  std::string json = b64decode(body, std::string(source) + " PEM body");
+
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(json, ec);
+  if (ec || !doc.is_object()) throw key_error(std::string(source) + ": the encrypted key is not JSON");
+  try {
+    const auto& kdf = doc.at("kdf").as_object();
+    if (kdf.at("name").as_string() != "scrypt")
+      throw key_error(std::string(source) + ": unsupported kdf " + std::string(kdf.at("name").as_string()));
+    const auto& params = kdf.at("params").as_object();
+    auto n = params.at("N").to_number<std::uint64_t>();
+    auto r = params.at("r").to_number<std::uint32_t>();
+    auto p = params.at("p").to_number<std::uint32_t>();
+    std::string salt = b64decode(kdf.at("salt").as_string(), "kdf.salt");
+    const auto& cipher = doc.at("cipher").as_object();
+    if (cipher.at("name").as_string() != "nacl/secretbox")
+      throw key_error(std::string(source) + ": unsupported cipher " + std::string(cipher.at("name").as_string()));
+    std::string nonce = b64decode(cipher.at("nonce").as_string(), "cipher.nonce");
+    std::string ciphertext = b64decode(doc.at("ciphertext").as_string(), "ciphertext");
+    if (nonce.size() != crypto_secretbox_NONCEBYTES) throw key_error(std::string(source) + ": bad nonce length");
+    if (ciphertext.size() < crypto_secretbox_MACBYTES) throw key_error(std::string(source) + ": ciphertext too short");
+    if (n < 2 || (n & (n - 1)) != 0 || n > (1u << 22) || r == 0 || r > 32 || p == 0 || p > 16)
+      throw key_error(std::string(source) + ": scrypt parameters out of range");
+
+    unsigned char key[crypto_secretbox_KEYBYTES];
+    if (crypto_pwhash_scryptsalsa208sha256_ll(reinterpret_cast<const uint8_t*>(password.data()), password.size(),
+                                              reinterpret_cast<const uint8_t*>(salt.data()), salt.size(), n, r, p, key,
+                                              sizeof key) != 0)
+      throw key_error(std::string(source) + ": scrypt failed (out of memory?)");
+    std::string plain(ciphertext.size() - crypto_secretbox_MACBYTES, '\0');
+    int rc = crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
+                                        reinterpret_cast<const unsigned char*>(ciphertext.data()), ciphertext.size(),
+                                        reinterpret_cast<const unsigned char*>(nonce.data()), key);
+    sodium_memzero(key, sizeof key);
+    if (rc != 0) throw key_error(std::string(source) + ": decryption failed: wrong password in cosign.password?");
+    const auto* der = reinterpret_cast<const unsigned char*>(plain.data());
+    pkey_ptr pk(d2i_AutoPrivateKey(nullptr, &der, static_cast<long>(plain.size())));
+    sodium_memzero(plain.data(), plain.size());
+    if (!pk) throw key_error(std::string(source) + ": decrypted key is not PKCS#8: " + openssl_error());
+    return check_type(std::move(pk), source);
+  } catch (const std::exception& e) {
+    if (dynamic_cast<const key_error*>(&e)) throw;
+    throw key_error(std::string(source) + ": malformed encrypted key: " + e.what());
+  }
+}
+
+std::string sign(EVP_PKEY* key, std::string_view message) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  const EVP_MD* md = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? nullptr : EVP_sha256();
+  if (EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key) != 1) throw key_error("sign init: " + openssl_error());
+  std::size_t len = 0;
+  auto data = reinterpret_cast<const unsigned char*>(message.data());
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, data, message.size()) != 1) throw key_error("sign: " + openssl_error());
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data, message.size()) != 1)
+    throw key_error("sign: " + openssl_error());
+  sig.resize(len);
+  return sig;
+}
+
+std::string public_key_pem(EVP_PKEY* key) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  PEM_write_bio_PUBKEY(bio.get(), key);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
+}  // namespace signer_x509
