@@ -5,6 +5,8 @@
 //                   "signatures":[{"keyid":"SHA256:<ssh fingerprint>","sig":"<b64>"}]}
 // (go-securesystemslib's Envelope marshalled with encoding/json: that key order, standard base64).
 
+#include <chainsd/plugin/encoding.hpp>
+
 #include <string>
 #include <string_view>
 
@@ -22,8 +24,7 @@ std::string envelope_json(std::string_view payload_type, std::string_view payloa
 // Ed25519 and RSA. Throws std::invalid_argument for other keys or bad PEM.
 std::string ssh_key_id(std::string_view public_key_pem);
 
-std::string base64_encode(std::string_view in);
-// Throws std::invalid_argument on bad input; accepts missing padding, ignores whitespace.
-std::string base64_decode(std::string_view in);
+using plugin::base64_decode;
+using plugin::base64_encode;
 
 }  // namespace chainsd::signing

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "fake_host.hpp"
+#include "installed_plugins.hpp"
 #include "plugin_host/registry.hpp"
 #include "signing/dsse.hpp"
 
@@ -45,18 +46,6 @@ void write_file(const fs::path& p, std::string_view s) {
   out << s;
 }
 
-const plugin_host::registry& plugins() {
-  static tmpdir dir;
-  static plugin_host::registry reg = [] {
-    const char* so = std::getenv("SIGNER_X509_SO");
-    REQUIRE(so != nullptr);
-    fs::copy_file(so, dir.path / "signer-x509.so");
-    ::chmod((dir.path / "signer-x509.so").c_str(), 0755);
-    return plugin_host::registry(plugin_host::scan_plugins(dir.path));
-  }();
-  return reg;
-}
-
 std::string sign_with(test_support::fake_host& host, plugin::signer& s, std::string msg) {
   auto fut = boost::asio::co_spawn(host.ctx, s.sign(std::move(msg)), boost::asio::use_future);
   host.ctx.restart();
@@ -94,7 +83,7 @@ TEST_CASE("x509.pem keys of each type sign bytes that openssl verifies") {
       tmpdir secrets;
       REQUIRE(sh("openssl genpkey " + std::string(k.genpkey_args) + " -out " + (secrets.path / "x509.pem").string()) == 0);
       test_support::fake_host host(secrets.path.string());
-      auto s = plugins().make_signer("x509", host, {});
+      auto s = test_support::installed_plugins().make_signer("x509", host, {});
       REQUIRE(s.has_value());
       std::string msg = signing::pae(signing::in_toto_payload_type, "{\"_type\":\"https://in-toto.io/Statement/v0.1\"}");
       auto sig = sign_with(host, **s, msg);
@@ -125,7 +114,7 @@ TEST_CASE("cosign.key with cosign.password decrypts and signs; the signature ver
   fs::copy_file(keys / "cosign.key", secrets.path / "cosign.key");
   fs::copy_file(keys / "cosign.password", secrets.path / "cosign.password");
   test_support::fake_host host(secrets.path.string());
-  auto s = plugins().make_signer("x509", host, {});
+  auto s = test_support::installed_plugins().make_signer("x509", host, {});
   REQUIRE(s.has_value());
   auto pub = read_file(keys / "cosign.pub");
   CHECK((*s)->public_key_pem() == pub);
@@ -134,7 +123,7 @@ TEST_CASE("cosign.key with cosign.password decrypts and signs; the signature ver
 
   SECTION("a wrong password is a bad_config error that says so") {
     write_file(secrets.path / "cosign.password", "not-the-password");
-    auto bad = plugins().make_signer("x509", host, {});
+    auto bad = test_support::installed_plugins().make_signer("x509", host, {});
     REQUIRE(bad.has_error());
     CHECK(bad.error().code == plugin::errc::bad_config);
     CHECK_THAT(bad.error().message, Catch::Contains("wrong password in cosign.password"));
@@ -145,21 +134,21 @@ TEST_CASE("missing or malformed keys give errors naming the files") {
   tmpdir secrets;
   test_support::fake_host host(secrets.path.string());
   SECTION("no key at all") {
-    auto s = plugins().make_signer("x509", host, {});
+    auto s = test_support::installed_plugins().make_signer("x509", host, {});
     REQUIRE(s.has_error());
     CHECK(s.error().code == plugin::errc::not_found);
     CHECK_THAT(s.error().message, Catch::Contains("looked for: [x509.pem, cosign.key]"));
   }
   SECTION("x509.pem holding a certificate instead of a key") {
     write_file(secrets.path / "x509.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
-    auto s = plugins().make_signer("x509", host, {});
+    auto s = test_support::installed_plugins().make_signer("x509", host, {});
     REQUIRE(s.has_error());
     CHECK(s.error().code == plugin::errc::bad_config);
     CHECK_THAT(s.error().message, Catch::Contains("x509.pem: expected a PKCS#8 \"PRIVATE KEY\" PEM block, found a PEM block of type CERTIFICATE"));
   }
   SECTION("cosign.key without its password") {
     write_file(secrets.path / "cosign.key", "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n-----END ENCRYPTED COSIGN PRIVATE KEY-----\n");
-    auto s = plugins().make_signer("x509", host, {});
+    auto s = test_support::installed_plugins().make_signer("x509", host, {});
     REQUIRE(s.has_error());
     CHECK_THAT(s.error().message, Catch::Contains("cosign.password is missing"));
   }
@@ -169,7 +158,7 @@ TEST_CASE("a rotated key file is picked up without a restart") {
   tmpdir secrets;
   REQUIRE(sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + (secrets.path / "x509.pem").string()) == 0);
   test_support::fake_host host(secrets.path.string());
-  auto s = plugins().make_signer("x509", host, {});
+  auto s = test_support::installed_plugins().make_signer("x509", host, {});
   REQUIRE(s.has_value());
   auto first = (*s)->public_key_pem();
   REQUIRE(sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + (secrets.path / "x509.pem").string() +

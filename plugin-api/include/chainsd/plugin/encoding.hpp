@@ -1,0 +1,64 @@
+#pragma once
+// Encodings plugins and the engine share, so every component writes byte-identical values.
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace chainsd::plugin {
+
+// Standard padded base64 (RFC 4648 §4), as Go's base64.StdEncoding.
+inline std::string base64_encode(std::string_view in) {
+  static constexpr char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  auto byte = [&in](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(in[k])); };
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    out += {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], tbl[v & 63]};
+  }
+  if (in.size() - i == 1) {
+    unsigned v = byte(i) << 16;
+    out += {tbl[v >> 18], tbl[(v >> 12) & 63], '=', '='};
+  } else if (in.size() - i == 2) {
+    unsigned v = byte(i) << 16 | byte(i + 1) << 8;
+    out += {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+// Standard base64; padding optional, ASCII whitespace ignored. Throws std::invalid_argument.
+inline std::string base64_decode(std::string_view in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  bool padding = false;
+  for (char c : in) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    if (c == '=') {
+      padding = true;
+      continue;
+    }
+    int v = val(c);
+    if (v < 0 || padding) throw std::invalid_argument("invalid base64");
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  if (bits >= 6) throw std::invalid_argument("invalid base64 length");
+  return out;
+}
+
+}  // namespace chainsd::plugin
