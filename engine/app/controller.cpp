@@ -1,10 +1,234 @@
+// `chainsd [run]`: the controller. Watches chains-config, TaskRuns and PipelineRuns, and hands
+// finished runs to the reconciler; serves /metrics, /healthz, /readyz.
+#include "app/app.hpp"
 #include "app/commands.hpp"
+#include "app/flags.hpp"
+#include "config/config_store.hpp"
+#include "kube/client.hpp"
+#include "kube/watcher.hpp"
+#include "net/http_client.hpp"
+#include "plugin_host/host_services.hpp"
+#include "plugin_host/registry.hpp"
+#include "reconciler/kube_cluster.hpp"
+#include "reconciler/reconciler.hpp"
+#include "runtime/log.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/task_group.hpp"
+
+#include <boost/asio/this_coro.hpp>
+
+#include <simdjson.h>
+
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <sstream>
 
 namespace chainsd::app {
-int run_controller(const args&) {
-  std::fputs("chainsd: the controller is not built yet\n", stderr);
-  return 2;
+namespace {
+
+std::vector<flag_spec> controller_flags() {
+  return {
+      {"kubeconfig", "kubeconfig file (else $KUBECONFIG, in-cluster, ~/.kube/config)", ""},
+      {"kube-context", "kubeconfig context (else its current-context)", ""},
+      {"plugin-dir", "directory of signer and storage plugins", ""},
+      {"signing-secrets", "directory of the signing-secrets Secret", "/etc/signing-secrets"},
+      {"namespace", "only watch runs in these namespaces (comma-separated; default all)", ""},
+      {"config-namespace", "namespace of the chains-config ConfigMap", "tekton-chains"},
+      {"metrics-addr", "HOST:PORT of /metrics, /healthz and /readyz (empty: off)", "0.0.0.0:9090"},
+      {"max-in-flight", "runs signed concurrently", "64"},
+      {"log-level", "debug, info, warn or error", "info"},
+      {"drain-timeout", "seconds to let runs in flight finish on SIGTERM", "10"},
+      {"kube-api-qps", "client-side rate limit towards the API server", "500"},
+      {"kube-api-burst", "burst of the client-side rate limit", "1000"},
+      {"retry-base-ms", "first retry delay after a failed signing pass (doubles each time)", "1000"},
+      {"help", "show this help", "", true},
+  };
 }
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+// The plugin directory when --plugin-dir is not given: next to an installed binary
+// (<prefix>/bin/chainsd → <prefix>/<libdir>/chainsd/plugins), else the configured install path.
+std::string default_plugin_dir() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto candidate = exe.parent_path().parent_path() / CHAINSD_LIBDIR / "chainsd" / "plugins";
+    if (fs::is_directory(candidate, ec)) return candidate.string();
+  }
+  return CHAINSD_PLUGIN_DIR;
+}
+
+namespace {
+
+// chains-config's data map from the ConfigMap JSON.
+config::data_map configmap_data(std::string_view json) {
+  thread_local simdjson::dom::parser parser;
+  config::data_map out;
+  simdjson::dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc)) return out;
+  simdjson::dom::object data;
+  if (doc["data"].get(data)) return out;
+  for (auto field : data) {
+    std::string_view v;
+    if (field.value.get(v) == simdjson::SUCCESS) out.emplace(std::string(field.key), std::string(v));
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_controller(const args& a) {
+  flags f(controller_flags());
+  try {
+    f.parse(a);
+  } catch (const flag_error& e) {
+    std::fprintf(stderr, "chainsd: %s\nflags:\n%s", e.what(), f.usage().c_str());
+    return 2;
+  }
+  if (f.get_bool("help")) {
+    std::printf("usage: chainsd [run] [flags]\nflags:\n%s", f.usage().c_str());
+    return 0;
+  }
+  log::level lvl{};
+  if (!log::parse_level(f.get("log-level"), lvl)) {
+    std::fprintf(stderr, "chainsd: --log-level: \"%s\" is not debug, info, warn or error\n", f.get("log-level").c_str());
+    return 2;
+  }
+  log::set_level(lvl);
+
+  try {
+    app_options ao;
+    ao.metrics_addr = f.get("metrics-addr");
+    ao.drain_timeout = std::chrono::seconds(f.get_int("drain-timeout", 0, 3600));
+    app application(ao);
+    auto ex = application.context().get_executor();
+
+    auto plugin_dir = f.was_set("plugin-dir") ? f.get("plugin-dir") : default_plugin_dir();
+    plugin_host::registry registry(plugin_host::scan_plugins(plugin_dir));
+    log::info("plugins", {{"dir", plugin_dir},
+                          {"signers", plugin_host::join_names(registry.names("signer"))},
+                          {"storage", plugin_host::join_names(registry.names("storage"))},
+                          {"rejected", std::to_string(registry.rejected().size())}});
+
+    auto kcfg = kube::load_default(f.get("kubeconfig"), f.get("kube-context"));
+    log::info("kubernetes api", {{"server", kcfg.server}, {"source", kcfg.source}});
+    kube::client_options ko;
+    ko.qps = static_cast<double>(f.get_int("kube-api-qps", 1, 1'000'000));
+    ko.burst = static_cast<double>(f.get_int("kube-api-burst", 1, 1'000'000));
+    kube::client kube_client(ex, kcfg, ko);
+    net::http_client outbound(ex);
+    plugin_host::host_services host(ex, outbound, &kube_client, f.get("signing-secrets"));
+
+    // chains-config: the snapshot in force and the plugin instances built for it.
+    config::config_store store;
+    auto& rejected_plugins = metrics::global().get_counter(
+        "chainsd_config_rejected_total", "chains-config updates rejected (the previous config stays in force)",
+        {{"reason", "plugin_not_installed"}});
+    std::shared_ptr<reconciler::plugin_set> plugins =
+        reconciler::build_plugin_set(store.current(), registry, host);
+    if (auto missing = reconciler::check_installed(*store.current(), registry); !missing.empty())
+      log::warn("default config names plugins that are not installed; runs needing them will fail",
+                {{"error", missing}});
+    auto apply_config = [&](const config::data_map& data) {
+      auto parsed = config::parse(data);
+      if (parsed.ok()) {
+        if (auto missing = reconciler::check_installed(*parsed.value, registry); !missing.empty()) {
+          rejected_plugins.inc();
+          log::error("chains-config rejected; the previous config stays in force",
+                     {{"configmap", f.get("config-namespace") + "/chains-config"}, {"error", missing}});
+          return;
+        }
+      }
+      auto r = store.update(data);  // logs and counts rejections itself
+      if (!r.accepted) return;
+      plugins = reconciler::build_plugin_set(store.current(), registry, host);
+      log::info("chains-config applied", {{"version", std::to_string(r.version)}});
+    };
+
+    reconciler::kube_cluster cluster(kube_client);
+    reconciler::reconciler_options ro;
+    for (const auto& ns : split_csv(f.get("namespace"))) ro.namespaces.insert(ns);
+    ro.max_in_flight = static_cast<std::size_t>(f.get_int("max-in-flight", 1, 100'000));
+    ro.retry_base = std::chrono::milliseconds(f.get_int("retry-base-ms", 1, 3'600'000));
+    reconciler::reconciler rec(ex, cluster, [&plugins] { return plugins; }, ro);
+
+    std::string watch_ns = ro.namespaces.size() == 1 ? *ro.namespaces.begin() : std::string();
+    kube::watcher_options cm_opts;
+    cm_opts.namespace_name = f.get("config-namespace");
+    cm_opts.field_selector = "metadata.name=chains-config";
+    kube::watcher config_watch(kube_client, kube::configmaps_v1(), cm_opts);
+    kube::watcher_options run_opts;
+    run_opts.namespace_name = watch_ns;
+    kube::watcher taskrun_watch(kube_client, kube::taskruns_v1(), run_opts);
+    kube::watcher pipelinerun_watch(kube_client, kube::pipelineruns_v1(), run_opts);
+
+    application.expect_ready("chains-config");
+    application.expect_ready("taskruns");
+    application.expect_ready("pipelineruns");
+    application.on_stop([&] {
+      config_watch.stop();
+      taskrun_watch.stop();
+      pipelinerun_watch.stop();
+      rec.stop();
+    });
+
+    bool reconciler_started = false;
+    auto start_reconciler = [&] {
+      if (reconciler_started) return;
+      reconciler_started = true;
+      application.track("reconciler", [&rec]() { return rec.run(); });
+    };
+
+    auto intake = [&]() -> boost::asio::awaitable<void> {
+      runtime::task_group group(co_await boost::asio::this_coro::executor);
+      auto on_config = [&](kube::watch_event ev) {
+        if (ev.type == kube::event_type::deleted) {
+          log::warn("chains-config was deleted; keeping the config in force",
+                    {{"configmap", f.get("config-namespace") + "/chains-config"}});
+          return;
+        }
+        apply_config(configmap_data(ev.object));
+      };
+      auto on_config_synced = [&] {
+        application.set_ready("chains-config");
+        start_reconciler();
+      };
+      group.spawn(config_watch.run(on_config, on_config_synced));
+      auto on_taskrun = [&](kube::watch_event ev) { rec.on_event(reconciler::run_kind::task_run, std::move(ev)); };
+      auto on_taskrun_synced = [&] {
+        application.set_ready("taskruns");
+        log::info("taskruns listed", {{"count", std::to_string(taskrun_watch.known_objects())}});
+      };
+      group.spawn(taskrun_watch.run(on_taskrun, on_taskrun_synced));
+      auto on_pipelinerun = [&](kube::watch_event ev) {
+        rec.on_event(reconciler::run_kind::pipeline_run, std::move(ev));
+      };
+      auto on_pipelinerun_synced = [&] {
+        application.set_ready("pipelineruns");
+        log::info("pipelineruns listed", {{"count", std::to_string(pipelinerun_watch.known_objects())}});
+      };
+      group.spawn(pipelinerun_watch.run(on_pipelinerun, on_pipelinerun_synced));
+      co_await group.wait();
+    };
+    log::info("chainsd starting", {{"version", CHAINSD_VERSION}, {"pid", std::to_string(::getpid())}});
+    return application.run(intake);
+  } catch (const std::exception& e) {
+    log::error("chainsd cannot start", {{"error", e.what()}});
+    return 1;
+  }
+}
+
 }  // namespace chainsd::app

@@ -11,6 +11,7 @@ void usage() {
   std::fputs(
       "usage: chainsd [run] [flags]       run the controller (see chainsd run --help)\n"
       "       chainsd payload --format FORMAT [--config KEY=VALUE]... [--child FILE]... RUN_FILE|-\n"
+      "       chainsd plugins [--plugin-dir DIR]   list accepted and rejected plugins\n"
       "       chainsd version\n",
       stderr);
 }
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "run") return chainsd::app::run_controller(args);
   if (cmd == "payload") return chainsd::app::run_payload(args);
+  if (cmd == "plugins") return chainsd::app::run_plugins(args);
   if (cmd == "version") {
     std::puts("chainsd " CHAINSD_VERSION);
     return 0;

@@ -91,6 +91,10 @@ class response_stream {
   virtual void close() = 0;
 };
 
+// Percent-encodes every byte except RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~): for one
+// path segment or one query name or value, e.g. a label selector.
+std::string url_encode_component(std::string_view s);
+
 class http_client {
  public:
   http_client(boost::asio::any_io_executor ex, client_options opts = {});

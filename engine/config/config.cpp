@@ -1,0 +1,252 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace chainsd::config {
+namespace {
+
+using strings = std::vector<std::string_view>;
+
+const strings tekton_formats{format_in_toto, format_slsa_v1, format_slsa_v2alpha3, format_slsa_v2alpha4};
+const strings oci_formats{format_simplesigning};
+const strings signers{"kms", "none", "x509"};
+// `pubsub` is the name the backend registers under, `kafka` the one upstream's validation knows.
+const strings storages{"archivista", "docdb", "gcs", "grafeas", "kafka", "oci", "pubsub", "tekton"};
+
+std::string list(const strings& allowed) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < allowed.size(); ++i) {
+    if (i) out += ' ';
+    out += allowed[i];
+  }
+  return out + "]";
+}
+
+std::string trim(std::string_view s) {
+  auto b = s.find_first_not_of(" \t\n\r\f\v");
+  if (b == std::string_view::npos) return {};
+  auto e = s.find_last_not_of(" \t\n\r\f\v");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+// strconv.ParseBool's accepted spellings.
+std::optional<bool> go_parse_bool(std::string_view v) {
+  if (v == "1" || v == "t" || v == "T" || v == "TRUE" || v == "true" || v == "True") return true;
+  if (v == "0" || v == "f" || v == "F" || v == "FALSE" || v == "false" || v == "False") return false;
+  return std::nullopt;
+}
+
+struct context {
+  config& cfg;
+  parse_result& result;
+};
+
+using handler = std::function<void(context&, const std::string& key, const std::string& value)>;
+
+template <class Get>
+handler as_string(Get get, strings allowed = {}) {
+  return [get, allowed](context& c, const std::string& key, const std::string& value) {
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+      c.result.errors.push_back(key + ": invalid value \"" + value + "\", wanted one of " + list(allowed));
+      return;
+    }
+    get(c.cfg) = value;
+  };
+}
+
+template <class Get>
+handler as_bool(Get get) {
+  return [get](context& c, const std::string& key, const std::string& value) {
+    if (auto b = go_parse_bool(value)) {
+      get(c.cfg) = *b;
+      return;
+    }
+    // Upstream ignores values strconv.ParseBool rejects; so do we, loudly.
+    c.result.warnings.push_back(key + ": \"" + value + "\" is not a boolean; keeping " +
+                                (get(c.cfg) ? "true" : "false"));
+  };
+}
+
+template <class Get>
+handler as_set(Get get, strings allowed) {
+  return [get, allowed](context& c, const std::string& key, const std::string& value) {
+    if (value.empty()) {
+      get(c.cfg) = {""};
+      return;
+    }
+    std::set<std::string> out;
+    std::size_t start = 0;
+    bool bad = false;
+    while (true) {
+      auto comma = value.find(',', start);
+      auto item = trim(std::string_view(value).substr(start, comma == std::string::npos ? std::string::npos
+                                                                                          : comma - start));
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), item) == allowed.end()) {
+        c.result.errors.push_back(key + ": invalid value \"" + item + "\", wanted one of " + list(allowed));
+        bad = true;
+      }
+      out.insert(item);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (!bad) get(c.cfg) = std::move(out);
+  };
+}
+
+struct key_rule {
+  std::string_view key;
+  handler apply;
+};
+
+#define FIELD(expr) [](config & c) -> auto& { return c.expr; }
+
+const std::vector<key_rule>& rules() {
+  static const std::vector<key_rule> r = [] {
+    std::vector<key_rule> v;
+    v.push_back({"artifacts.taskrun.format", as_string(FIELD(taskrun.format), tekton_formats)});
+    v.push_back({"artifacts.taskrun.storage", as_set(FIELD(taskrun.storage), storages)});
+    v.push_back({"artifacts.taskrun.signer", as_string(FIELD(taskrun.signer), signers)});
+    v.push_back({"artifacts.pipelinerun.format", as_string(FIELD(pipelinerun.format), tekton_formats)});
+    v.push_back({"artifacts.pipelinerun.storage", as_set(FIELD(pipelinerun.storage), storages)});
+    v.push_back({"artifacts.pipelinerun.signer", as_string(FIELD(pipelinerun.signer), signers)});
+    v.push_back({"artifacts.pipelinerun.enable-deep-inspection", as_bool(FIELD(pipelinerun.deep_inspection))});
+    v.push_back({"artifacts.oci.format", as_string(FIELD(oci.format), oci_formats)});
+    v.push_back({"artifacts.oci.storage", as_set(FIELD(oci.storage), storages)});
+    v.push_back({"artifacts.oci.signer", as_string(FIELD(oci.signer), signers)});
+    v.push_back({"storage.pubsub.provider", as_string(FIELD(storage.pubsub_provider), strings{"inmemory", "kafka"})});
+    v.push_back({"storage.pubsub.topic", as_string(FIELD(storage.pubsub_topic))});
+    v.push_back({"storage.pubsub.kafka.bootstrap.servers", as_string(FIELD(storage.pubsub_kafka_bootstrap_servers))});
+    v.push_back({"storage.gcs.bucket", as_string(FIELD(storage.gcs_bucket))});
+    v.push_back({"storage.oci.repository", as_string(FIELD(storage.oci_repository))});
+    v.push_back({"storage.oci.repository.insecure", as_bool(FIELD(storage.oci_repository_insecure))});
+    v.push_back({"storage.oci.encoding-format",
+                 as_string(FIELD(storage.oci_encoding_format), strings{"dsse", "sigstore-bundle"})});
+    v.push_back({"storage.docdb.url", as_string(FIELD(storage.docdb_url))});
+    v.push_back({"storage.docdb.mongo-server-url", as_string(FIELD(storage.docdb_mongo_server_url))});
+    v.push_back({"storage.docdb.mongo-server-url-dir", as_string(FIELD(storage.docdb_mongo_server_url_dir))});
+    v.push_back({"storage.docdb.mongo-server-url-path", as_string(FIELD(storage.docdb_mongo_server_url_path))});
+    v.push_back({"storage.archivista.url", as_string(FIELD(storage.archivista_url))});
+    v.push_back({"storage.grafeas.projectid", as_string(FIELD(storage.grafeas_project_id))});
+    v.push_back({"storage.grafeas.noteid", as_string(FIELD(storage.grafeas_note_id))});
+    v.push_back({"storage.grafeas.notehint", as_string(FIELD(storage.grafeas_note_hint))});
+    v.push_back({"transparency.enabled", [](context& c, const std::string& key, const std::string& value) {
+                   // Upstream: "true" and "manual" enable, "manual" also requires the annotation,
+                   // anything else leaves both off.
+                   c.cfg.transparency.enabled = value == "true" || value == "manual";
+                   c.cfg.transparency.verify_annotation = value == "manual";
+                   if (value != "true" && value != "manual" && value != "false")
+                     c.result.warnings.push_back(key + ": \"" + value +
+                                                 "\" is not one of [true manual false]; transparency stays off");
+                 }});
+    v.push_back({"transparency.url", as_string(FIELD(transparency.url))});
+    v.push_back({"signers.kms.kmsref", as_string(FIELD(kms.kms_ref))});
+    v.push_back({"signers.kms.auth.address", as_string(FIELD(kms.auth_address))});
+    v.push_back({"signers.kms.auth.token", as_string(FIELD(kms.auth_token))});
+    v.push_back({"signers.kms.auth.token-path", as_string(FIELD(kms.auth_token_path))});
+    v.push_back({"signers.kms.auth.oidc.path", as_string(FIELD(kms.auth_oidc_path))});
+    v.push_back({"signers.kms.auth.oidc.role", as_string(FIELD(kms.auth_oidc_role))});
+    v.push_back({"signers.kms.auth.oidc.token-path", as_string(FIELD(kms.auth_oidc_token_path))});
+    v.push_back({"signers.kms.auth.spire.sock", as_string(FIELD(kms.auth_spire_sock))});
+    v.push_back({"signers.kms.auth.spire.audience", as_string(FIELD(kms.auth_spire_audience))});
+    v.push_back({"signers.x509.fulcio.enabled", as_bool(FIELD(x509.fulcio_enabled))});
+    v.push_back({"signers.x509.fulcio.address", as_string(FIELD(x509.fulcio_address))});
+    v.push_back({"signers.x509.fulcio.issuer", as_string(FIELD(x509.fulcio_issuer))});
+    v.push_back({"signers.x509.fulcio.provider", as_string(FIELD(x509.fulcio_provider))});
+    v.push_back({"signers.x509.identity.token.file", as_string(FIELD(x509.identity_token_file))});
+    v.push_back({"signers.x509.tuf.mirror.url", as_string(FIELD(x509.tuf_mirror_url))});
+    v.push_back({"builder.id", as_string(FIELD(builder_id))});
+    v.push_back({"builddefinition.buildtype",
+                 as_string(FIELD(build_type), strings{build_type_slsa, build_type_slsa_tekton})});
+    v.push_back({"filter.managed-by", as_set(FIELD(filter_managed_by), strings{})});
+    return v;
+  }();
+  return r;
+}
+
+#undef FIELD
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+bool artifact_config::enabled() const {
+  if (signer == "none") return false;
+  return !(storage.size() == 1 && storage.count("") == 1);
+}
+
+std::string parse_result::error_text() const {
+  std::string out;
+  for (const auto& e : errors) {
+    if (!out.empty()) out += "; ";
+    out += e;
+  }
+  return out;
+}
+
+config default_config() { return config{}; }
+
+const std::vector<std::string_view>& known_keys() {
+  static const std::vector<std::string_view> keys = [] {
+    std::vector<std::string_view> k;
+    for (const auto& r : rules()) k.push_back(r.key);
+    std::sort(k.begin(), k.end());
+    return k;
+  }();
+  return keys;
+}
+
+std::string suggest_key(std::string_view key) {
+  // A typo is a few edits away; anything further is a different key, not a misspelling.
+  const std::size_t limit = std::clamp<std::size_t>(key.size() / 8, 2, 6);
+  std::string_view best;
+  std::size_t best_distance = limit + 1;
+  for (auto k : known_keys()) {
+    // The length difference bounds the distance from below; skipping keeps long keys cheap.
+    if ((key.size() > k.size() ? key.size() - k.size() : k.size() - key.size()) > limit) continue;
+    auto d = edit_distance(key, k);
+    if (d < best_distance) {
+      best_distance = d;
+      best = k;
+    }
+  }
+  return std::string(best);
+}
+
+parse_result parse(const data_map& data) {
+  parse_result result;
+  config cfg = default_config();
+  context c{cfg, result};
+  for (const auto& rule : rules()) {
+    auto it = data.find(std::string(rule.key));
+    if (it == data.end()) continue;
+    rule.apply(c, it->first, it->second);
+  }
+  for (const auto& [key, value] : data) {
+    if (std::binary_search(known_keys().begin(), known_keys().end(), std::string_view(key))) continue;
+    // Knative-style ConfigMaps document themselves under "_example"; that is not a typo.
+    if (!key.empty() && key[0] == '_') continue;
+    std::string w = "unknown key \"" + key + "\" is ignored";
+    if (auto s = suggest_key(key); !s.empty()) w += "; did you mean " + s + "?";
+    result.warnings.push_back(std::move(w));
+  }
+  if (result.errors.empty()) {
+    cfg.source = data;
+    result.value = std::move(cfg);
+  }
+  return result;
+}
+
+}  // namespace chainsd::config

@@ -1,0 +1,630 @@
+#include "net/http_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/url/parse.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include <sys/socket.h>
+
+#include <cctype>
+#include <cerrno>
+#include <deque>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace chainsd::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+using boost::system::error_code;
+
+const auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Plain TCP and TLS behind one stream type, so Beast's HTTP algorithms (the expensive templates)
+// are instantiated once instead of once per transport.
+class dual_stream {
+ public:
+  using executor_type = beast::tcp_stream::executor_type;
+  using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+  explicit dual_stream(beast::tcp_stream tcp) : plain_(std::move(tcp)) {}
+  dual_stream(beast::tcp_stream tcp, ssl::context& ctx) : tls_(std::in_place, std::move(tcp), ctx) {}
+
+  executor_type get_executor() { return tcp().get_executor(); }
+  beast::tcp_stream& tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+  tls_stream* tls() { return tls_ ? &*tls_ : nullptr; }
+
+  template <class MutableBufferSequence, class ReadToken>
+  auto async_read_some(const MutableBufferSequence& b, ReadToken&& token) {
+    if (tls_) return tls_->async_read_some(b, std::forward<ReadToken>(token));
+    return plain_->async_read_some(b, std::forward<ReadToken>(token));
+  }
+
+  template <class ConstBufferSequence, class WriteToken>
+  auto async_write_some(const ConstBufferSequence& b, WriteToken&& token) {
+    if (tls_) return tls_->async_write_some(b, std::forward<WriteToken>(token));
+    return plain_->async_write_some(b, std::forward<WriteToken>(token));
+  }
+
+ private:
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<tls_stream> tls_;
+};
+
+struct connection {
+  explicit connection(beast::tcp_stream tcp) : stream(std::move(tcp)) {}
+  connection(beast::tcp_stream tcp, ssl::context& ctx) : stream(std::move(tcp), ctx) {}
+
+  dual_stream stream;
+  beast::flat_buffer buffer;
+  steady::time_point idle_since{};
+};
+
+using parser_t = http::response_parser<http::buffer_body>;
+
+// What a failure message needs, and where the request goes.
+struct call {
+  std::string prefix;       // "GET https://host:port/path"
+  std::chrono::milliseconds timeout{};
+  std::size_t max_body = 0;
+  bool tls = false;
+  bool host_is_ip = false;
+  bool idempotent = false;
+  bool head = false;
+  std::string host;         // without IPv6 brackets: for resolve, SNI and verification
+  std::string port;
+  std::string host_header;  // as written in the URL (brackets, explicit port)
+  std::string target;       // origin-form path?query
+  std::string key;          // pool key: scheme://host:port
+};
+
+std::string lower_first(std::string s) {
+  if (s.size() >= 2 && std::isupper(static_cast<unsigned char>(s[0])) &&
+      std::islower(static_cast<unsigned char>(s[1])))
+    s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string reason(const call& c, error_code ec) {
+  if (ec == beast::error::timeout)
+    return "deadline of " + std::to_string(c.timeout.count()) + " ms exceeded";
+  if (ec == asio::error::operation_aborted) return "cancelled";
+  if (ec == http::error::body_limit)
+    return "response body exceeds max_body of " + std::to_string(c.max_body) + " bytes";
+  if (ec == http::error::header_limit) return "response header too large";
+  if (ec.category() == asio::error::get_ssl_category()) {
+    // Without the "(SSL routines)" library suffix that error_code::message() appends.
+    if (const char* r = ERR_reason_error_string(static_cast<unsigned long>(ec.value()))) return r;
+  }
+  return lower_first(ec.message());
+}
+
+[[noreturn]] void fail(const call& c, std::string_view what, error_code ec) {
+  throw http_error(c.prefix + ": " + std::string(what) + ": " + reason(c, ec), ec);
+}
+
+// Errors that mean "the peer closed a kept-alive connection under us"; only these are retried.
+bool peer_closed(error_code ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::connection_aborted || ec == asio::error::broken_pipe ||
+         ec == asio::error::not_connected || ec == http::error::end_of_stream ||
+         ec == http::error::partial_message || ec == ssl::error::stream_truncated;
+}
+
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch)) continue;
+    if (std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(ch)) == std::string_view::npos)
+      return false;
+  }
+  return true;
+}
+
+call parse_call(const request& req) {
+  call c;
+  c.prefix = req.method + " " + req.url;
+  c.timeout = req.timeout;
+  c.max_body = req.max_body;
+  if (!is_token(req.method)) throw http_error(c.prefix + ": invalid method");
+  const std::string method = req.method;
+  c.head = method == "HEAD";
+  c.idempotent = method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+                 method == "PUT" || method == "DELETE";
+
+  auto parsed = boost::urls::parse_uri(req.url);
+  if (!parsed) throw http_error(c.prefix + ": invalid url: " + parsed.error().message(), parsed.error());
+  const auto& u = *parsed;
+  const std::string scheme = ascii_lower(u.scheme());
+  if (scheme != "http" && scheme != "https")
+    throw http_error(c.prefix + ": invalid url: scheme must be http or https");
+  c.tls = scheme == "https";
+  switch (u.host_type()) {
+    case boost::urls::host_type::ipv4:
+      c.host = u.host_ipv4_address().to_string();
+      c.host_is_ip = true;
+      break;
+    case boost::urls::host_type::ipv6:
+      c.host = u.host_ipv6_address().to_string();
+      c.host_is_ip = true;
+      break;
+    case boost::urls::host_type::name:
+      c.host = ascii_lower(u.host_name());
+      break;
+    default:
+      throw http_error(c.prefix + ": invalid url: missing or unsupported host");
+  }
+  if (c.host.empty()) throw http_error(c.prefix + ": invalid url: missing host");
+  c.port = u.has_port() && !u.port().empty() ? std::string(u.port()) : (c.tls ? "443" : "80");
+  c.host_header = std::string(u.encoded_host());
+  if (u.has_port() && !u.port().empty()) c.host_header += ":" + std::string(u.port());
+  c.target = u.encoded_path().empty() ? "/" : std::string(u.encoded_path());
+  if (u.has_query()) c.target += "?" + std::string(u.encoded_query());
+  c.key = scheme + "://" + c.host_header;
+  if (!u.has_port() || u.port().empty()) c.key += ":" + c.port;
+  // Credentials in the URL must not reach error messages (which are logged).
+  if (u.has_userinfo()) c.prefix = req.method + " " + scheme + "://" + c.host_header + c.target;
+  return c;
+}
+
+// now + timeout without overflowing for "no deadline" values such as milliseconds::max().
+steady::time_point deadline_after(std::chrono::milliseconds timeout) {
+  const auto now = steady::now();
+  if (timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(steady::time_point::max() - now))
+    return steady::time_point::max();
+  return now + timeout;
+}
+
+http::request<http::string_body> build_message(request& req, const call& c, const client_options& opts) {
+  http::request<http::string_body> msg;
+  msg.version(11);
+  msg.method_string(req.method);
+  msg.target(c.target);
+  msg.set(http::field::host, c.host_header);
+  msg.set(http::field::user_agent, opts.user_agent);
+  for (auto& [name, value] : req.headers) {
+    // A CR or LF in a value would let a caller (or data it forwards) smuggle headers.
+    if (!is_token(name) || value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+      throw http_error(c.prefix + ": invalid header \"" + name + "\"");
+    if (iequals(name, "content-length") || iequals(name, "transfer-encoding")) continue;
+    if (iequals(name, "host") || iequals(name, "user-agent"))
+      msg.set(name, value);
+    else
+      msg.insert(name, value);
+  }
+  msg.body() = std::move(req.body);
+  msg.prepare_payload();
+  return msg;
+}
+
+std::string openssl_error_text(const std::string& fallback) {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return fallback;
+  const char* r = ERR_reason_error_string(e);
+  return r ? std::string(r) : fallback;
+}
+
+}  // namespace
+
+// State shared by the client and its in-flight coroutines: a request started before the client
+// is destroyed keeps the pool and TLS context alive until it completes.
+struct client_state {
+  client_state(asio::any_io_executor e, client_options o) : ex(std::move(e)), opts(std::move(o)) {}
+
+  asio::any_io_executor ex;
+  client_options opts;
+  std::optional<ssl::context> tls_ctx;
+  std::unordered_map<std::string, std::deque<std::unique_ptr<connection>>> idle;
+  std::size_t opened = 0;
+  bool closed = false;
+
+  void build_tls_context();
+  std::unique_ptr<connection> acquire(const std::string& key);
+  void release(const std::string& key, std::unique_ptr<connection> conn);
+};
+
+struct http_client::impl {
+  std::shared_ptr<client_state> state;
+};
+
+namespace {
+
+// A pooled connection whose peer already closed shows EOF (or stray bytes) to a non-blocking peek;
+// catching that here saves a round trip, the retry in exchange() covers the race that remains.
+bool looks_alive(connection& c) {
+  auto& sock = c.stream.tcp().socket();
+  if (!sock.is_open() || c.buffer.size() != 0) return false;
+  char byte = 0;
+  const auto n = ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+void client_state::build_tls_context() {
+  const auto& t = opts.tls;
+  tls_ctx.emplace(ssl::context::tls_client);
+  auto& ctx = *tls_ctx;
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  error_code ec;
+  if (!t.ca_pem.empty()) {
+    ctx.add_certificate_authority(asio::buffer(t.ca_pem), ec);
+    if (ec) throw http_error("tls: cannot load CA certificates from PEM text: " + openssl_error_text(ec.message()), ec);
+  }
+  if (!t.ca_file.empty()) {
+    ctx.load_verify_file(t.ca_file, ec);
+    if (ec) throw http_error("tls: cannot load CA file " + t.ca_file + ": " + openssl_error_text(ec.message()), ec);
+  }
+  if (t.ca_pem.empty() && t.ca_file.empty()) {
+    ctx.set_default_verify_paths(ec);
+    if (ec) throw http_error("tls: cannot load the system CA certificates: " + ec.message(), ec);
+  }
+  if (t.client_cert_pem.empty() != t.client_key_pem.empty())
+    throw http_error("tls: client certificate and client key must be given together");
+  if (!t.client_cert_pem.empty()) {
+    ctx.use_certificate_chain(asio::buffer(t.client_cert_pem), ec);
+    if (ec) throw http_error("tls: cannot load client certificate: " + openssl_error_text(ec.message()), ec);
+    ctx.use_private_key(asio::buffer(t.client_key_pem), ssl::context::pem, ec);
+    if (ec) throw http_error("tls: cannot load client key: " + openssl_error_text(ec.message()), ec);
+    if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+      throw http_error("tls: client key does not match the client certificate");
+  }
+  ctx.set_verify_mode(t.verify ? ssl::verify_peer : ssl::verify_none);
+}
+
+std::unique_ptr<connection> client_state::acquire(const std::string& key) {
+  auto it = idle.find(key);
+  if (it == idle.end()) return nullptr;
+  auto& q = it->second;
+  const auto now = steady::now();
+  while (!q.empty()) {
+    auto c = std::move(q.back());  // newest first: the least likely to have been closed
+    q.pop_back();
+    if (now - c->idle_since > opts.idle_keepalive) {
+      q.clear();  // the rest are older still
+      break;
+    }
+    if (looks_alive(*c)) return c;
+  }
+  idle.erase(it);
+  return nullptr;
+}
+
+void client_state::release(const std::string& key, std::unique_ptr<connection> conn) {
+  if (closed || opts.max_idle_per_host == 0) return;
+  conn->stream.tcp().expires_never();
+  const auto now = steady::now();
+  conn->idle_since = now;
+  // Sweep every host, not just this one: a host that is never asked again would otherwise keep
+  // its sockets open forever.
+  for (auto it = idle.begin(); it != idle.end();) {
+    auto& old = it->second;
+    while (!old.empty() && now - old.front()->idle_since > opts.idle_keepalive) old.pop_front();
+    it = old.empty() ? idle.erase(it) : std::next(it);
+  }
+  auto& q = idle[key];
+  q.push_back(std::move(conn));
+  while (q.size() > opts.max_idle_per_host) q.pop_front();
+}
+
+namespace {
+
+asio::awaitable<std::unique_ptr<connection>> connect(std::shared_ptr<client_state> st, const call& c,
+                                                     steady::time_point deadline) {
+  auto ex = co_await asio::this_coro::executor;
+  std::vector<tcp::endpoint> endpoints;
+  const auto port = static_cast<unsigned short>(std::stoul(c.port));
+  if (c.host_is_ip) {
+    endpoints.emplace_back(asio::ip::make_address(c.host), port);
+  } else {
+    // The resolver has no deadline of its own: a timer cancels it. The handler holds only a
+    // weak reference, since it may run after this frame has moved on.
+    auto resolver = std::make_shared<tcp::resolver>(ex);
+    asio::steady_timer timer(ex, deadline);
+    std::weak_ptr<tcp::resolver> weak = resolver;
+    timer.async_wait([weak](error_code ec) {
+      if (ec) return;
+      if (auto r = weak.lock()) r->cancel();
+    });
+    auto [ec, results] = co_await resolver->async_resolve(c.host, c.port, use_tuple);
+    timer.cancel();
+    if (ec == asio::error::operation_aborted && steady::now() >= deadline) ec = beast::error::timeout;
+    if (ec) fail(c, "resolving " + c.host + " failed", ec);
+    for (const auto& r : results) endpoints.push_back(r.endpoint());
+  }
+
+  beast::tcp_stream sock(ex);
+  sock.expires_at(deadline);
+  auto [ec, ep] = co_await sock.async_connect(endpoints, use_tuple);
+  if (ec) fail(c, "connect to " + c.host_header + " failed", ec);
+  ++st->opened;
+  error_code ignored;
+  sock.socket().set_option(tcp::no_delay(true), ignored);
+  if (!c.tls) co_return std::make_unique<connection>(std::move(sock));
+
+  auto conn = std::make_unique<connection>(std::move(sock), *st->tls_ctx);
+  conn->stream.tcp().expires_at(deadline);
+  auto& tls = *conn->stream.tls();
+  SSL* ssl = tls.native_handle();
+  // SNI carries names only (RFC 6066); IP hosts are checked against IP SANs instead.
+  if (!c.host_is_ip && SSL_set_tlsext_host_name(ssl, c.host.c_str()) != 1)
+    throw http_error(c.prefix + ": TLS setup failed: cannot set SNI");
+  if (st->opts.tls.verify) {
+    // OpenSSL's own host check (instead of a verify callback) records why it failed, so the
+    // error can say "hostname mismatch" rather than just "certificate verify failed".
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    const int ok = c.host_is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, c.host.c_str())
+                                : X509_VERIFY_PARAM_set1_host(param, c.host.c_str(), c.host.size());
+    if (ok != 1) throw http_error(c.prefix + ": TLS setup failed: cannot set the expected host name");
+  }
+  auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
+  if (hec) {
+    std::string why = reason(c, hec);
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) why += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+    throw http_error(c.prefix + ": TLS handshake failed: " + why, hec);
+  }
+  co_return conn;
+}
+
+struct exchanged {
+  std::unique_ptr<connection> conn;
+  std::unique_ptr<parser_t> parser;
+};
+
+// connect() and exchange() take `c` and `msg` by reference (an exception to the by-value rule):
+// they are private and always awaited at once by a caller whose frame owns both.
+
+// Sends the request and reads the response header. A reused connection that fails before any
+// response byte arrived was most likely closed by the peer while idle: the request is replayed
+// once on a fresh connection (for idempotent requests also when the header was cut short).
+asio::awaitable<exchanged> exchange(std::shared_ptr<client_state> st, const call& c,
+                                    const http::request<http::string_body>& msg,
+                                    steady::time_point deadline, bool stream_body) {
+  for (int attempt = 0;; ++attempt) {
+    auto conn = attempt == 0 ? st->acquire(c.key) : nullptr;
+    const bool may_retry = conn != nullptr;
+    if (!conn) conn = co_await connect(st, c, deadline);
+    conn->stream.tcp().expires_at(deadline);
+
+    auto [wec, written] = co_await http::async_write(conn->stream, msg, use_tuple);
+    if (wec) {
+      if (may_retry && peer_closed(wec)) continue;
+      fail(c, "sending request failed", wec);
+    }
+
+    auto [rec, n] = co_await conn->stream.async_read_some(conn->buffer.prepare(16 * 1024), use_tuple);
+    conn->buffer.commit(n);
+    if (rec) {
+      if (may_retry && peer_closed(rec)) continue;
+      fail(c, "reading response failed", rec);
+    }
+
+    auto parser = std::make_unique<parser_t>();
+    parser->header_limit(64 * 1024);
+    if (stream_body)
+      parser->body_limit(boost::none);  // watch streams are unbounded by design
+    else
+      parser->body_limit(static_cast<std::uint64_t>(c.max_body));
+    if (c.head) parser->skip(true);
+    auto [hec, hn] = co_await http::async_read_header(conn->stream, conn->buffer, *parser, use_tuple);
+    if (hec) {
+      if (may_retry && c.idempotent && peer_closed(hec)) continue;
+      fail(c, hec == http::error::body_limit ? "reading response failed" : "reading response header failed", hec);
+    }
+    co_return exchanged{std::move(conn), std::move(parser)};
+  }
+}
+
+header_list copy_headers(const parser_t& p) {
+  header_list out;
+  for (const auto& f : p.get()) out.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  return out;
+}
+
+constexpr std::size_t read_chunk = 16 * 1024;
+
+asio::awaitable<response> do_send(std::shared_ptr<client_state> st, request req) {
+  const call c = parse_call(req);
+  const auto deadline = deadline_after(req.timeout);
+  auto msg = build_message(req, c, st->opts);
+  try {
+    auto ex = co_await exchange(st, c, msg, deadline, false);
+    auto& p = *ex.parser;
+    response r;
+    r.status = p.get().result_int();
+    r.headers = copy_headers(p);
+    if (auto len = p.content_length()) r.body.reserve(static_cast<std::size_t>(*len));
+    std::vector<char> buf(read_chunk);
+    while (!p.is_done()) {
+      p.get().body().data = buf.data();
+      p.get().body().size = buf.size();
+      auto [ec, n] = co_await http::async_read_some(ex.conn->stream, ex.conn->buffer, p, use_tuple);
+      r.body.append(buf.data(), buf.size() - p.get().body().size);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) fail(c, "reading response body failed", ec);
+    }
+    if (p.keep_alive() && msg.keep_alive() && !p.need_eof() && ex.conn->buffer.size() == 0)
+      st->release(c.key, std::move(ex.conn));
+    co_return r;
+  } catch (const boost::system::system_error& e) {
+    // Thrown by co_await itself once the coroutine's cancellation slot has fired.
+    throw http_error(c.prefix + ": " + reason(c, e.code()), e.code());
+  }
+}
+
+class stream_impl final : public response_stream {
+ public:
+  stream_impl(std::shared_ptr<client_state> st, call c, exchanged ex)
+      : state_(std::move(st)), call_(std::move(c)), conn_(std::move(ex.conn)), parser_(std::move(ex.parser)) {
+    status_ = parser_->get().result_int();
+    headers_ = copy_headers(*parser_);
+    conn_->stream.tcp().expires_never();
+  }
+
+  unsigned status() const override { return status_; }
+  const header_list& headers() const override { return headers_; }
+
+  asio::awaitable<std::size_t> read_some(std::string& out, std::chrono::milliseconds idle_timeout) override {
+    if (closed_) throw http_error(call_.prefix + ": reading response body failed: stream closed",
+                                  asio::error::operation_aborted);
+    if (buf_.empty()) buf_.resize(read_chunk);
+    try {
+      while (!parser_->is_done()) {
+        conn_->stream.tcp().expires_after(idle_timeout);
+        parser_->get().body().data = buf_.data();
+        parser_->get().body().size = buf_.size();
+        auto [ec, n] = co_await http::async_read_some(conn_->stream, conn_->buffer, *parser_, use_tuple);
+        const std::size_t got = buf_.size() - parser_->get().body().size;
+        out.append(buf_.data(), got);
+        if (ec == http::error::need_buffer) ec = {};
+        if (closed_) ec = asio::error::operation_aborted;
+        if (ec) throw_read_error(ec, idle_timeout);
+        if (got > 0) co_return got;
+      }
+    } catch (const boost::system::system_error& e) {
+      throw http_error(call_.prefix + ": reading response body failed: " + reason(call_, e.code()), e.code());
+    }
+    co_return 0;
+  }
+
+  void close() override {
+    closed_ = true;
+    conn_->stream.tcp().close();
+  }
+
+ private:
+  [[noreturn]] void throw_read_error(error_code ec, std::chrono::milliseconds idle_timeout) {
+    if (closed_)
+      throw http_error(call_.prefix + ": reading response body failed: stream closed", ec);
+    if (ec == beast::error::timeout)
+      throw http_error(call_.prefix + ": reading response body failed: no data within idle timeout of " +
+                           std::to_string(idle_timeout.count()) + " ms",
+                       ec);
+    fail(call_, "reading response body failed", ec);
+  }
+
+  std::shared_ptr<client_state> state_;  // the TLS context must outlive the connection
+  call call_;
+  std::unique_ptr<connection> conn_;
+  std::unique_ptr<parser_t> parser_;
+  unsigned status_ = 0;
+  header_list headers_;
+  std::vector<char> buf_;
+  bool closed_ = false;
+};
+
+asio::awaitable<std::unique_ptr<response_stream>> do_open_stream(std::shared_ptr<client_state> st, request req) {
+  const call c = parse_call(req);
+  const auto deadline = deadline_after(req.timeout);
+  auto msg = build_message(req, c, st->opts);
+  try {
+    auto ex = co_await exchange(st, c, msg, deadline, true);
+    co_return std::make_unique<stream_impl>(st, c, std::move(ex));
+  } catch (const boost::system::system_error& e) {
+    throw http_error(c.prefix + ": " + reason(c, e.code()), e.code());
+  }
+}
+
+}  // namespace
+
+std::string_view response::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return v;
+  return {};
+}
+
+bool http_error::timed_out() const noexcept { return ec_ == beast::error::timeout; }
+
+std::string url_encode_component(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      out += '%';
+      out += hex[ch >> 4];
+      out += hex[ch & 15];
+    }
+  }
+  return out;
+}
+
+http_client::http_client(asio::any_io_executor ex, client_options opts)
+    : impl_(std::make_unique<impl>()) {
+  impl_->state = std::make_shared<client_state>(std::move(ex), std::move(opts));
+  impl_->state->build_tls_context();
+}
+
+http_client::~http_client() {
+  impl_->state->closed = true;
+  impl_->state->idle.clear();
+}
+
+asio::awaitable<response> http_client::send(request req) {
+  return do_send(impl_->state, std::move(req));
+}
+
+asio::awaitable<std::unique_ptr<response_stream>> http_client::open_stream(request req) {
+  return do_open_stream(impl_->state, std::move(req));
+}
+
+void http_client::clear_pool() { impl_->state->idle.clear(); }
+
+std::size_t http_client::idle_connections() const {
+  std::size_t n = 0;
+  for (const auto& [key, q] : impl_->state->idle) n += q.size();
+  return n;
+}
+
+std::size_t http_client::connections_opened() const { return impl_->state->opened; }
+
+asio::any_io_executor http_client::get_executor() const { return impl_->state->ex; }
+
+}  // namespace chainsd::net

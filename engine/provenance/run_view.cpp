@@ -1,0 +1,456 @@
+#include "provenance/run_view.hpp"
+
+#include <simdjson.h>
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+#include "provenance/encoding.hpp"
+#include "provenance/go_spec.hpp"
+
+namespace chainsd::provenance {
+namespace {
+
+namespace dom = simdjson::dom;
+namespace bj = boost::json;
+
+const char* type_name(dom::element_type t) {
+  switch (t) {
+    case dom::element_type::ARRAY: return "an array";
+    case dom::element_type::OBJECT: return "an object";
+    case dom::element_type::INT64:
+    case dom::element_type::UINT64:
+    case dom::element_type::DOUBLE: return "a number";
+    case dom::element_type::STRING: return "a string";
+    case dom::element_type::BOOL: return "a boolean";
+    case dom::element_type::NULL_VALUE: return "null";
+  }
+  return "unknown";
+}
+
+struct reader {
+  std::string_view source;
+
+  [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
+    throw input_error(std::string(source) + ": " + path + ": " + problem);
+  }
+
+  gospec::fail_fn failer() const {
+    return [this](const std::string& path, const std::string& problem) { fail(path, problem); };
+  }
+
+  // A member that may be absent or null; present members must have the wanted type.
+  std::optional<dom::element> member(dom::object obj, std::string_view key) const {
+    dom::element el;
+    if (obj.at_key(key).get(el) != simdjson::SUCCESS) return std::nullopt;
+    if (el.type() == dom::element_type::NULL_VALUE) return std::nullopt;
+    return el;
+  }
+
+  std::optional<dom::object> object_member(dom::object obj, std::string_view key, const std::string& path) const {
+    auto el = member(obj, key);
+    if (!el) return std::nullopt;
+    if (el->type() != dom::element_type::OBJECT) fail(path, std::string("must be an object, got ") + type_name(el->type()));
+    return dom::object(*el);
+  }
+
+  std::optional<dom::array> array_member(dom::object obj, std::string_view key, const std::string& path) const {
+    auto el = member(obj, key);
+    if (!el) return std::nullopt;
+    if (el->type() != dom::element_type::ARRAY) fail(path, std::string("must be an array, got ") + type_name(el->type()));
+    return dom::array(*el);
+  }
+
+  std::string string_member(dom::object obj, std::string_view key, const std::string& path) const {
+    auto el = member(obj, key);
+    if (!el) return {};
+    if (el->type() != dom::element_type::STRING) fail(path, std::string("must be a string, got ") + type_name(el->type()));
+    return std::string(std::string_view(*el));
+  }
+
+  dom::object as_object(dom::element el, const std::string& path) const {
+    if (el.type() != dom::element_type::OBJECT) fail(path, std::string("must be an object, got ") + type_name(el.type()));
+    return dom::object(el);
+  }
+
+  std::vector<std::string> string_array(dom::array arr, const std::string& path) const {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    for (auto el : arr) {
+      if (el.type() != dom::element_type::STRING)
+        fail(path + "[" + std::to_string(i) + "]", std::string("must be a string, got ") + type_name(el.type()));
+      out.emplace_back(std::string_view(el));
+      ++i;
+    }
+    return out;
+  }
+
+  std::map<std::string, std::string> string_map(dom::object obj, const std::string& path) const {
+    std::map<std::string, std::string> out;
+    for (auto [k, v] : obj) {
+      if (v.type() == dom::element_type::NULL_VALUE) continue;
+      if (v.type() != dom::element_type::STRING)
+        fail(path + "." + std::string(k), std::string("must be a string, got ") + type_name(v.type()));
+      out[std::string(k)] = std::string(std::string_view(v));
+    }
+    return out;
+  }
+
+  param_value value(dom::element el, const std::string& path) const {
+    param_value v;
+    switch (el.type()) {
+      case dom::element_type::STRING: v.str = std::string(std::string_view(el)); break;
+      case dom::element_type::ARRAY:
+        v.type = param_value::kind::array;
+        v.array = string_array(dom::array(el), path);
+        break;
+      case dom::element_type::OBJECT:
+        v.type = param_value::kind::object;
+        v.object = string_map(dom::object(el), path);
+        break;
+      default:
+        fail(path, std::string("must be a string, an array of strings or an object of strings, got ") +
+                       type_name(el.type()));
+    }
+    return v;
+  }
+
+  std::vector<result> results(dom::object parent, std::string_view key, const std::string& path) const {
+    std::vector<result> out;
+    auto arr = array_member(parent, key, path);
+    if (!arr) return out;
+    out.reserve(arr->size());
+    std::size_t i = 0;
+    for (auto el : *arr) {
+      auto p = path + "[" + std::to_string(i++) + "]";
+      auto obj = as_object(el, p);
+      result r;
+      r.name = string_member(obj, "name", p + ".name");
+      if (r.name.empty()) fail(p + ".name", "missing");
+      r.type = string_member(obj, "type", p + ".type");
+      if (auto v = member(obj, "value")) r.value = value(*v, p + ".value");
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  std::vector<param> params(dom::object parent, std::string_view key, const std::string& path) const {
+    std::vector<param> out;
+    auto arr = array_member(parent, key, path);
+    if (!arr) return out;
+    std::size_t i = 0;
+    for (auto el : *arr) {
+      auto p = path + "[" + std::to_string(i++) + "]";
+      auto obj = as_object(el, p);
+      param pa;
+      pa.name = string_member(obj, "name", p + ".name");
+      if (auto v = member(obj, "value")) pa.value = value(*v, p + ".value");
+      out.push_back(std::move(pa));
+    }
+    return out;
+  }
+
+  std::vector<param_spec> param_specs(dom::object parent, const std::string& path) const {
+    std::vector<param_spec> out;
+    auto arr = array_member(parent, "params", path);
+    if (!arr) return out;
+    std::size_t i = 0;
+    for (auto el : *arr) {
+      auto p = path + "[" + std::to_string(i++) + "]";
+      auto obj = as_object(el, p);
+      param_spec ps;
+      ps.name = string_member(obj, "name", p + ".name");
+      if (auto d = member(obj, "default")) ps.default_value = value(*d, p + ".default");
+      out.push_back(std::move(ps));
+    }
+    return out;
+  }
+
+  std::optional<ref_source> ref(dom::object parent, const std::string& path) const {
+    auto obj = object_member(parent, "refSource", path);
+    if (!obj) return std::nullopt;
+    ref_source r;
+    r.uri = string_member(*obj, "uri", path + ".uri");
+    if (auto d = object_member(*obj, "digest", path + ".digest")) r.digest = string_map(*d, path + ".digest");
+    r.entry_point = string_member(*obj, "entryPoint", path + ".entryPoint");
+    return r;
+  }
+
+  std::optional<std::string> time(dom::object parent, std::string_view key, const std::string& path) const {
+    auto s = string_member(parent, key, path);
+    if (s.empty()) return std::nullopt;
+    auto t = normalize_rfc3339(s);
+    if (!t) fail(path, "\"" + s + "\" is not an RFC 3339 time");
+    return t;
+  }
+};
+
+// config.FeatureFlags: Go matches JSON keys to fields case-insensitively and writes them back
+// with the struct's tags, dropping zero values (omitempty).
+bj::object feature_flags_json(const reader& r, dom::object flags, const std::string& path) {
+  enum class t { boolean, string, integer, bool_ptr };
+  static const std::vector<std::pair<std::string_view, t>> fields{
+      {"disableCredsInit", t::boolean},
+      {"runningInEnvWithInjectedSidecars", t::boolean},
+      {"requireGitSSHSecretKnownHosts", t::boolean},
+      {"enableAPIFields", t::string},
+      {"sendCloudEventsForRuns", t::boolean},
+      {"awaitSidecarReadiness", t::boolean},
+      {"enforceNonfalsifiability", t::string},
+      {"enableKeepPodOnCancel", t::boolean},
+      {"verificationNoMatchPolicy", t::string},
+      {"enableProvenanceInStatus", t::boolean},
+      {"resultExtractionMethod", t::string},
+      {"maxResultSize", t::integer},
+      {"setSecurityContext", t::boolean},
+      {"setSecurityContextReadOnlyRootFilesystem", t::boolean},
+      {"coschedule", t::string},
+      {"enableCELInWhenExpression", t::boolean},
+      {"enableStepActions", t::boolean},
+      {"enableParamEnum", t::boolean},
+      {"enableArtifacts", t::boolean},
+      {"disableInlineSpec", t::string},
+      {"enableConciseResolverSyntax", t::boolean},
+      {"enableKubernetesSidecar", t::boolean},
+      {"enableWaitExponentialBackoff", t::boolean},
+      {"enableTerminationMessageCompression", t::boolean},
+      {"enableTektonOCIBundles", t::bool_ptr},
+  };
+  auto fold_equal = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  std::map<std::string_view, bj::value> values;
+  for (auto [key, v] : flags) {
+    const std::pair<std::string_view, t>* field = nullptr;
+    for (const auto& f : fields)
+      if (f.first == key) field = &f;
+    if (!field)
+      for (const auto& f : fields)
+        if (fold_equal(f.first, key)) {
+          field = &f;
+          break;
+        }
+    if (!field) continue;  // unknown fields are dropped, as encoding/json does
+    auto p = path + "." + std::string(key);
+    if (v.type() == dom::element_type::NULL_VALUE) {
+      values.erase(field->first);
+      continue;
+    }
+    switch (field->second) {
+      case t::boolean:
+      case t::bool_ptr:
+        if (v.type() != dom::element_type::BOOL) r.fail(p, std::string("must be a boolean, got ") + type_name(v.type()));
+        values[field->first] = bool(v);
+        break;
+      case t::string:
+        if (v.type() != dom::element_type::STRING) r.fail(p, std::string("must be a string, got ") + type_name(v.type()));
+        values[field->first] = std::string_view(v);
+        break;
+      case t::integer:
+        if (v.type() != dom::element_type::INT64 && v.type() != dom::element_type::UINT64)
+          r.fail(p, std::string("must be an integer, got ") + type_name(v.type()));
+        values[field->first] = int64_t(v);
+        break;
+    }
+  }
+  bj::object o;
+  for (const auto& f : fields) {
+    auto it = values.find(f.first);
+    if (it == values.end()) continue;
+    const auto& v = it->second;
+    bool zero = (v.is_bool() && !v.as_bool()) || (v.is_string() && v.as_string().empty()) ||
+                (v.is_int64() && v.as_int64() == 0);
+    if (zero && f.second != t::bool_ptr) continue;
+    o[f.first] = v;
+  }
+  return o;
+}
+
+void collect_strings(dom::element el, std::vector<std::string>& out) {
+  switch (el.type()) {
+    case dom::element_type::STRING: out.emplace_back(std::string_view(el)); break;
+    case dom::element_type::ARRAY:
+      for (auto e : dom::array(el)) collect_strings(e, out);
+      break;
+    case dom::element_type::OBJECT:
+      for (auto [k, v] : dom::object(el)) collect_strings(v, out);
+      break;
+    default: break;
+  }
+}
+
+std::vector<pipeline_task> pipeline_tasks(const reader& r, dom::object spec, std::string_view key,
+                                          const std::string& path) {
+  std::vector<pipeline_task> out;
+  auto arr = r.array_member(spec, key, path);
+  if (!arr) return out;
+  std::size_t i = 0;
+  for (auto el : *arr) {
+    auto p = path + "[" + std::to_string(i++) + "]";
+    auto obj = r.as_object(el, p);
+    pipeline_task t;
+    t.name = r.string_member(obj, "name", p + ".name");
+    if (auto ref = r.object_member(obj, "taskRef", p + ".taskRef")) t.task_ref = gospec::task_ref(*ref, p + ".taskRef", r.failer());
+    if (auto ra = r.array_member(obj, "runAfter", p + ".runAfter")) t.run_after = r.string_array(*ra, p + ".runAfter");
+    // PipelineTaskResultRefs looks at params, matrix params and when expressions.
+    for (auto k : {"params", "matrix", "when"})
+      if (auto m = r.member(obj, k)) collect_strings(*m, t.reference_strings);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+run_kind detect_kind(const reader& r, dom::object doc, std::optional<run_kind> hint) {
+  auto kind = r.string_member(doc, "kind", "kind");
+  if (kind == "TaskRun") return run_kind::task_run;
+  if (kind == "PipelineRun") return run_kind::pipeline_run;
+  if (!kind.empty()) r.fail("kind", "\"" + kind + "\" is neither TaskRun nor PipelineRun");
+  if (hint) return *hint;
+  for (auto section : {"spec", "status"}) {
+    if (auto s = r.object_member(doc, section, section)) {
+      for (auto k : {"pipelineRef", "pipelineSpec", "childReferences"})
+        if (r.member(*s, k)) return run_kind::pipeline_run;
+    }
+  }
+  return run_kind::task_run;
+}
+
+}  // namespace
+
+const std::string* param_value::field(const std::string& key) const {
+  if (type != kind::object) return nullptr;
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &it->second;
+}
+
+std::string run_view::gvk() const {
+  return api_version + "/" + (kind == run_kind::task_run ? "TaskRun" : "PipelineRun");
+}
+
+const std::string* run_view::label(const std::string& key) const {
+  if (!labels) return nullptr;
+  auto it = labels->find(key);
+  return it == labels->end() ? nullptr : &it->second;
+}
+
+run_view parse_run(std::string_view json, std::string_view source, std::optional<run_kind> kind_hint) {
+  reader r{source};
+  dom::parser parser;
+  simdjson::padded_string padded(json);
+  dom::element root;
+  if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS)
+    throw input_error(std::string(source) + ": not valid JSON: " + simdjson::error_message(err));
+  auto doc = r.as_object(root, "(document)");
+
+  run_view v;
+  v.source = std::string(source);
+  v.raw_json = simdjson::minify(root);
+  auto api = r.string_member(doc, "apiVersion", "apiVersion");
+  if (!api.empty() && api != "tekton.dev/v1")
+    r.fail("apiVersion", "\"" + api + "\" is not supported; fetch the run as tekton.dev/v1");
+  v.kind = detect_kind(r, doc, kind_hint);
+
+  if (auto md = r.object_member(doc, "metadata", "metadata")) {
+    v.name = r.string_member(*md, "name", "metadata.name");
+    v.namespace_name = r.string_member(*md, "namespace", "metadata.namespace");
+    v.uid = r.string_member(*md, "uid", "metadata.uid");
+    if (auto l = r.object_member(*md, "labels", "metadata.labels")) v.labels = r.string_map(*l, "metadata.labels");
+    if (auto a = r.object_member(*md, "annotations", "metadata.annotations"))
+      v.annotations = r.string_map(*a, "metadata.annotations");
+  }
+
+  auto spec = r.object_member(doc, "spec", "spec");
+  // A run without spec reads like one with an empty spec (Go's zero value).
+  simdjson::padded_string empty_doc(std::string_view("{}"));
+  dom::parser empty_parser;
+  if (!spec) {
+    dom::element empty_obj;
+    if (empty_parser.parse(empty_doc).get(empty_obj) != simdjson::SUCCESS) r.fail("spec", "internal parser error");
+    spec = dom::object(empty_obj);
+  }
+  v.params = r.params(*spec, "params", "spec.params");
+  if (v.kind == run_kind::task_run) {
+    v.service_account = r.string_member(*spec, "serviceAccountName", "spec.serviceAccountName");
+    if (auto ref = r.object_member(*spec, "taskRef", "spec.taskRef")) {
+      v.has_ref = true;
+      v.ref_resolver = r.string_member(*ref, "resolver", "spec.taskRef.resolver");
+    }
+    v.run_spec = gospec::task_run_spec(*spec, r.failer());
+  } else {
+    if (auto t = r.object_member(*spec, "taskRunTemplate", "spec.taskRunTemplate"))
+      v.service_account = r.string_member(*t, "serviceAccountName", "spec.taskRunTemplate.serviceAccountName");
+    if (auto ref = r.object_member(*spec, "pipelineRef", "spec.pipelineRef")) {
+      v.has_ref = true;
+      v.ref_resolver = r.string_member(*ref, "resolver", "spec.pipelineRef.resolver");
+    }
+    v.run_spec = gospec::pipeline_run_spec(*spec, r.failer());
+  }
+
+  auto status = r.object_member(doc, "status", "status");
+  if (!status) r.fail("status", "missing: the run has not been reconciled by Tekton yet");
+  v.start_time = r.time(*status, "startTime", "status.startTime");
+  v.completion_time = r.time(*status, "completionTime", "status.completionTime");
+  if (auto conds = r.array_member(*status, "conditions", "status.conditions"); conds && conds->size() > 0) {
+    auto first = r.as_object(conds->at(0).value_unsafe(), "status.conditions[0]");
+    v.condition_status = r.string_member(first, "status", "status.conditions[0].status");
+  }
+  v.results = r.results(*status, "results", "status.results");
+  if (auto steps = r.array_member(*status, "steps", "status.steps")) {
+    v.steps.reserve(steps->size());
+    std::size_t i = 0;
+    for (auto el : *steps) {
+      auto p = "status.steps[" + std::to_string(i++) + "]";
+      auto obj = r.as_object(el, p);
+      step_state s;
+      s.name = r.string_member(obj, "name", p + ".name");
+      s.image_id = r.string_member(obj, "imageID", p + ".imageID");
+      s.results = r.results(obj, "results", p + ".results");
+      if (auto prov = r.object_member(obj, "provenance", p + ".provenance")) s.provenance = r.ref(*prov, p + ".provenance.refSource");
+      v.steps.push_back(std::move(s));
+    }
+  }
+  if (auto sidecars = r.array_member(*status, "sidecars", "status.sidecars")) {
+    std::size_t i = 0;
+    for (auto el : *sidecars) {
+      auto p = "status.sidecars[" + std::to_string(i++) + "]";
+      v.sidecar_image_ids.push_back(r.string_member(r.as_object(el, p), "imageID", p + ".imageID"));
+    }
+  }
+  if (auto ts = r.object_member(*status, "taskSpec", "status.taskSpec")) {
+    task_spec t;
+    t.params = r.param_specs(*ts, "status.taskSpec.params");
+    if (auto steps = r.array_member(*ts, "steps", "status.taskSpec.steps")) {
+      std::size_t i = 0;
+      for (auto el : *steps) {
+        auto p = "status.taskSpec.steps[" + std::to_string(i++) + "]";
+        auto obj = r.as_object(el, p);
+        step_spec s;
+        s.name = r.string_member(obj, "name", p + ".name");
+        if (auto c = r.array_member(obj, "command", p + ".command")) s.command = r.string_array(*c, p + ".command");
+        if (auto a = r.array_member(obj, "args", p + ".args")) s.args = r.string_array(*a, p + ".args");
+        s.script = r.string_member(obj, "script", p + ".script");
+        t.steps.push_back(std::move(s));
+      }
+    }
+    v.status_task_spec = std::move(t);
+  }
+  if (auto ps = r.object_member(*status, "pipelineSpec", "status.pipelineSpec")) {
+    pipeline_spec p;
+    p.params = r.param_specs(*ps, "status.pipelineSpec.params");
+    p.tasks = pipeline_tasks(r, *ps, "tasks", "status.pipelineSpec.tasks");
+    p.finally = pipeline_tasks(r, *ps, "finally", "status.pipelineSpec.finally");
+    v.status_pipeline_spec = std::move(p);
+  }
+  if (auto prov = r.object_member(*status, "provenance", "status.provenance")) {
+    v.provenance_ref = r.ref(*prov, "status.provenance.refSource");
+    if (auto ff = r.object_member(*prov, "featureFlags", "status.provenance.featureFlags"))
+      v.feature_flags = feature_flags_json(r, *ff, "status.provenance.featureFlags");
+  }
+  return v;
+}
+
+}  // namespace chainsd::provenance

@@ -1,0 +1,43 @@
+#pragma once
+// The API operations the reconciler makes, behind an interface so the state machine can be
+// tested without a server. kube_cluster.hpp implements it with kube::client.
+
+#include "reconciler/run_meta.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace chainsd::reconciler {
+
+struct patch_outcome {
+  bool ok = false;
+  bool not_found = false;      // the run is gone: nothing more to do
+  std::string resource_version;  // of the run after the patch
+  std::string error;           // why it failed
+};
+
+class cluster {
+ public:
+  virtual ~cluster() = default;
+
+  // Server-side apply of `annotations` (every chains.tekton.dev/* annotation chainsd owns on the
+  // run, complete: apply semantics drop owned keys that are absent) with field manager
+  // tekton-chains-controller; retried with force on conflict.
+  virtual boost::asio::awaitable<patch_outcome> apply_annotations(run_meta run,
+                                                                  std::map<std::string, std::string> annotations) = 0;
+
+  // The run's child TaskRuns (label tekton.dev/pipelineRun=<name>), raw JSON each; nullopt on
+  // an API failure (the caller retries later).
+  virtual boost::asio::awaitable<std::optional<std::vector<std::string>>> list_child_taskruns(std::string ns,
+                                                                                              std::string pipelinerun) = 0;
+
+  // A Kubernetes Event on the run (best effort; failures are only logged).
+  virtual boost::asio::awaitable<void> record_event(run_meta run, std::string type, std::string reason,
+                                                    std::string message) = 0;
+};
+
+}  // namespace chainsd::reconciler

@@ -1,0 +1,142 @@
+#include "reconciler/kube_cluster.hpp"
+
+#include "kube/json_scan.hpp"
+#include "runtime/log.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <random>
+
+namespace chainsd::reconciler {
+namespace {
+
+kube::resource resource_of(const run_meta& run) {
+  return run.kind == run_kind::task_run ? kube::taskruns_v1() : kube::pipelineruns_v1();
+}
+
+void add_str(std::string& out, std::string_view s) {
+  out += '"';
+  log::json_escape(out, s);
+  out += '"';
+}
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string annotation_apply_body(const run_meta& run, const std::map<std::string, std::string>& annotations) {
+  std::string b = "{\"apiVersion\":";
+  add_str(b, run.api_version);
+  b += ",\"kind\":";
+  add_str(b, run.kind_name());
+  b += ",\"metadata\":{\"name\":";
+  add_str(b, run.name);
+  b += ",\"namespace\":";
+  add_str(b, run.namespace_name);
+  b += ",\"annotations\":{";
+  bool first = true;
+  for (const auto& [k, v] : annotations) {
+    if (!first) b += ',';
+    first = false;
+    add_str(b, k);
+    b += ':';
+    add_str(b, v);
+  }
+  b += "}}}";
+  return b;
+}
+
+boost::asio::awaitable<patch_outcome> kube_cluster::apply_annotations(run_meta run,
+                                                                      std::map<std::string, std::string> annotations) {
+  patch_outcome out;
+  auto body = annotation_apply_body(run, annotations);
+  auto r = co_await client_.apply(resource_of(run), run.namespace_name, run.name, body, field_manager, false);
+  if (r.conflict()) {
+    // Only another writer of our annotations conflicts; upstream forces then, and so do we.
+    log::warn("server-side apply conflict on chains annotations; forcing",
+              {{"run", run.key()}, {"uid", run.uid}, {"error", r.error().message}});
+    r = co_await client_.apply(resource_of(run), run.namespace_name, run.name, body, field_manager, true);
+  }
+  if (r.ok()) {
+    out.ok = true;
+    kube::json_scanner scanner;
+    try {
+      out.resource_version = scanner.scan_object(r.body).resource_version;
+    } catch (const std::exception&) {
+    }
+  } else if (r.not_found()) {
+    out.not_found = true;
+  } else {
+    auto st = r.error();
+    out.error = "apply to " + std::string(run.kind_lower()) + " " + run.key() + ": " + std::to_string(st.code) + " " +
+                st.reason + ": " + st.message;
+  }
+  co_return out;
+}
+
+boost::asio::awaitable<std::optional<std::vector<std::string>>> kube_cluster::list_child_taskruns(std::string ns,
+                                                                                                  std::string pipelinerun) {
+  kube::list_options o;
+  o.label_selector = "tekton.dev/pipelineRun=" + pipelinerun;
+  std::vector<std::string> items;
+  kube::json_scanner scanner;
+  while (true) {
+    auto r = co_await client_.list(kube::taskruns_v1(), ns, o);
+    if (!r.ok()) {
+      log::warn("listing child taskruns failed", {{"pipelinerun", ns + "/" + pipelinerun}, {"error", r.error().message}});
+      co_return std::nullopt;
+    }
+    auto meta = scanner.scan_list(r.body, [&items](const kube::object_meta&, std::string_view raw) { items.emplace_back(raw); });
+    if (meta.continue_token.empty()) break;
+    o.continue_token = meta.continue_token;
+  }
+  co_return items;
+}
+
+boost::asio::awaitable<void> kube_cluster::record_event(run_meta run, std::string type, std::string reason,
+                                                        std::string message) {
+  static std::minstd_rand rng{std::random_device{}()};
+  char suffix[17];
+  std::snprintf(suffix, sizeof suffix, "%08x%08x", static_cast<unsigned>(rng()), static_cast<unsigned>(rng()));
+  auto ts = now_rfc3339();
+  std::string b = "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"name\":";
+  add_str(b, run.name + "." + suffix);
+  b += ",\"namespace\":";
+  add_str(b, run.namespace_name);
+  b += "},\"involvedObject\":{\"apiVersion\":";
+  add_str(b, run.api_version);
+  b += ",\"kind\":";
+  add_str(b, run.kind_name());
+  b += ",\"name\":";
+  add_str(b, run.name);
+  b += ",\"namespace\":";
+  add_str(b, run.namespace_name);
+  b += ",\"uid\":";
+  add_str(b, run.uid);
+  b += "},\"type\":";
+  add_str(b, type);
+  b += ",\"reason\":";
+  add_str(b, reason);
+  b += ",\"message\":";
+  add_str(b, message.size() > 1024 ? message.substr(0, 1024) : message);
+  b += ",\"source\":{\"component\":\"tekton-chains-controller\"},\"firstTimestamp\":";
+  add_str(b, ts);
+  b += ",\"lastTimestamp\":";
+  add_str(b, ts);
+  b += ",\"count\":1}";
+  try {
+    auto r = co_await client_.create(kube::events_v1(), run.namespace_name, b);
+    if (!r.ok()) log::warn("cannot record event", {{"run", run.key()}, {"error", r.error().message}});
+  } catch (const std::exception& e) {
+    log::warn("cannot record event", {{"run", run.key()}, {"error", e.what()}});
+  }
+}
+
+}  // namespace chainsd::reconciler

@@ -1,0 +1,29 @@
+#pragma once
+// reconciler::cluster on the Kubernetes API (kube::client).
+
+#include "kube/client.hpp"
+#include "reconciler/cluster.hpp"
+
+namespace chainsd::reconciler {
+
+inline constexpr const char* field_manager = "tekton-chains-controller";
+
+class kube_cluster final : public cluster {
+ public:
+  explicit kube_cluster(kube::client& c) : client_(c) {}
+
+  boost::asio::awaitable<patch_outcome> apply_annotations(run_meta run,
+                                                          std::map<std::string, std::string> annotations) override;
+  boost::asio::awaitable<std::optional<std::vector<std::string>>> list_child_taskruns(std::string ns,
+                                                                                      std::string pipelinerun) override;
+  boost::asio::awaitable<void> record_event(run_meta run, std::string type, std::string reason,
+                                            std::string message) override;
+
+ private:
+  kube::client& client_;
+};
+
+// The server-side apply body for a run's chains annotations (JSON, which is YAML).
+std::string annotation_apply_body(const run_meta& run, const std::map<std::string, std::string>& annotations);
+
+}  // namespace chainsd::reconciler

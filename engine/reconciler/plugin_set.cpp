@@ -1,0 +1,87 @@
+#include "reconciler/plugin_set.hpp"
+
+#include "runtime/log.hpp"
+
+namespace chainsd::reconciler {
+namespace {
+
+struct use {
+  std::string key;
+  const config::artifact_config* art;
+};
+
+std::vector<use> uses(const config::config& cfg) {
+  return {{"artifacts.taskrun", &cfg.taskrun}, {"artifacts.pipelinerun", &cfg.pipelinerun}, {"artifacts.oci", &cfg.oci}};
+}
+
+plugin::config_map to_plugin_config(const config::config& cfg) {
+  plugin::config_map m;
+  for (const auto& [k, v] : cfg.source) m.emplace(k, v);
+  return m;
+}
+
+}  // namespace
+
+std::string storage_plugin_name(const std::string& value, const config::config& cfg) {
+  if (value == "pubsub" || value == "kafka")
+    return cfg.storage.pubsub_provider.empty() || cfg.storage.pubsub_provider == "kafka" ? "kafka"
+                                                                                          : cfg.storage.pubsub_provider;
+  return value;
+}
+
+std::string check_installed(const config::config& cfg, const plugin_host::registry& reg) {
+  std::string errors;
+  auto add = [&errors](std::string e) { errors += (errors.empty() ? "" : "; ") + e; };
+  for (const auto& u : uses(cfg)) {
+    if (!u.art->enabled()) continue;
+    if (!reg.find("signer", u.art->signer))
+      add(u.key + ".signer: \"" + u.art->signer + "\" names no installed signer plugin (installed: " +
+          plugin_host::join_names(reg.names("signer")) + ")");
+    for (const auto& s : u.art->storage) {
+      if (s.empty()) continue;
+      auto name = storage_plugin_name(s, cfg);
+      if (!reg.find("storage", name))
+        add(u.key + ".storage: \"" + s + "\" names no installed storage plugin" +
+            (name != s ? " (\"" + name + "\")" : std::string()) +
+            " (installed: " + plugin_host::join_names(reg.names("storage")) + ")");
+    }
+  }
+  return errors;
+}
+
+std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::config> cfg,
+                                             const plugin_host::registry& reg, plugin::host& host) {
+  auto set = std::make_shared<plugin_set>();
+  set->cfg = cfg;
+  auto pcfg = to_plugin_config(*cfg);
+  for (const auto& u : uses(*cfg)) {
+    if (!u.art->enabled()) continue;
+    const auto& sname = u.art->signer;
+    if (!set->signers.count(sname) && !set->signer_errors.count(sname)) {
+      auto s = reg.make_signer(sname, host, pcfg);
+      if (s) {
+        set->signers.emplace(sname, std::move(*s));
+      } else {
+        log::error("signer cannot be used; runs that need it will fail",
+                   {{"signer", sname}, {"key", u.key + ".signer"}, {"error", s.error().message}});
+        set->signer_errors.emplace(sname, s.error().message);
+      }
+    }
+    for (const auto& value : u.art->storage) {
+      if (value.empty()) continue;
+      auto name = storage_plugin_name(value, *cfg);
+      if (set->storages.count(name) || set->storage_errors.count(name)) continue;
+      auto st = reg.make_storage(name, host, pcfg);
+      if (st) {
+        set->storages.emplace(name, std::move(*st));
+      } else {
+        log::error("storage cannot be used; runs that need it will fail",
+                   {{"storage", name}, {"key", u.key + ".storage"}, {"error", st.error().message}});
+        set->storage_errors.emplace(name, st.error().message);
+      }
+    }
+  }
+  return set;
+}
+
+}  // namespace chainsd::reconciler

@@ -1,0 +1,37 @@
+#pragma once
+// The plugin instances one chains-config snapshot asks for. A config change builds a new set;
+// runs in flight keep the set they started with (shared_ptr) until they finish.
+
+#include "config/config.hpp"
+#include "plugin_host/registry.hpp"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace chainsd::reconciler {
+
+struct plugin_set {
+  std::shared_ptr<const config::config> cfg;
+  // Instances by chains-config name. A signer or storage whose factory failed is absent and its
+  // error kept, so runs that need it fail with that reason (as upstream logs and continues).
+  std::map<std::string, std::unique_ptr<plugin::signer>> signers;
+  std::map<std::string, std::unique_ptr<plugin::storage>> storages;
+  std::map<std::string, std::string> signer_errors;
+  std::map<std::string, std::string> storage_errors;
+};
+
+// Checks that every signer and storage name the config uses is installed. Returns the error text
+// naming the key, the value and the installed plugins; empty when all are there.
+std::string check_installed(const config::config& cfg, const plugin_host::registry& reg);
+
+// Instantiates what `cfg` needs. Factory failures are recorded per plugin, not thrown.
+std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::config> cfg,
+                                             const plugin_host::registry& reg, plugin::host& host);
+
+// The storage plugin name for a chains-config storage value: "pubsub" and "kafka" both mean the
+// pub/sub backend, whose provider (storage.pubsub.provider) names the plugin.
+std::string storage_plugin_name(const std::string& value, const config::config& cfg);
+
+}  // namespace chainsd::reconciler

@@ -1,0 +1,159 @@
+#include "reconciler/sign_run.hpp"
+
+#include "provenance/formats.hpp"
+#include "runtime/log.hpp"
+#include "runtime/task_group.hpp"
+#include "signing/dsse.hpp"
+
+#include <boost/asio/this_coro.hpp>
+
+namespace chainsd::reconciler {
+namespace {
+
+struct signable {
+  std::string what;          // for messages: "taskrun provenance", "image index.docker.io/x@sha256:..."
+  std::string format;        // chains-config format name
+  const config::artifact_config* art;
+  plugin::artifact_kind kind;
+  std::string short_key;
+  std::string full_key;
+  std::string payload;
+  std::string image;         // oci only
+  bool wrap = true;          // DSSE for in-toto formats
+};
+
+void fail(sign_outcome& out, std::string type, std::string msg, bool permanent = false) {
+  if (out.error_type.empty()) out.error_type = std::move(type);
+  if (permanent) out.permanent = true;
+  out.errors.push_back(std::move(msg));
+}
+
+plugin::run_ref make_ref(const run_meta& m) {
+  return {m.api_version, std::string(m.kind_name()), m.namespace_name, m.name, m.uid, ""};
+}
+
+}  // namespace
+
+boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, run_meta meta, std::string run_json,
+                                              std::vector<std::string> children) {
+  sign_outcome out;
+  const auto& cfg = *set->cfg;
+  const bool is_taskrun = meta.kind == run_kind::task_run;
+  const auto& run_art = is_taskrun ? cfg.taskrun : cfg.pipelinerun;
+  const std::string run_key = std::string(meta.kind_lower());
+
+  std::vector<signable> work;
+  std::optional<provenance::run_view> view;
+  try {
+    view = provenance::parse_run(run_json, meta.key(),
+                                 is_taskrun ? provenance::run_kind::task_run : provenance::run_kind::pipeline_run);
+  } catch (const std::exception& e) {
+    fail(out, "payload_creation", run_key + " " + meta.key() + ": " + e.what(), true);
+    co_return out;
+  }
+
+  if (run_art.enabled()) {
+    try {
+      std::vector<provenance::run_view> kids;
+      for (std::size_t i = 0; i < children.size(); ++i)
+        kids.push_back(provenance::parse_run(children[i], meta.namespace_name + "/child-" + std::to_string(i),
+                                             provenance::run_kind::task_run));
+      auto f = provenance::parse_format(run_art.format);
+      if (!f) throw std::runtime_error("unknown format \"" + run_art.format + "\"");
+      signable s{run_key + " provenance", run_art.format, &run_art,
+                 is_taskrun ? plugin::artifact_kind::taskrun : plugin::artifact_kind::pipelinerun,
+                 run_key + "-" + meta.uid,
+                 "tekton.dev-v1-" + std::string(meta.kind_name()) + "-" + meta.uid,
+                 provenance::make_payload(*f, *view, kids, cfg), "", *f != provenance::format::simplesigning};
+      work.push_back(std::move(s));
+    } catch (const std::exception& e) {
+      fail(out, "payload_creation",
+           "creating " + run_art.format + " payload for " + run_key + " " + meta.key() + ": " + e.what(), true);
+    }
+  }
+  if (is_taskrun && cfg.oci.enabled()) {
+    try {
+      for (const auto& img : provenance::extract_images(*view)) {
+        signable s{"image " + img.name(), cfg.oci.format, &cfg.oci, plugin::artifact_kind::oci, img.hex().substr(0, 12),
+                   img.name(), provenance::make_simplesigning_payload(img), img.name(), false};
+        work.push_back(std::move(s));
+      }
+    } catch (const std::exception& e) {
+      fail(out, "payload_creation", "extracting images of taskrun " + meta.key() + ": " + e.what(), true);
+    }
+  }
+
+  auto ex = co_await boost::asio::this_coro::executor;
+  for (auto& s : work) {
+    auto sit = set->signers.find(s.art->signer);
+    if (sit == set->signers.end()) {
+      auto eit = set->signer_errors.find(s.art->signer);
+      fail(out, "signing", "signing " + s.what + " of " + meta.key() + ": signer " + s.art->signer + " is unavailable: " +
+                               (eit != set->signer_errors.end() ? eit->second : "not configured"));
+      continue;
+    }
+    auto& signer = *sit->second;
+    std::string pub = signer.public_key_pem();
+    std::string message = s.wrap ? signing::pae(signing::in_toto_payload_type, s.payload) : s.payload;
+    auto sig = co_await signer.sign(std::move(message));
+    if (!sig) {
+      fail(out, "signing", "signing " + s.what + " of " + meta.key() + " with " + s.art->signer + ": " + sig.error().message);
+      continue;
+    }
+    ++out.signed_count;
+    std::string signature = sig->signature;
+    if (s.wrap) {
+      std::string key_id;
+      try {
+        key_id = signing::ssh_key_id(pub);
+      } catch (const std::exception& e) {
+        // Upstream fails too when it cannot derive the SSH key id.
+        fail(out, "signing", "signing " + s.what + " of " + meta.key() + ": key id: " + e.what());
+        continue;
+      }
+      signature = signing::envelope_json(signing::in_toto_payload_type, s.payload, key_id, sig->signature);
+    }
+
+    plugin::store_request base;
+    base.kind = s.kind;
+    base.run = make_ref(meta);
+    base.short_key = s.short_key;
+    base.full_key = s.full_key;
+    base.payload_format = s.format;
+    base.payload = s.payload;
+    base.signature = std::move(signature);
+    base.cert_pem = sig->cert_pem;
+    base.chain_pem = sig->chain_pem;
+    base.public_key_pem = pub;
+    base.image = s.image;
+
+    runtime::task_group group(ex);
+    for (const auto& value : s.art->storage) {
+      if (value.empty()) continue;
+      auto name = storage_plugin_name(value, cfg);
+      auto it = set->storages.find(name);
+      if (it == set->storages.end()) {
+        auto eit = set->storage_errors.find(name);
+        fail(out, "storage", "storing " + s.what + " of " + meta.key() + ": storage " + value + " is unavailable: " +
+                                 (eit != set->storage_errors.end() ? eit->second : "not configured"));
+        continue;
+      }
+      auto* backend = it->second.get();
+      auto store_one = [](plugin::storage* b, plugin::store_request req, std::string value, std::string what,
+                          sign_outcome* o) -> boost::asio::awaitable<void> {
+        auto r = co_await b->store(std::move(req));
+        if (!r) {
+          fail(*o, "storage", "storing " + what + " in " + value + ": " + r.error().message);
+          co_return;
+        }
+        ++o->stored_count;
+        for (auto& [k, v] : r->annotations) o->annotations[k] = v;
+      };
+      group.spawn(store_one(backend, base, value, s.what + " of " + meta.key(), &out));
+    }
+    co_await group.wait();
+  }
+  co_return out;
+}
+
+}  // namespace chainsd::reconciler

@@ -1,0 +1,123 @@
+#include <catch2/catch.hpp>
+
+#include "kube/errors.hpp"
+#include "kube/json_scan.hpp"
+
+#include <vector>
+
+using namespace chainsd::kube;
+
+TEST_CASE("scan_list visits items with metadata and raw JSON, whatever the field order") {
+  json_scanner s;
+  std::vector<std::string> names, raws, rvs;
+  auto collect = [&](const object_meta& m, std::string_view raw) {
+    names.push_back(m.namespace_name + "/" + m.name);
+    rvs.push_back(m.resource_version);
+    raws.emplace_back(raw);
+  };
+  SECTION("metadata before items") {
+    std::string body = R"({"kind":"TaskRunList","apiVersion":"tekton.dev/v1","metadata":{"resourceVersion":"42","continue":"tok"},)"
+                       R"("items":[{"metadata":{"name":"a","namespace":"ns","uid":"u1","resourceVersion":"40","managedFields":[{"x":1}]},"spec":{"k":[1,2]}},)"
+                       R"({"spec":{},"metadata":{"resourceVersion":"41","name":"b","namespace":"ns","uid":"u2"}}]})";
+    auto lm = s.scan_list(body, collect);
+    CHECK(lm.resource_version == "42");
+    CHECK(lm.continue_token == "tok");
+    CHECK(lm.items == 2);
+    CHECK(names == std::vector<std::string>{"ns/a", "ns/b"});
+    CHECK(rvs == std::vector<std::string>{"40", "41"});
+    CHECK(raws[0] == R"({"metadata":{"name":"a","namespace":"ns","uid":"u1","resourceVersion":"40","managedFields":[{"x":1}]},"spec":{"k":[1,2]}})");
+    CHECK(raws[1] == R"({"spec":{},"metadata":{"resourceVersion":"41","name":"b","namespace":"ns","uid":"u2"}})");
+  }
+  SECTION("items before metadata, escaped strings") {
+    std::string body = R"({"items":[{"metadata":{"name":"a\u002db","namespace":"ns"}}],"metadata":{"resourceVersion":"7"}})";
+    auto lm = s.scan_list(body, collect);
+    CHECK(lm.resource_version == "7");
+    CHECK(lm.continue_token.empty());
+    CHECK(names == std::vector<std::string>{"ns/a-b"});
+  }
+  SECTION("empty and null item lists") {
+    std::string b1 = R"({"metadata":{"resourceVersion":"1"},"items":[]})";
+    CHECK(s.scan_list(b1, collect).items == 0);
+    std::string b2 = R"({"metadata":{"resourceVersion":"1"},"items":null})";
+    CHECK(s.scan_list(b2, collect).items == 0);
+    std::string b3 = R"({"metadata":{"resourceVersion":"1"}})";
+    CHECK(s.scan_list(b3, collect).resource_version == "1");
+  }
+  SECTION("malformed input throws json_error") {
+    std::string bad = R"({"metadata":{"resourceVersion":"1"},"items":[{"metadata":)";
+    CHECK_THROWS_AS(s.scan_list(bad, collect), json_error);
+  }
+}
+
+TEST_CASE("parse_event reads type, metadata and the raw object; the parser is reused") {
+  json_scanner s;
+  watch_line l;
+  REQUIRE(s.parse_event(R"({"type":"ADDED","object":{"metadata":{"name":"x","namespace":"n","uid":"u","resourceVersion":"5"},"status":{}}})", l));
+  CHECK(l.type == raw_event_type::added);
+  CHECK(l.meta.name == "x");
+  CHECK(l.meta.namespace_name == "n");
+  CHECK(l.meta.uid == "u");
+  CHECK(l.meta.resource_version == "5");
+  CHECK(l.object == R"({"metadata":{"name":"x","namespace":"n","uid":"u","resourceVersion":"5"},"status":{}})");
+
+  // Object before type, trailing CR.
+  REQUIRE(s.parse_event("{\"object\":{\"metadata\":{\"name\":\"y\",\"resourceVersion\":\"6\"}},\"type\":\"DELETED\"}\r", l));
+  CHECK(l.type == raw_event_type::deleted);
+  CHECK(l.meta.name == "y");
+  CHECK(l.meta.namespace_name.empty());
+
+  REQUIRE(s.parse_event(R"({"type":"BOOKMARK","object":{"kind":"TaskRun","metadata":{"resourceVersion":"99"}}})", l));
+  CHECK(l.type == raw_event_type::bookmark);
+  CHECK(l.meta.resource_version == "99");
+
+  REQUIRE(s.parse_event(R"j({"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 1 (5)","reason":"Expired","code":410}})j", l));
+  CHECK(l.type == raw_event_type::error);
+  CHECK(l.status.code == 410);
+  CHECK(l.status.reason == "Expired");
+  CHECK(l.status.message == "too old resource version: 1 (5)");
+
+  CHECK_FALSE(s.parse_event("", l));
+  CHECK_FALSE(s.parse_event("  \r", l));
+  CHECK_THROWS_AS(s.parse_event("{\"type\":", l), json_error);
+}
+
+TEST_CASE("Status objects decode into code, reason and message") {
+  auto st = decode_status(404, R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
+                               R"("message":"taskruns.tekton.dev \"x\" not found","reason":"NotFound",)"
+                               R"("details":{"name":"x","group":"tekton.dev","kind":"taskruns"},"code":404})");
+  CHECK(st.code == 404);
+  CHECK(st.reason == "NotFound");
+  CHECK(st.message == "taskruns.tekton.dev \"x\" not found");
+
+  auto conflict = decode_status(409, R"({"kind":"Status","reason":"AlreadyExists","message":"exists","code":409})");
+  CHECK(conflict.reason == "AlreadyExists");
+
+  // Not a Status (e.g. a proxy page): reason from the HTTP status, message from the body.
+  auto html = decode_status(503, "<html>upstream unavailable</html>");
+  CHECK(html.code == 503);
+  CHECK(html.reason == "ServiceUnavailable");
+  CHECK(html.message == "<html>upstream unavailable</html>");
+
+  auto empty = decode_status(429, "");
+  CHECK(empty.reason == "TooManyRequests");
+}
+
+TEST_CASE("result: 404/409/410 are branches; value() throws kube_error") {
+  result ok{200, "{}"};
+  CHECK(ok.ok());
+  CHECK(ok.value() == "{}");
+  result nf{404, R"({"kind":"Status","reason":"NotFound","message":"nope","code":404})"};
+  CHECK(nf.not_found());
+  CHECK_FALSE(nf.ok());
+  CHECK(result{409, ""}.conflict());
+  CHECK(result{410, ""}.gone());
+  try {
+    nf.value();
+    FAIL("no throw");
+  } catch (const kube_error& e) {
+    CHECK(e.code() == 404);
+    CHECK(e.reason() == "NotFound");
+    CHECK(e.message() == "nope");
+    CHECK(std::string(e.what()) == "404 NotFound: nope");
+  }
+}

@@ -1,0 +1,84 @@
+#include <catch2/catch.hpp>
+
+#include "provenance/encoding.hpp"
+#include "provenance/image_ref.hpp"
+
+using namespace chainsd::provenance;
+
+TEST_CASE("strings are quoted like Go's json.Marshal") {
+  std::string out;
+  append_go_json_string(out, "a<b>&\"\\\n\t\b\f\x01 \xe2\x80\xa8 \xff");
+  CHECK(out == "\"a\\u003cb\\u003e\\u0026\\\"\\\\\\n\\t\\b\\f\\u0001 \\u2028 \\ufffd\"");
+  std::string plain;
+  append_json_string(plain, "a<b>&\xc3\xa9");
+  CHECK(plain == "\"a<b>&\xc3\xa9\"");
+}
+
+TEST_CASE("base64 is standard and padded") {
+  CHECK(base64_encode("") == "");
+  CHECK(base64_encode("f") == "Zg==");
+  CHECK(base64_encode("fo") == "Zm8=");
+  CHECK(base64_encode("foo") == "Zm9v");
+  CHECK(base64_encode("\"gcr.io/my/image\"") == "Imdjci5pby9teS9pbWFnZSI=");
+}
+
+TEST_CASE("RFC 3339 times are rendered in UTC") {
+  CHECK(normalize_rfc3339("2021-03-29T09:50:00Z") == "2021-03-29T09:50:00Z");
+  CHECK(normalize_rfc3339("2021-03-29T21:50:00+12:00") == "2021-03-29T09:50:00Z");
+  CHECK(normalize_rfc3339("2021-03-01T01:00:00+02:00") == "2021-02-28T23:00:00Z");
+  CHECK(normalize_rfc3339("2020-12-31T23:30:00-01:00") == "2021-01-01T00:30:00Z");
+  CHECK(normalize_rfc3339("2021-03-29T09:50:00.120Z") == "2021-03-29T09:50:00.12Z");
+  CHECK_FALSE(normalize_rfc3339("2021-02-30T09:50:00Z"));
+  CHECK_FALSE(normalize_rfc3339("yesterday"));
+  CHECK_FALSE(normalize_rfc3339("2021-03-29 09:50:00Z"));
+}
+
+TEST_CASE("durations are re-formatted as Go's time.Duration.String") {
+  CHECK(normalize_go_duration("1h") == "1h0m0s");
+  CHECK(normalize_go_duration("90s") == "1m30s");
+  CHECK(normalize_go_duration("1h30m") == "1h30m0s");
+  CHECK(normalize_go_duration("1.5h") == "1h30m0s");
+  CHECK(normalize_go_duration("0") == "0s");
+  CHECK(normalize_go_duration("500ms") == "500ms");
+  CHECK(normalize_go_duration("1500ms") == "1.5s");
+  CHECK(normalize_go_duration("-2m") == "-2m0s");
+  CHECK_FALSE(normalize_go_duration("1d"));
+  CHECK_FALSE(normalize_go_duration(""));
+}
+
+TEST_CASE("image references follow go-containerregistry") {
+  const std::string hex(64, 'a');
+  auto d = parse_digest_ref("busybox@sha256:" + hex);
+  REQUIRE(d);
+  CHECK(d->repository == "index.docker.io/library/busybox");
+  CHECK(d->name() == "index.docker.io/library/busybox@sha256:" + hex);
+  CHECK(parse_digest_ref("docker.io/foo/bar@sha256:" + hex)->repository == "index.docker.io/foo/bar");
+  CHECK(parse_digest_ref("docker.io/busybox@sha256:" + hex)->repository == "index.docker.io/library/busybox");
+  CHECK(parse_digest_ref("busybox:1.36@sha256:" + hex)->repository == "index.docker.io/library/busybox");
+  CHECK(parse_digest_ref("gcr.io/p/img:v1@sha256:" + hex)->repository == "gcr.io/p/img");
+  CHECK(parse_digest_ref("localhost:5000/x@sha256:" + hex)->repository == "localhost:5000/x");
+  CHECK(parse_digest_ref("localhost:5000/x:tag@sha256:" + hex)->repository == "localhost:5000/x");
+  CHECK(parse_digest_ref("localhost/x@sha256:" + hex)->repository == "localhost/x");
+  std::string err;
+  CHECK_FALSE(parse_digest_ref("busybox", &err));
+  CHECK(err.find("exactly one '@'") != std::string::npos);
+  CHECK_FALSE(parse_digest_ref("busybox@sha512:" + hex));
+  CHECK_FALSE(parse_digest_ref("busybox@sha256:" + std::string(64, 'A')));
+  CHECK_FALSE(parse_digest_ref("busybox@sha256:abc"));
+  CHECK_FALSE(parse_digest_ref("Busybox@sha256:" + hex));
+  CHECK_FALSE(parse_digest_ref("a@b@sha256:" + hex));
+}
+
+TEST_CASE("artifact digests follow Chains' ParseDigest") {
+  auto d = parse_digest(" SHA256 : " + std::string(64, 'b') + " ");
+  REQUIRE(d);
+  CHECK(d->algorithm == "sha256");
+  CHECK(d->hex == std::string(64, 'b'));
+  CHECK(parse_digest("sha1:" + std::string(40, 'c')));
+  CHECK(parse_digest("sha512:" + std::string(128, 'c')));
+  CHECK_FALSE(parse_digest("sha256:"));
+  CHECK_FALSE(parse_digest("md5:abc"));
+  CHECK_FALSE(parse_digest("sha1:abc"));
+  CHECK_FALSE(parse_digest("sha256"));
+  CHECK_FALSE(parse_digest("sha256:a:b"));
+}
