@@ -146,12 +146,9 @@ client::awaitable_result client::update(resource r, std::string ns, std::string 
 client::awaitable_result client::patch(resource r, std::string ns, std::string name, patch_type type,
                                        std::string body, patch_options o) {
   std::string path = resource_path(r, ns, name);
-  if (type == patch_type::apply) {
-    append_query(path, "fieldManager", o.field_manager.empty() ? "chainsd" : o.field_manager);
-    if (o.force) append_query(path, "force", "true");
-  } else if (!o.field_manager.empty() && o.field_manager != "chainsd") {
-    append_query(path, "fieldManager", o.field_manager);
-  }
+  // Always named, so managedFields say who wrote what; apply requires it.
+  append_query(path, "fieldManager", o.field_manager.empty() ? "chainsd" : o.field_manager);
+  if (type == patch_type::apply && o.force) append_query(path, "force", "true");
   // Apply is idempotent by definition; other patches (e.g. JSON patch "add") may not be.
   bool idempotent = type == patch_type::apply;
   co_return co_await request("PATCH", std::move(path), std::move(body),

@@ -56,7 +56,7 @@ struct list_options {
 enum class patch_type { merge, json, strategic_merge, apply };
 
 struct patch_options {
-  std::string field_manager = "chainsd";  // required by apply
+  std::string field_manager = "chainsd";  // sent on every patch (apply requires one)
   bool force = false;                     // apply: take ownership of conflicting fields
 };
 

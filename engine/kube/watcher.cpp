@@ -10,6 +10,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <optional>
 #include <random>
 
@@ -17,6 +19,19 @@ namespace chainsd::kube {
 namespace asio = boost::asio;
 
 namespace {
+std::string_view header_value(const net::header_list& headers, std::string_view name) {
+  auto lower_eq = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+        return false;
+    return true;
+  };
+  for (const auto& [k, v] : headers)
+    if (lower_eq(k, name)) return v;
+  return {};
+}
+
 // ended_early: the server closed the stream at once with nothing in it (back off before the
 // next try); ended: a normal end, e.g. timeoutSeconds elapsed.
 enum class outcome { ended, ended_early, gone, stopped };
@@ -38,6 +53,7 @@ struct watcher::impl {
   bool stopping_ = false;
   bool consumer_failed_ = false;
   bool stream_progress_ = false;  // the current/last stream delivered an event or bookmark
+  std::chrono::milliseconds retry_after_{0};  // from a refused watch's Retry-After
   net::response_stream* active_ = nullptr;
   watcher_stats stats_;
   std::minstd_rand rng_{std::random_device{}()};
@@ -172,6 +188,9 @@ struct watcher::impl {
       }
       api_status st = decode_status(stream->status(), buf);
       if (st.code == 410 || stream->status() == 410) co_return outcome::gone;
+      // Priority and fairness may refuse watches too; wait as long as the server asks.
+      if (auto ra = parse_retry_after(header_value(stream->headers(), "Retry-After")); ra.count() > 0)
+        retry_after_ = std::min(ra, opts_.backoff_max);
       throw kube_error(st, "watch " + what());
     }
 
@@ -282,7 +301,8 @@ asio::awaitable<void> watcher::run(event_handler on_event, synced_handler on_syn
       // A stream that worked for a while and then broke is not a failing server: reconnect
       // quickly (still jittered) instead of growing the backoff on every drop.
       if (im.stream_progress_) bo.reset();
-      delay = bo.next();
+      delay = std::max(bo.next(), im.retry_after_);
+      im.retry_after_ = std::chrono::milliseconds(0);
       log::warn("watch failed; retrying",
                 {{"resource", im.what()}, {"error", failure},
                  {"resource_version", im.rv_}, {"delay_ms", std::to_string(delay->count())}});

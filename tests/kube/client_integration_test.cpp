@@ -642,3 +642,90 @@ TEST_CASE("watch: a label selector limits list and watch") {
   CHECK(rec.added.count("labels/listed"));
   CHECK(rec.added.count("labels/watched"));
 }
+
+TEST_CASE("watch: bookmarks advance the resume point past changes the watch does not see") {
+  fixture f({"--bookmark-interval", "100ms"});
+  client* c = &f.c;
+  watcher_options wo;
+  wo.namespace_name = "quiet";
+  watcher w(f.c, cm, wo);
+  watcher* wp = &w;
+  run(f.io, [c, wp]() -> asio::awaitable<void> {
+    co_await ensure_namespace(c, "quiet");
+    co_await ensure_namespace(c, "busy");
+    auto finished = std::make_shared<bool>(false);
+    auto done = [finished](std::exception_ptr e) {
+      *finished = true;
+      if (e) std::rethrow_exception(e);
+    };
+    auto synced = std::make_shared<bool>(false);
+    auto on_event = [](watch_event) {};
+    auto on_synced = [synced]() { *synced = true; };
+    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
+    stop_on_exit guard{wp};
+    auto is_synced = [synced] { return *synced; };
+    REQUIRE(co_await eventually(is_synced, 10s));
+    std::uint64_t start = std::stoull(wp->resource_version());
+    std::string last;
+    for (int i = 0; i < 5; ++i) {
+      auto r = co_await c->create(cm, "busy", configmap("busy", "b-" + std::to_string(i), "x"));
+      require_ok(r);
+      last = json_scanner().scan_object(r.body).resource_version;
+    }
+    std::uint64_t target = std::stoull(last);
+    REQUIRE(target > start);
+    auto advanced = [wp, target] { return std::stoull(wp->resource_version()) >= target; };
+    CHECK(co_await eventually(advanced, 5s));
+    CHECK(wp->stats().bookmarks >= 1);
+    CHECK(wp->stats().events == 0);
+    wp->stop();
+    auto is_finished = [finished] { return *finished; };
+    CHECK(co_await eventually(is_finished, 5s));
+  });
+}
+
+TEST_CASE("watch: a refused watch (429) waits for Retry-After before reconnecting") {
+  fixture f;
+  client* c = &f.c;
+  watcher_options wo;
+  wo.namespace_name = "refused";
+  wo.backoff_initial = 5ms;
+  wo.backoff_max = 5s;
+  watcher w(f.c, cm, wo);
+  recorder rec;
+  watcher* wp = &w;
+  recorder* rp = &rec;
+  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+    co_await ensure_namespace(c, "refused");
+    auto finished = std::make_shared<bool>(false);
+    auto done = [finished](std::exception_ptr e) {
+      *finished = true;
+      if (e) std::rethrow_exception(e);
+    };
+    auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
+    auto on_synced = [rp]() { rp->synced = true; };
+    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
+    stop_on_exit guard{wp};
+    auto is_synced = [rp] { return rp->synced; };
+    REQUIRE(co_await eventually(is_synced, 10s));
+    wp->stop();
+    auto is_finished = [finished] { return *finished; };
+    REQUIRE(co_await eventually(is_finished, 5s));
+
+    // The resumed run's first request is the watch: refused with Retry-After: 1.
+    co_await set_faults(c, R"({"fail_nth_request":{"n":1,"status":429}})");
+    *finished = false;
+    auto t0 = std::chrono::steady_clock::now();
+    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
+    co_await sleep(50ms);
+    co_await must_create(c, "refused", configmap("refused", "after", "x"));
+    auto seen = [rp] { return rp->added.count("refused/after") == 1; };
+    CHECK(co_await eventually(seen, 5s));
+    CHECK(std::chrono::steady_clock::now() - t0 >= 900ms);
+    CHECK(wp->stats().failures == 1);
+    CHECK(wp->stats().lists == 1);
+    wp->stop();
+    CHECK(co_await eventually(is_finished, 5s));
+  });
+  CHECK(rec.duplicates == 0);
+}

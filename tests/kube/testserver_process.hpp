@@ -31,7 +31,9 @@ class testserver_process {
     if (!bin || !*bin) throw std::runtime_error("KUBE_TESTSERVER is not set (run through meson test)");
     kubeconfig_ = dir_.path() / "kubeconfig";
     auto out = dir_.path() / "stdout";
-    std::vector<std::string> args{bin, "--listen", "127.0.0.1:0", "--kubeconfig-out", kubeconfig_.string()};
+    // --exit-with-parent: a crashed test must not leave servers behind.
+    std::vector<std::string> args{bin, "--listen", "127.0.0.1:0", "--kubeconfig-out", kubeconfig_.string(),
+                                  "--exit-with-parent"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
