@@ -142,8 +142,11 @@ int run_controller(const args& a) {
     if (auto missing = reconciler::check_installed(*store.current(), registry); !missing.empty())
       log::warn("default config names plugins that are not installed; runs needing them will fail",
                 {{"error", missing}});
+    config::plugin_names installed;
+    for (const auto& n : registry.names("storage")) installed.storages.insert(n);
+    for (const auto& n : registry.names("signer")) installed.signers.insert(n);
     auto apply_config = [&](const config::data_map& data) {
-      auto parsed = config::parse(data);
+      auto parsed = config::parse(data, installed);
       if (parsed.ok()) {
         if (auto missing = reconciler::check_installed(*parsed.value, registry); !missing.empty()) {
           rejected_plugins.inc();
@@ -152,7 +155,7 @@ int run_controller(const args& a) {
           return;
         }
       }
-      auto r = store.update(data);  // logs and counts rejections itself
+      auto r = store.update(data, installed);  // logs and counts rejections itself
       if (!r.accepted) return;
       plugins = reconciler::build_plugin_set(store.current(), registry, host);
       log::info("chains-config applied", {{"version", std::to_string(r.version)}});

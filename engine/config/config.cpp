@@ -40,15 +40,39 @@ std::optional<bool> go_parse_bool(std::string_view v) {
 struct context {
   config& cfg;
   parse_result& result;
+  const plugin_names& extra;
 };
+
+// Third-party plugins add names to the storage and signer value lists.
+const std::set<std::string>* extra_for(const context& c, std::string_view plugin_kind) {
+  if (plugin_kind == "storage") return &c.extra.storages;
+  if (plugin_kind == "signer") return &c.extra.signers;
+  return nullptr;
+}
+
+bool allowed_value(const context& c, const strings& allowed, std::string_view plugin_kind, const std::string& v) {
+  if (allowed.empty() || std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return true;
+  auto* extra = extra_for(c, plugin_kind);
+  return extra && extra->count(v) > 0;
+}
+
+std::string list_with_extra(const context& c, const strings& allowed, std::string_view plugin_kind) {
+  strings all = allowed;
+  if (auto* extra = extra_for(c, plugin_kind))
+    for (const auto& e : *extra)
+      if (std::find(all.begin(), all.end(), e) == all.end()) all.push_back(e);
+  std::sort(all.begin(), all.end());
+  return list(all);
+}
 
 using handler = std::function<void(context&, const std::string& key, const std::string& value)>;
 
 template <class Get>
-handler as_string(Get get, strings allowed = {}) {
-  return [get, allowed](context& c, const std::string& key, const std::string& value) {
-    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-      c.result.errors.push_back(key + ": invalid value \"" + value + "\", wanted one of " + list(allowed));
+handler as_string(Get get, strings allowed = {}, std::string_view plugin_kind = {}) {
+  return [get, allowed, plugin_kind](context& c, const std::string& key, const std::string& value) {
+    if (!allowed_value(c, allowed, plugin_kind, value)) {
+      c.result.errors.push_back(key + ": invalid value \"" + value + "\", wanted one of " +
+                                list_with_extra(c, allowed, plugin_kind));
       return;
     }
     get(c.cfg) = value;
@@ -69,8 +93,8 @@ handler as_bool(Get get) {
 }
 
 template <class Get>
-handler as_set(Get get, strings allowed) {
-  return [get, allowed](context& c, const std::string& key, const std::string& value) {
+handler as_set(Get get, strings allowed, std::string_view plugin_kind = {}) {
+  return [get, allowed, plugin_kind](context& c, const std::string& key, const std::string& value) {
     if (value.empty()) {
       get(c.cfg) = {""};
       return;
@@ -82,8 +106,9 @@ handler as_set(Get get, strings allowed) {
       auto comma = value.find(',', start);
       auto item = trim(std::string_view(value).substr(start, comma == std::string::npos ? std::string::npos
                                                                                           : comma - start));
-      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), item) == allowed.end()) {
-        c.result.errors.push_back(key + ": invalid value \"" + item + "\", wanted one of " + list(allowed));
+      if (!allowed_value(c, allowed, plugin_kind, item)) {
+        c.result.errors.push_back(key + ": invalid value \"" + item + "\", wanted one of " +
+                                  list_with_extra(c, allowed, plugin_kind));
         bad = true;
       }
       out.insert(item);
@@ -105,15 +130,15 @@ const std::vector<key_rule>& rules() {
   static const std::vector<key_rule> r = [] {
     std::vector<key_rule> v;
     v.push_back({"artifacts.taskrun.format", as_string(FIELD(taskrun.format), tekton_formats)});
-    v.push_back({"artifacts.taskrun.storage", as_set(FIELD(taskrun.storage), storages)});
-    v.push_back({"artifacts.taskrun.signer", as_string(FIELD(taskrun.signer), signers)});
+    v.push_back({"artifacts.taskrun.storage", as_set(FIELD(taskrun.storage), storages, "storage")});
+    v.push_back({"artifacts.taskrun.signer", as_string(FIELD(taskrun.signer), signers, "signer")});
     v.push_back({"artifacts.pipelinerun.format", as_string(FIELD(pipelinerun.format), tekton_formats)});
-    v.push_back({"artifacts.pipelinerun.storage", as_set(FIELD(pipelinerun.storage), storages)});
-    v.push_back({"artifacts.pipelinerun.signer", as_string(FIELD(pipelinerun.signer), signers)});
+    v.push_back({"artifacts.pipelinerun.storage", as_set(FIELD(pipelinerun.storage), storages, "storage")});
+    v.push_back({"artifacts.pipelinerun.signer", as_string(FIELD(pipelinerun.signer), signers, "signer")});
     v.push_back({"artifacts.pipelinerun.enable-deep-inspection", as_bool(FIELD(pipelinerun.deep_inspection))});
     v.push_back({"artifacts.oci.format", as_string(FIELD(oci.format), oci_formats)});
-    v.push_back({"artifacts.oci.storage", as_set(FIELD(oci.storage), storages)});
-    v.push_back({"artifacts.oci.signer", as_string(FIELD(oci.signer), signers)});
+    v.push_back({"artifacts.oci.storage", as_set(FIELD(oci.storage), storages, "storage")});
+    v.push_back({"artifacts.oci.signer", as_string(FIELD(oci.signer), signers, "signer")});
     v.push_back({"storage.pubsub.provider", as_string(FIELD(storage.pubsub_provider), strings{"inmemory", "kafka"})});
     v.push_back({"storage.pubsub.topic", as_string(FIELD(storage.pubsub_topic))});
     v.push_back({"storage.pubsub.kafka.bootstrap.servers", as_string(FIELD(storage.pubsub_kafka_bootstrap_servers))});
@@ -225,10 +250,10 @@ std::string suggest_key(std::string_view key) {
   return std::string(best);
 }
 
-parse_result parse(const data_map& data) {
+parse_result parse(const data_map& data, const plugin_names& extra) {
   parse_result result;
   config cfg = default_config();
-  context c{cfg, result};
+  context c{cfg, result, extra};
   for (const auto& rule : rules()) {
     auto it = data.find(std::string(rule.key));
     if (it == data.end()) continue;

@@ -121,8 +121,14 @@ struct parse_result {
 // The defaults Chains uses when chains-config is empty or absent.
 config default_config();
 
+// Names of installed third-party plugins, accepted as storage / signer values besides upstream's.
+struct plugin_names {
+  std::set<std::string> storages;
+  std::set<std::string> signers;
+};
+
 // Validates `data` as a whole: one bad value rejects everything.
-parse_result parse(const data_map& data);
+parse_result parse(const data_map& data, const plugin_names& extra = {});
 
 // Every key chains-config understands, sorted.
 const std::vector<std::string_view>& known_keys();

@@ -19,8 +19,8 @@ std::shared_ptr<const config> config_store::current() const {
   return current_;
 }
 
-update_result config_store::update(const data_map& data) {
-  auto parsed = parse(data);
+update_result config_store::update(const data_map& data, const plugin_names& extra) {
+  auto parsed = parse(data, extra);
   update_result out;
   out.warnings = parsed.warnings;
   for (const auto& w : parsed.warnings) log::warn("chains-config: " + w, {{"configmap", "tekton-chains/chains-config"}});

@@ -32,7 +32,8 @@ class config_store {
   explicit config_store(metrics::registry* metrics = nullptr);
 
   std::shared_ptr<const config> current() const;
-  update_result update(const data_map& data);
+  // `extra`: installed third-party plugin names, valid as storage / signer values.
+  update_result update(const data_map& data, const plugin_names& extra = {});
 
  private:
   mutable std::mutex mutex_;

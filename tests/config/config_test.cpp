@@ -235,3 +235,17 @@ TEST_CASE("the store swaps valid snapshots and keeps the previous one on error")
   CHECK(warn.version == 3);
   REQUIRE(warn.warnings.size() == 1);
 }
+
+TEST_CASE("installed third-party plugin names are valid storage and signer values") {
+  chainsd::config::data_map data{{"artifacts.taskrun.storage", "tekton,audit"}, {"artifacts.oci.signer", "vault"}};
+  auto without = chainsd::config::parse(data);
+  REQUIRE_FALSE(without.ok());
+  CHECK_THAT(without.error_text(), Catch::Contains("artifacts.taskrun.storage: invalid value \"audit\""));
+  chainsd::config::plugin_names extra{{"audit"}, {"vault"}};
+  auto with = chainsd::config::parse(data, extra);
+  REQUIRE(with.ok());
+  CHECK(with.value->taskrun.storage == std::set<std::string>{"audit", "tekton"});
+  CHECK(with.value->oci.signer == "vault");
+  auto bad = chainsd::config::parse({{"artifacts.taskrun.storage", "nope"}}, extra);
+  CHECK_THAT(bad.error_text(), Catch::Contains("wanted one of [archivista audit docdb"));
+}

@@ -9,6 +9,7 @@ import time
 from ktsutil import Server, Watch, check, fail
 
 EXE = sys.argv[1]
+TMP = __import__("tempfile").TemporaryDirectory(prefix="kts-api-test-")  # removed at exit
 TR = "/apis/tekton.dev/v1/namespaces/default/taskruns"
 CM = "/api/v1/namespaces/tekton-chains/configmaps"
 
@@ -154,6 +155,22 @@ def pagination_and_selectors(s):
             break
     check(pages == 3 and len(names) == 25 and len(set(names)) == 25, "limit+continue pages through 25 items in 3 pages")
     check(len(rvs) == 1, "all pages report the first page's resourceVersion")
+    # Later pages are served from the first page's snapshot, as etcd does.
+    st, _, first = s.request("GET", "/api/v1/namespaces/paging/configmaps?limit=10")
+    s.request("DELETE", "/api/v1/namespaces/paging/configmaps/cm-20")
+    s.request("POST", "/api/v1/namespaces/paging/configmaps", {"metadata": {"name": "cm-99"}})
+    s.request("PATCH", "/api/v1/namespaces/paging/configmaps/cm-15", {"data": {"x": "y"}}, "application/merge-patch+json")
+    items, token = list(first["items"]), first["metadata"]["continue"]
+    while token:
+        st, _, page = s.request("GET", "/api/v1/namespaces/paging/configmaps?limit=10&continue=" + token)
+        items += page["items"]
+        token = page["metadata"].get("continue", "")
+    names2 = [i["metadata"]["name"] for i in items]
+    cm15 = [i for i in items if i["metadata"]["name"] == "cm-15"][0]
+    check(names2 == names and "data" not in cm15 and int(cm15["metadata"]["resourceVersion"]) <= int(first["metadata"]["resourceVersion"]),
+          "continue pages are a consistent snapshot of the first page's resourceVersion")
+    st, _, l = s.request("DELETE", "/api/v1/namespaces/paging/configmaps/cm-99")
+    s.request("POST", "/api/v1/namespaces/paging/configmaps", {"metadata": {"name": "cm-20", "labels": {"tier": "even"}}})
     def count(q):
         st, _, l = s.request("GET", "/api/v1/namespaces/paging/configmaps?" + q)
         if st != 200:
@@ -323,6 +340,49 @@ def auth_and_tls(exe):
         s.request("POST", TR, taskrun("tls-1"))
         ev = w.all()
         check([e["type"] for e in ev] == ["ADDED"] and w.clean_end, "watch over TLS")
+        w.close()
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    openssl = shutil.which("openssl")
+    if openssl:
+        d = TMP.name
+        crt, key = os.path.join(d, "tls.crt"), os.path.join(d, "tls.key")
+        subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=kube-testserver",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+        with Server(exe, "--tls-cert", crt, "--tls-key", key, "--tls-ca", crt) as s:
+            st, _, v = s.request("GET", "/version")
+            with open(crt, "rb") as f, open(s.ca_file, "rb") as g:
+                same = f.read() == g.read()
+            check(s.tls and st == 200 and same, "--tls-cert/--tls-key/--tls-ca serve HTTPS; the CA lands in the kubeconfig")
+    else:
+        print("note: openssl CLI missing; --tls-cert not exercised", flush=True)
+    seed = os.path.join(TMP.name, "seed")
+    os.mkdir(seed)
+    with open(os.path.join(seed, "runs.yaml"), "w") as f:
+        f.write("apiVersion: v1\nkind: List\nitems:\n"
+                "- apiVersion: tekton.dev/v1\n  kind: TaskRun\n  metadata: {name: done-1, namespace: ci}\n"
+                "  status: {conditions: [{type: Succeeded, status: 'True'}]}\n"
+                "- apiVersion: tekton.dev/v1\n  kind: PipelineRun\n  metadata: {name: p-1, namespace: ci}\n")
+    with open(os.path.join(seed, "cm.json"), "w") as f:
+        f.write('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"chains-config","namespace":"tekton-chains"},"data":{"a":"1"}}\n'
+                '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"other","namespace":"tekton-chains"}}\n')
+    with Server(exe, "--load", seed) as s:
+        st, _, o = s.request("GET", "/apis/tekton.dev/v1/namespaces/ci/taskruns/done-1")
+        check(st == 200 and o["status"]["conditions"][0]["status"] == "True" and o["metadata"]["uid"],
+              "--load of a folder: YAML List keeps .status and gets a uid")
+        st, _, l = s.request("GET", "/api/v1/namespaces/tekton-chains/configmaps")
+        check(st == 200 and len(l["items"]) == 2, "--load of JSON lines")
+        st, _, l = s.request("GET", "/apis/tekton.dev/v1/pipelineruns")
+        check(len(l["items"]) == 1, "--load PipelineRun")
+        w = Watch(s, TR.replace("default", "ci") + "?watch=true&timeoutSeconds=2&resourceVersion=" + l["metadata"]["resourceVersion"])
+        st, _, r = s.request("POST", "/testserver/load", "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata: {name: done-2, namespace: ci}\n"
+                             "status: {podName: p}\n", content_type="application/yaml")
+        ev = w.next()
+        check(st == 200 and r["loaded"] == 1 and ev["type"] == "ADDED" and ev["object"]["status"]["podName"] == "p",
+              "POST /testserver/load adds objects with events, status kept")
         w.close()
     with Server(exe, "--history", "3") as s:
         st, _, l = s.request("GET", TR)

@@ -37,8 +37,9 @@ class Server:
         self.tmp = tempfile.TemporaryDirectory(prefix="kube-testserver-")
         self.kubeconfig = os.path.join(self.tmp.name, "kubeconfig")
         self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
-        self.args = [exe, "--listen", "127.0.0.1:0", "--kubeconfig-out", self.kubeconfig, *args]
+        self.args = [exe, "--listen", "127.0.0.1:0", "--kubeconfig-out", self.kubeconfig, "--exit-with-parent", *args]
         self._stderr = open(self.stderr_path, "wb")
+        self._conn = None
         print("starting: " + " ".join(self.args), flush=True)
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self._stderr)
         atexit.register(self.stop)
@@ -84,13 +85,22 @@ class Server:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if not hasattr(self, "stderr_tail"):
+            self.stderr_tail = self.stderr()
         if self.proc.stdout:
             self.proc.stdout.close()
         self._stderr.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        try:
+            self.tmp.cleanup()
+        except OSError:
+            pass
 
     def __enter__(self):
         return self
@@ -98,7 +108,12 @@ class Server:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             print("--- server stderr (tail) ---\n" + self.stderr(), flush=True)
+            self.stop()
+            return False
         self.stop()
+        # SIGTERM is a clean shutdown: any other status (a crash, a sanitizer report) fails the test.
+        if self.proc.returncode not in (0, -15):
+            fail("server exited with %s after SIGTERM; stderr:\n%s" % (self.proc.returncode, self.stderr_tail))
         return False
 
     def connection(self, timeout=30):

@@ -62,7 +62,8 @@ def kubectl(s, *args, ok=True):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="kubectl-test-")
+    tmp_dir = tempfile.TemporaryDirectory(prefix="kubectl-test-")
+    tmp = tmp_dir.name
     for name, text in (("taskrun.yaml", TASKRUN), ("configmap.yaml", CONFIGMAP), ("ssa.yaml", SSA)):
         with open(os.path.join(tmp, name), "w") as f:
             f.write(text)

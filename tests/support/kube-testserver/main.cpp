@@ -5,7 +5,11 @@
 #include "crypto.hpp"
 #include "server.hpp"
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -38,6 +42,7 @@ const char* usage = R"(usage: kube-testserver [flags]
   --fail-fraction F[:STATUS]    fault: fail a fraction of API requests (default status 429)
   --latency-ms N                fault: delay every API request
   --log-requests                one JSON line per request on stderr
+  --exit-with-parent            exit when the process that started the server dies (test harnesses)
 )";
 
 std::string read_file(const std::string& path) {
@@ -188,6 +193,10 @@ int main(int argc, char** argv) {
           throw std::runtime_error("bad --bookmark-interval " + v);
       } else if (arg == "--log-requests") {
         cfg.log_requests = true;
+      } else if (arg == "--exit-with-parent") {
+        // A killed test binary must not leave its server behind.
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() == 1) return 0;
       } else if (arg == "--lenient-status") {
         lenient = true;
       } else if (arg == "--resource") {

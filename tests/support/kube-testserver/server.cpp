@@ -362,6 +362,9 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, state& st, asio::ssl::conte
     auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
+      // EMFILE and friends: back off instead of spinning on a listener that stays readable.
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(use_tuple);
       continue;
     }
     auto done = [](std::exception_ptr e) {
@@ -380,7 +383,8 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, state& st, asio::ssl::conte
 
 int run_server(const server_config& cfg, api& a, store& s,
                const std::function<void(const std::string& url)>& on_listening) {
-  asio::io_context ioc(1);
+  // Declared before the io_context: coroutine frames still suspended at shutdown are destroyed
+  // with it and must not outlive what they point to.
   state st{cfg, a, s};
   std::unique_ptr<asio::ssl::context> tls;
   if (!cfg.tls_cert_pem.empty()) {
@@ -390,6 +394,7 @@ int run_server(const server_config& cfg, api& a, store& s,
     tls->use_certificate_chain(asio::buffer(cfg.tls_cert_pem));
     tls->use_private_key(asio::buffer(cfg.tls_key_pem), asio::ssl::context::pem);
   }
+  asio::io_context ioc(1);
   std::string host = cfg.host == "localhost" ? "127.0.0.1" : cfg.host;
   tcp::endpoint ep(asio::ip::make_address(host), cfg.port);
   tcp::acceptor acceptor(ioc);

@@ -11,6 +11,7 @@
 #include "resources.hpp"
 #include "selectors.hpp"
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -145,6 +146,16 @@ class store {
   std::vector<std::map<std::string, object_ptr>> objects_;
   std::deque<event> history_;
   std::vector<std::vector<watcher*>> watchers_;
+  // Paginated lists in progress: id → the full result of the first page. They pin old object
+  // versions, so abandoned ones go after a while and the oldest go first beyond a count.
+  struct snapshot {
+    std::chrono::steady_clock::time_point created;
+    std::vector<object_ptr> items;
+  };
+  static constexpr std::size_t max_snapshots = 64;
+  static constexpr std::chrono::seconds snapshot_ttl{300};
+  mutable std::map<std::uint64_t, snapshot> snapshots_;
+  mutable std::uint64_t next_snapshot_ = 0;
 };
 
 }  // namespace chainsd::testserver

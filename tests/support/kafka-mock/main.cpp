@@ -1,0 +1,106 @@
+// A Kafka cluster for tests: librdkafka's mock cluster (real wire protocol, in memory) on
+// 127.0.0.1. Prints the bootstrap servers as the first line of stdout, then serves until killed.
+//
+//   kafka-mock [--brokers N] [--topic NAME[:PARTITIONS[:REPLICAS]]]...
+//
+// stdin takes one command per line so a test can stage outages without restarting the cluster
+// (which would lose the topics): "down ID", "up ID" (broker ids are 1..N), "rtt ID MS".
+// Each command is answered with "ok" or "error: ..." on stdout.
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct topic_spec {
+  std::string name;
+  int partitions = 3;
+  int replicas = 1;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::cerr << "kafka-mock: " << why << "\nusage: kafka-mock [--brokers N] [--topic NAME[:PARTITIONS[:REPLICAS]]]...\n";
+  std::exit(2);
+}
+
+topic_spec parse_topic(const std::string& arg) {
+  topic_spec t;
+  std::istringstream in(arg);
+  std::string part;
+  std::vector<std::string> parts;
+  while (std::getline(in, part, ':')) parts.push_back(part);
+  if (parts.empty() || parts[0].empty()) usage("empty topic name");
+  t.name = parts[0];
+  if (parts.size() > 1) t.partitions = std::atoi(parts[1].c_str());
+  if (parts.size() > 2) t.replicas = std::atoi(parts[2].c_str());
+  if (t.partitions < 1 || t.replicas < 1) usage("bad topic spec " + arg);
+  return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int brokers = 3;
+  std::vector<topic_spec> topics;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--brokers" && i + 1 < argc) {
+      brokers = std::atoi(argv[++i]);
+      if (brokers < 1) usage("--brokers must be at least 1");
+    } else if (a == "--topic" && i + 1 < argc) {
+      topics.push_back(parse_topic(argv[++i]));
+    } else {
+      usage("unknown argument " + a);
+    }
+  }
+
+  // The mock cluster needs a client instance to own it; a producer that never produces will do.
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) usage(errstr);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  if (!rk) usage(std::string("rd_kafka_new: ") + errstr);
+  rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(rk, brokers);
+  if (!mc) usage("cannot create the mock cluster");
+  for (const auto& t : topics) {
+    if (t.replicas > brokers) usage("topic " + t.name + " has more replicas than brokers");
+    if (auto err = rd_kafka_mock_topic_create(mc, t.name.c_str(), t.partitions, t.replicas))
+      usage("topic " + t.name + ": " + rd_kafka_err2str(err));
+  }
+  std::cout << rd_kafka_mock_cluster_bootstraps(mc) << std::endl;
+
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream in(line);
+    std::string cmd;
+    int id = 0;
+    in >> cmd >> id;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (cmd == "down") {
+      err = rd_kafka_mock_broker_set_down(mc, id);
+    } else if (cmd == "up") {
+      err = rd_kafka_mock_broker_set_up(mc, id);
+    } else if (cmd == "rtt") {
+      int ms = 0;
+      in >> ms;
+      err = rd_kafka_mock_broker_set_rtt(mc, id, ms);
+    } else if (cmd.empty()) {
+      continue;
+    } else {
+      std::cout << "error: unknown command " << cmd << std::endl;
+      continue;
+    }
+    if (err) std::cout << "error: " << rd_kafka_err2str(err) << std::endl;
+    else std::cout << "ok" << std::endl;
+  }
+  // stdin closed: keep serving until killed, as promised.
+  for (;;) ::pause();
+}
