@@ -2,6 +2,9 @@
 
 #include "runtime/log.hpp"
 
+#include <fstream>
+#include <sstream>
+
 namespace chainsd::reconciler {
 namespace {
 
@@ -50,9 +53,32 @@ std::string check_installed(const config::config& cfg, const plugin_host::regist
 }
 
 std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::config> cfg,
-                                             const plugin_host::registry& reg, plugin::host& host) {
+                                             const plugin_host::registry& reg, plugin::host& host,
+                                             net::http_client* outbound) {
   auto set = std::make_shared<plugin_set>();
   set->cfg = cfg;
+  if (cfg->transparency.enabled && outbound) {
+    try {
+      tlog::client_options o;
+      o.url = cfg->transparency.url;
+      // transparency.publickey: PEM text, or the path of a PEM file (read once per config).
+      const auto& pk = cfg->transparency.public_key;
+      if (pk.find("-----BEGIN") != std::string::npos) {
+        o.public_key_pem = pk;
+      } else if (!pk.empty()) {
+        std::ifstream in(pk);
+        if (!in) throw std::invalid_argument("transparency.publickey: cannot read " + pk);
+        std::ostringstream text;
+        text << in.rdbuf();
+        o.public_key_pem = text.str();
+      }
+      set->tlog = std::make_shared<tlog::client>(*outbound, std::move(o));
+    } catch (const std::exception& e) {
+      log::error("transparency log cannot be used; runs that should upload will fail",
+                 {{"key", "transparency.publickey"}, {"error", e.what()}});
+      set->tlog_error = e.what();
+    }
+  }
   auto pcfg = to_plugin_config(*cfg);
   for (const auto& u : uses(*cfg)) {
     if (!u.art->enabled()) continue;

@@ -4,6 +4,7 @@
 
 #include "config/config.hpp"
 #include "plugin_host/registry.hpp"
+#include "tlog/client.hpp"
 
 #include <map>
 #include <memory>
@@ -20,6 +21,10 @@ struct plugin_set {
   std::map<std::string, std::unique_ptr<plugin::storage>> storages;
   std::map<std::string, std::string> signer_errors;
   std::map<std::string, std::string> storage_errors;
+  // The transparency log when transparency.enabled is true or manual; null otherwise, or when it
+  // could not be set up (tlog_error says why, and runs that should upload fail with it).
+  std::shared_ptr<tlog::client> tlog;
+  std::string tlog_error;
 };
 
 // Checks that every signer and storage name the config uses is installed. Returns the error text
@@ -27,8 +32,11 @@ struct plugin_set {
 std::string check_installed(const config::config& cfg, const plugin_host::registry& reg);
 
 // Instantiates what `cfg` needs. Factory failures are recorded per plugin, not thrown.
+// `outbound` (borrowed, must outlive the set) carries transparency-log uploads; without it no
+// tlog client is built.
 std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::config> cfg,
-                                             const plugin_host::registry& reg, plugin::host& host);
+                                             const plugin_host::registry& reg, plugin::host& host,
+                                             net::http_client* outbound = nullptr);
 
 // The storage plugin name for a chains-config storage value: "pubsub" and "kafka" both mean the
 // pub/sub backend, whose provider (storage.pubsub.provider) names the plugin.

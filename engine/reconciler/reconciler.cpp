@@ -203,7 +203,10 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     auto p = parked_parents_.find(child.namespace_name + "/" + child.pipeline_run);
     if (p == parked_parents_.end()) return;
     auto it = entries_.find(p->second);
-    if (it != entries_.end() && it->second.st == state::parked) enqueue(it->first, it->second);
+    if (it == entries_.end()) return;
+    // A parent checking its children right now must look again: its list may predate this.
+    if (it->second.st == state::in_flight) it->second.dirty = true;
+    if (it->second.st == state::parked) enqueue(it->first, it->second);
   }
 
   void remember_patched(const std::string& uid, const std::string& rv) {
@@ -285,6 +288,8 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
 
     std::vector<std::string> children;
     if (meta.kind == run_kind::pipeline_run && !meta.child_taskruns.empty()) {
+      // Registered before listing, so a child signed meanwhile marks this pass dirty.
+      self->parked_parents_[meta.key()] = uid;
       auto listed = co_await self->cluster_.list_child_taskruns(meta.namespace_name, meta.name);
       e = self->lookup(uid);
       if (!e) co_return;

@@ -2,8 +2,10 @@
 
 #include "provenance/formats.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics.hpp"
 #include "runtime/task_group.hpp"
 #include "signing/dsse.hpp"
+#include "tlog/client.hpp"
 
 #include <boost/asio/this_coro.hpp>
 
@@ -83,6 +85,13 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
     }
   }
 
+  // Upstream's shouldUploadTlog: "manual" uploads only runs that ask for it and have no entry yet.
+  bool upload = cfg.transparency.enabled;
+  if (upload && cfg.transparency.verify_annotation) {
+    const auto* ask = meta.annotation(transparency_upload_annotation);
+    upload = ask && *ask == "true" && !meta.annotation(transparency_annotation);
+  }
+
   auto ex = co_await boost::asio::this_coro::executor;
   for (auto& s : work) {
     auto sit = set->signers.find(s.art->signer);
@@ -114,6 +123,45 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
       signature = signing::envelope_json(signing::in_toto_payload_type, s.payload, key_id, sig->signature);
     }
 
+    std::string rekor_entry;
+    if (upload) {
+      std::string what = "uploading " + s.what + " of " + meta.key() + " to " + cfg.transparency.url;
+      if (!set->tlog) {
+        fail(out, "tlog", what + ": " + (set->tlog_error.empty() ? "no transparency log client" : set->tlog_error));
+        continue;
+      }
+      // The verifier Rekor checks the signature with: the Fulcio certificate when there is one.
+      const std::string& verifier = sig->cert_pem.empty() ? pub : sig->cert_pem;
+      bool uploaded = false;
+      bool permanent = false;
+      std::string error;
+      try {
+        // in-toto statements go in as their DSSE envelope, simplesigning as a signed hash.
+        tlog::proposal prop = s.wrap ? tlog::dsse_proposal(signature, verifier)
+                                     : tlog::hashedrekord_proposal(s.payload, sig->signature, verifier);
+        tlog::log_entry entry = co_await set->tlog->upload(std::move(prop));
+        out.annotations[std::string(transparency_annotation)] = set->tlog->entry_url(entry.log_index);
+        rekor_entry = std::move(entry.json);
+        uploaded = true;
+        log::info("uploaded to transparency log", {{"run", meta.key()}, {"uid", meta.uid}, {"artifact", s.what},
+                                                   {"log_index", std::to_string(entry.log_index)}});
+      } catch (const tlog::tlog_error& e) {
+        error = e.what();
+        permanent = e.permanent();
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      if (!uploaded) {
+        // Stored artifacts would lack their log entry; the run's retry stores them with it.
+        fail(out, "tlog", what + ": " + error, permanent);
+        continue;
+      }
+      ++out.uploaded_count;
+      metrics::global()
+          .get_counter("watcher_" + run_key + "_payload_uploaded_total", "Total number of uploaded payloads")
+          .inc();
+    }
+
     plugin::store_request base;
     base.kind = s.kind;
     base.run = make_ref(meta);
@@ -126,6 +174,7 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
     base.chain_pem = sig->chain_pem;
     base.public_key_pem = pub;
     base.image = s.image;
+    base.rekor_entry_json = std::move(rekor_entry);
 
     runtime::task_group group(ex);
     for (const auto& value : s.art->storage) {

@@ -20,10 +20,11 @@ namespace chainsd::reconciler {
 struct sign_outcome {
   std::map<std::string, std::string> annotations;  // from storage backends, to patch on the run
   std::vector<std::string> errors;                 // each names the artifact, step and reason
-  std::string error_type;   // first failure's class for metrics: payload_creation, signing, storage
+  std::string error_type;   // first failure's class for metrics: payload_creation, signing, tlog, storage
   bool permanent = false;   // retrying cannot help (e.g. a malformed run)
   int signed_count = 0;
   int stored_count = 0;
+  int uploaded_count = 0;   // transparency-log entries made or found (409)
 };
 
 // `run_json` is the run as the watch delivered it; `children` the PipelineRun's child TaskRuns

@@ -191,6 +191,49 @@ def test_pipelinerun_waits_for_its_taskruns():
     work.remove()
 
 
+def pipelinerun_with_child(name):
+    spec = {"tasks": [{"name": "build", "taskSpec": {"steps": [{"name": "s", "image": "busybox"}]}}]}
+    pr = {"apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
+          "metadata": {"name": name, "namespace": "default"},
+          "spec": {"pipelineSpec": spec},
+          "status": {"startTime": "2026-11-26T06:00:00Z", "completionTime": "2026-11-26T06:02:00Z",
+                     "conditions": [{"type": "Succeeded", "status": "True", "reason": "Succeeded"}],
+                     "pipelineSpec": spec,
+                     "childReferences": [{"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": name + "-build",
+                                          "pipelineTaskName": "build"}]}}
+    child = taskrun(name + "-build", image_digest="c" * 64,
+                    labels={"tekton.dev/pipelineRun": name, "tekton.dev/pipelineTask": "build"})
+    return pr, child
+
+
+def test_every_format_signs_taskruns_and_pipelineruns_verifiably():
+    expected = {"in-toto": ("https://in-toto.io/Statement/v0.1", "https://slsa.dev/provenance/v0.2"),
+                "slsa/v1": ("https://in-toto.io/Statement/v0.1", "https://slsa.dev/provenance/v0.2"),
+                "slsa/v2alpha3": ("https://in-toto.io/Statement/v1", "https://slsa.dev/provenance/v1"),
+                "slsa/v2alpha4": ("https://in-toto.io/Statement/v1", "https://slsa.dev/provenance/v1")}
+    for fmt, (stmt_type, pred_type) in expected.items():
+        server, work = signing_env({"artifacts.taskrun.format": fmt, "artifacts.pipelinerun.format": fmt,
+                                    "artifacts.pipelinerun.enable-deep-inspection": "true"})
+        with server, Chainsd(server, work):
+            pr, child = pipelinerun_with_child("p")
+            create(server, child)
+            create(server, pr)
+            for kind, name in (("taskruns", "p-build"), ("pipelineruns", "p")):
+                obj = wait_signed(server, kind, "default", name)
+                key = kind[:-1] + "-" + obj["metadata"]["uid"]
+                env, payload, pae = dsse_parts(annotations(obj)["chains.tekton.dev/signature-" + key])
+                stmt = json.loads(payload)
+                check(stmt["_type"] == stmt_type and stmt["predicateType"] == pred_type,
+                      "%s %s: %s / %s" % (fmt, kind, stmt["_type"], stmt["predicateType"]))
+                sig = base64.b64decode(env["signatures"][0]["sig"])
+                check(verify_sslib(work.public_pem, env["signatures"][0]["keyid"], sig, pae),
+                      "%s %s: signature verifies (securesystemslib)" % (fmt, kind))
+                names = [s["name"] for s in stmt.get("subject", [])]
+                check("registry.example.com/e2e/p-build" in names,
+                      "%s %s: the image built by the task is a subject (%s)" % (fmt, kind, names))
+        work.remove()
+
+
 def test_sigterm_drains_and_exits_zero():
     server, work = signing_env()
     with server:

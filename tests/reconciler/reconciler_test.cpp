@@ -1,0 +1,203 @@
+// The reconciler's decisions with a fake cluster and in-test plugins: annotation state machine,
+// filters, and exactly-once in the face of stale and duplicate watch events.
+#include <catch2/catch.hpp>
+
+#include "reconciler/reconciler.hpp"
+#include "reconciler/run_meta.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+using namespace chainsd;
+using namespace chainsd::reconciler;
+
+namespace {
+
+std::string run_json(const std::string& name, const std::string& uid, const std::string& rv, bool done,
+                     const std::string& annotations = "{}", const std::string& managed_by = "") {
+  std::string spec = managed_by.empty() ? "{}" : "{\"managedBy\":\"" + managed_by + "\"}";
+  return R"({"apiVersion":"tekton.dev/v1","kind":"TaskRun","metadata":{"name":")" + name +
+         R"(","namespace":"ns","uid":")" + uid + R"(","resourceVersion":")" + rv + R"(","annotations":)" +
+         annotations + R"(},"spec":)" + spec + R"(,"status":{"startTime":"2026-01-01T00:00:00Z",)" +
+         (done ? R"("completionTime":"2026-01-01T00:01:00Z","conditions":[{"type":"Succeeded","status":"True"}],)"
+               : R"("conditions":[{"type":"Succeeded","status":"Unknown"}],)") +
+         R"("taskSpec":{"steps":[{"name":"s","image":"busybox"}]},"steps":[{"name":"s","imageID":"busybox@sha256:)" +
+         std::string(64, 'a') + R"("}]}})";
+}
+
+kube::watch_event event(const std::string& json, const std::string& uid, const std::string& rv,
+                        kube::event_type t = kube::event_type::modified) {
+  kube::watch_event e;
+  e.type = t;
+  e.namespace_name = "ns";
+  e.uid = uid;
+  e.resource_version = rv;
+  e.object = json;
+  return e;
+}
+
+struct counting_signer final : plugin::signer {
+  int calls = 0;
+  bool fail = false;
+  boost::asio::awaitable<plugin::result<plugin::signature_result>> sign(std::string m) override {
+    ++calls;
+    if (fail) co_return plugin::fail(plugin::errc::retryable, "test signer refuses");
+    co_return plugin::signature_result{"sig:" + std::to_string(m.size()), {}, {}};
+  }
+  std::string public_key_pem() const override {
+    // A fixed P-256 public key, so the engine can compute a key id.
+    return "-----BEGIN PUBLIC KEY-----\n"
+           "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEBOiqYumsujclXOl4CGGdW46tRjs4\n"
+           "2oi8XEki9rNijnEekF6egMrTGZaHmbCTyz2B4VzdRZDD0/7TO4mHleqBDw==\n"
+           "-----END PUBLIC KEY-----\n";
+  }
+};
+
+struct fake_cluster final : cluster {
+  int next_rv = 100;
+  std::vector<std::map<std::string, std::string>> applies;
+  boost::asio::awaitable<patch_outcome> apply_annotations(run_meta, std::map<std::string, std::string> a) override {
+    applies.push_back(a);
+    co_return patch_outcome{true, false, std::to_string(++next_rv), ""};
+  }
+  boost::asio::awaitable<std::optional<std::vector<std::string>>> list_child_taskruns(std::string, std::string) override {
+    co_return std::vector<std::string>{};
+  }
+  int events = 0;
+  boost::asio::awaitable<void> record_event(run_meta, std::string, std::string, std::string) override {
+    ++events;
+    co_return;
+  }
+};
+
+struct harness {
+  boost::asio::io_context ctx;
+  fake_cluster cluster;
+  counting_signer* signer = nullptr;
+  std::shared_ptr<plugin_set> set;
+  std::unique_ptr<chainsd::reconciler::reconciler> rec;
+
+  explicit harness(std::set<std::string> managed_by = {}) {
+    auto cfg = std::make_shared<config::config>(config::default_config());
+    cfg->oci.storage = {""};         // images off: one signature per run
+    cfg->taskrun.storage = {""};     // storage off too: we look at the patch itself
+    cfg->taskrun.storage.clear();
+    cfg->filter_managed_by = std::move(managed_by);
+    set = std::make_shared<plugin_set>();
+    set->cfg = cfg;
+    auto s = std::make_unique<counting_signer>();
+    signer = s.get();
+    set->signers.emplace("x509", std::move(s));
+    reconciler_options o;
+    o.retry_base = std::chrono::milliseconds(1);
+    rec = std::make_unique<chainsd::reconciler::reconciler>(ctx.get_executor(), cluster, [this] { return set; }, o);
+    boost::asio::co_spawn(ctx, rec->run(), boost::asio::detached);
+  }
+  void settle(int ms = 50) {
+    ctx.run_for(std::chrono::milliseconds(ms));
+  }
+  ~harness() {
+    rec->stop();
+    ctx.run_for(std::chrono::milliseconds(50));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("next_annotations follows upstream's retry sequence then fails with the reason") {
+  std::map<std::string, std::string> a{{"chains.tekton.dev/payload-x", "p"}};
+  auto ok = next_annotations(a, {{"chains.tekton.dev/signature-x", "s"}}, {}, false);
+  CHECK(ok.annotations.at("chains.tekton.dev/signed") == "true");
+  CHECK(ok.annotations.at("chains.tekton.dev/payload-x") == "p");
+  CHECK(ok.annotations.count("chains.tekton.dev/error") == 0);
+
+  std::vector<std::string> expected{"0", "1", "2", "3"};
+  for (const auto& want : expected) {
+    auto r = next_annotations(a, {}, {"signer broke"}, false);
+    REQUIRE(r.retry);
+    CHECK(r.annotations.at("chains.tekton.dev/retries") == want);
+    CHECK(r.annotations.at("chains.tekton.dev/error") == "signer broke");
+    CHECK(r.annotations.count("chains.tekton.dev/signed") == 0);
+    a = r.annotations;
+  }
+  auto last = next_annotations(a, {}, {"signer broke"}, false);
+  CHECK(last.final_failure);
+  CHECK(last.annotations.at("chains.tekton.dev/signed") == "failed");
+
+  auto permanent = next_annotations({}, {}, {"malformed run"}, true);
+  CHECK(permanent.final_failure);
+  auto junk = next_annotations({{"chains.tekton.dev/retries", "x"}}, {}, {"e"}, false);
+  CHECK(junk.final_failure);  // upstream: an unparsable count means no retry is available
+}
+
+TEST_CASE("managed-by filter as upstream's isManagedByAllowed") {
+  CHECK(managed_by_allowed("", {}));
+  CHECK(managed_by_allowed("tekton.dev/pipeline", {}));
+  CHECK_FALSE(managed_by_allowed("kueue.x-k8s.io/multikueue", {}));
+  CHECK(managed_by_allowed("kueue.x-k8s.io/multikueue", {"kueue.x-k8s.io/multikueue"}));
+}
+
+TEST_CASE("parse_run_meta reads doneness, chains annotations and children; rejects bad documents") {
+  auto m = parse_run_meta(run_json("a", "u1", "5", true, R"({"chains.tekton.dev/signed":"failed","other":"x"})"),
+                          run_kind::task_run);
+  CHECK(m.done);
+  CHECK(m.has_completion_time);
+  CHECK(m.reconciled());
+  CHECK(m.chains_annotations.size() == 1);
+  CHECK_FALSE(parse_run_meta(run_json("a", "u1", "5", false), run_kind::task_run).done);
+  CHECK_THROWS_AS(parse_run_meta("{", run_kind::task_run), meta_error);
+  CHECK_THROWS_AS(parse_run_meta(R"({"metadata":{"name":"x"}})", run_kind::task_run), meta_error);
+}
+
+TEST_CASE("a finished run is signed once; stale and duplicate events do not sign it again") {
+  harness h;
+  auto unsigned_json = run_json("a", "u1", "10", true);
+  h.rec->on_event(run_kind::task_run, event(unsigned_json, "u1", "10", kube::event_type::added));
+  h.rec->on_event(run_kind::task_run, event(unsigned_json, "u1", "10"));  // duplicate delivery
+  h.settle();
+  REQUIRE(h.cluster.applies.size() == 1);
+  CHECK(h.cluster.applies[0].at("chains.tekton.dev/signed") == "true");
+  CHECK(h.signer->calls == 1);
+
+  // A lagging watch delivers an event older than our patch (rv 101): still unsigned. Ignored.
+  h.rec->on_event(run_kind::task_run, event(run_json("a", "u1", "11", true), "u1", "11"));
+  h.settle();
+  CHECK(h.signer->calls == 1);
+  CHECK(h.cluster.applies.size() == 1);
+
+  // The echo of our own patch, then later changes, carry signed=true: nothing to do.
+  auto signed_json = run_json("a", "u1", "101", true, R"({"chains.tekton.dev/signed":"true"})");
+  h.rec->on_event(run_kind::task_run, event(signed_json, "u1", "101"));
+  h.settle();
+  CHECK(h.signer->calls == 1);
+  CHECK(h.rec->tracked() == 0);
+}
+
+TEST_CASE("running runs and runs of other managers are left alone") {
+  harness h;
+  h.rec->on_event(run_kind::task_run, event(run_json("r", "u2", "10", false), "u2", "10"));
+  h.rec->on_event(run_kind::task_run, event(run_json("k", "u3", "11", true, "{}", "kueue"), "u3", "11"));
+  h.settle();
+  CHECK(h.signer->calls == 0);
+  CHECK(h.cluster.applies.empty());
+  CHECK(h.rec->tracked() == 0);
+}
+
+TEST_CASE("failures retry with backoff, then mark failed with a Warning event") {
+  harness h;
+  h.signer->fail = true;
+  auto json = run_json("f", "u4", "10", true);
+  h.rec->on_event(run_kind::task_run, event(json, "u4", "10"));
+  // Retries happen from chainsd's own memory of what it wrote, even without new watch events.
+  h.settle(400);
+  REQUIRE(h.cluster.applies.size() == 5);
+  CHECK(h.cluster.applies[0].at("chains.tekton.dev/retries") == "0");
+  CHECK(h.cluster.applies[3].at("chains.tekton.dev/retries") == "3");
+  CHECK(h.cluster.applies[4].at("chains.tekton.dev/signed") == "failed");
+  CHECK_THAT(h.cluster.applies[4].at("chains.tekton.dev/error"), Catch::Contains("test signer refuses"));
+  CHECK(h.cluster.events == 1);
+  CHECK(h.signer->calls == 5);
+}
