@@ -40,8 +40,10 @@ std::vector<flag_spec> controller_flags() {
       {"max-in-flight", "runs signed concurrently", "64"},
       {"log-level", "debug, info, warn or error", "info"},
       {"drain-timeout", "seconds to let runs in flight finish on SIGTERM", "10"},
-      {"kube-api-qps", "client-side rate limit towards the API server", "500"},
-      {"kube-api-burst", "burst of the client-side rate limit", "1000"},
+      // One patch per run: the limit must not be what caps signing throughput; API Priority and
+      // Fairness on the server is the real protection.
+      {"kube-api-qps", "client-side rate limit towards the API server (requests/s)", "10000"},
+      {"kube-api-burst", "burst of the client-side rate limit", "20000"},
       {"retry-base-ms", "first retry delay after a failed signing pass (doubles each time)", "1000"},
       {"help", "show this help", "", true},
   };
@@ -138,7 +140,7 @@ int run_controller(const args& a) {
         "chainsd_config_rejected_total", "chains-config updates rejected (the previous config stays in force)",
         {{"reason", "plugin_not_installed"}});
     std::shared_ptr<reconciler::plugin_set> plugins =
-        reconciler::build_plugin_set(store.current(), registry, host);
+        reconciler::build_plugin_set(store.current(), registry, host, &outbound);
     if (auto missing = reconciler::check_installed(*store.current(), registry); !missing.empty())
       log::warn("default config names plugins that are not installed; runs needing them will fail",
                 {{"error", missing}});
@@ -157,7 +159,7 @@ int run_controller(const args& a) {
       }
       auto r = store.update(data, installed);  // logs and counts rejections itself
       if (!r.accepted) return;
-      plugins = reconciler::build_plugin_set(store.current(), registry, host);
+      plugins = reconciler::build_plugin_set(store.current(), registry, host, &outbound);
       log::info("chains-config applied", {{"version", std::to_string(r.version)}});
     };
 

@@ -165,6 +165,7 @@ const std::vector<key_rule>& rules() {
                                                  "\" is not one of [true manual false]; transparency stays off");
                  }});
     v.push_back({"transparency.url", as_string(FIELD(transparency.url))});
+    v.push_back({"transparency.publickey", as_string(FIELD(transparency.public_key))});
     v.push_back({"signers.kms.kmsref", as_string(FIELD(kms.kms_ref))});
     v.push_back({"signers.kms.auth.address", as_string(FIELD(kms.auth_address))});
     v.push_back({"signers.kms.auth.token", as_string(FIELD(kms.auth_token))});

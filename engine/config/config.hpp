@@ -88,6 +88,7 @@ struct transparency_config {
   bool enabled = false;            // "true" or "manual"
   bool verify_annotation = false;  // "manual": only runs annotated chains.tekton.dev/transparency-upload
   std::string url = "https://rekor.sigstore.dev";
+  std::string public_key;  // ours: transparency.publickey, a PEM file path or PEM text; empty = pin on first use
 };
 
 struct config {

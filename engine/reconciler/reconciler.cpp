@@ -232,8 +232,11 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
         auto it = entries_.find(uid);
         if (it != entries_.end() && it->second.st == state::waiting_retry) enqueue(uid, it->second);
       }
-      for (auto it = patched_.begin(); it != patched_.end();) {
-        it = it->second.expires < now ? patched_.erase(it) : std::next(it);
+      if (now >= next_sweep_) {  // O(notes): at most once a second, not per wake-up
+        next_sweep_ = now + std::chrono::seconds(1);
+        for (auto it = patched_.begin(); it != patched_.end();) {
+          it = it->second.expires < now ? patched_.erase(it) : std::next(it);
+        }
       }
       while (!stopping_ && in_flight_ < opts_.max_in_flight && !ready_.empty()) {
         auto uid = std::move(ready_.front());
@@ -408,6 +411,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     clock_type::time_point expires;
   };
   std::unordered_map<std::string, patched_note> patched_;
+  clock_type::time_point next_sweep_{};
   metrics::gauge* queue_depth_;
   metrics::gauge* in_flight_gauge_;
   metrics::histogram* latency_;

@@ -30,6 +30,16 @@ void fail(sign_outcome& out, std::string type, std::string msg, bool permanent =
   out.errors.push_back(std::move(msg));
 }
 
+// The key id of the last public key seen: parsing the PEM for every signature is measurable.
+std::string cached_key_id(const std::string& pem) {
+  thread_local std::string last_pem, last_id;
+  if (pem != last_pem) {
+    last_id = signing::ssh_key_id(pem);
+    last_pem = pem;
+  }
+  return last_id;
+}
+
 plugin::run_ref make_ref(const run_meta& m) {
   return {m.api_version, std::string(m.kind_name()), m.namespace_name, m.name, m.uid, ""};
 }
@@ -114,7 +124,7 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
     if (s.wrap) {
       std::string key_id;
       try {
-        key_id = signing::ssh_key_id(pub);
+        key_id = cached_key_id(pub);
       } catch (const std::exception& e) {
         // Upstream fails too when it cannot derive the SSH key id.
         fail(out, "signing", "signing " + s.what + " of " + meta.key() + ": key id: " + e.what());

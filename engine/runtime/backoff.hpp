@@ -16,7 +16,7 @@ class backoff {
   std::chrono::milliseconds next() {
     auto cur = current_.count();
     std::uniform_int_distribution<std::int64_t> dist(cur / 2, cur);
-    auto d = std::chrono::milliseconds(dist(rng_));
+    auto d = std::chrono::milliseconds(dist(*rng_));
     auto grown = static_cast<std::int64_t>(static_cast<double>(cur) * factor_);
     current_ = std::chrono::milliseconds(grown > max_.count() ? max_.count() : grown);
     return d;
@@ -27,7 +27,12 @@ class backoff {
   std::chrono::milliseconds initial_, max_;
   double factor_;
   std::chrono::milliseconds current_;
-  std::minstd_rand rng_{std::random_device{}()};
+  // Seeded once per thread: std::random_device opens /dev/urandom, too slow for every request.
+  static std::minstd_rand& seeded_rng() {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    return rng;
+  }
+  std::minstd_rand* rng_ = &seeded_rng();
 };
 
 }  // namespace chainsd::runtime

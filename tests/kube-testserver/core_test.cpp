@@ -1,0 +1,190 @@
+// Unit tests of kube-testserver's I/O-free core: patch formats (RFC 7386 / RFC 6902 examples),
+// strategic merge, server-side apply ownership, selectors, YAML typing, and the API router
+// driven directly (no sockets).
+
+#include "api.hpp"
+#include "crypto.hpp"
+#include "patch.hpp"
+#include "selectors.hpp"
+#include "store.hpp"
+#include "util.hpp"
+
+#include <catch2/catch.hpp>
+
+namespace ts = chainsd::testserver;
+namespace json = boost::json;
+
+namespace {
+
+json::value j(std::string_view s) { return json::parse(s); }
+
+}  // namespace
+
+TEST_CASE("merge patch follows RFC 7386") {
+  // The RFC's appendix A cases.
+  struct c { const char* target; const char* patch; const char* result; };
+  for (auto [t, p, r] : {c{R"({"a":"b"})", R"({"a":"c"})", R"({"a":"c"})"},
+                         c{R"({"a":"b"})", R"({"b":"c"})", R"({"a":"b","b":"c"})"},
+                         c{R"({"a":"b"})", R"({"a":null})", R"({})"},
+                         c{R"({"a":["b"]})", R"({"a":"c"})", R"({"a":"c"})"},
+                         c{R"({"a":{"b":"c"}})", R"({"a":{"b":"d","c":null}})", R"({"a":{"b":"d"}})"},
+                         c{R"(["a","b"])", R"(["c","d"])", R"(["c","d"])"},
+                         c{R"({"e":null})", R"({"a":1})", R"({"e":null,"a":1})"},
+                         c{R"({})", R"({"a":{"bb":{"ccc":null}}})", R"({"a":{"bb":{}}})"}}) {
+    json::value v = j(t);
+    ts::apply_merge_patch(v, j(p));
+    CHECK(v == j(r));
+  }
+}
+
+TEST_CASE("json patch follows RFC 6902") {
+  json::value v = j(R"({"foo":["bar","baz"],"a":{"b":1}})");
+  ts::apply_json_patch(v, j(R"([
+    {"op":"add","path":"/foo/1","value":"qux"},
+    {"op":"remove","path":"/a/b"},
+    {"op":"add","path":"/foo/-","value":"end"},
+    {"op":"replace","path":"/a","value":{"x~y/z":2}},
+    {"op":"copy","from":"/a/x~0y~1z","path":"/c"},
+    {"op":"move","from":"/c","path":"/d"},
+    {"op":"test","path":"/d","value":2}])"));
+  CHECK(v == j(R"({"foo":["bar","qux","baz","end"],"a":{"x~y/z":2},"d":2})"));
+  json::value before = v;
+  CHECK_THROWS_AS(ts::apply_json_patch(v, j(R"([{"op":"test","path":"/d","value":3}])")), ts::api_error);
+  CHECK_THROWS_AS(ts::apply_json_patch(v, j(R"([{"op":"remove","path":"/nope"}])")), ts::api_error);
+  CHECK_THROWS_AS(ts::apply_json_patch(v, j(R"([{"op":"frobnicate","path":"/d"}])")), ts::api_error);
+}
+
+TEST_CASE("strategic merge patch merges maps and keyed lists") {
+  json::value pod = j(R"({"metadata":{"labels":{"a":"1"},"finalizers":["x"]},
+    "spec":{"containers":[{"name":"app","image":"v1"},{"name":"side","image":"s1"}],"args":["a"]}})");
+  ts::apply_strategic_merge_patch(pod, j(R"({"metadata":{"labels":{"b":"2"},"finalizers":["y"]},
+    "spec":{"containers":[{"name":"app","image":"v2"},{"name":"side","$patch":"delete"}],"args":["b"]}})"));
+  CHECK(pod == j(R"({"metadata":{"labels":{"a":"1","b":"2"},"finalizers":["x","y"]},
+    "spec":{"containers":[{"name":"app","image":"v2"}],"args":["b"]}})"));
+  json::value cm = j(R"({"data":{"a":"1","b":"2"}})");
+  ts::apply_strategic_merge_patch(cm, j(R"({"data":{"$patch":"replace","c":"3"}})"));
+  CHECK(cm == j(R"({"data":{"c":"3"}})"));
+}
+
+TEST_CASE("server-side apply tracks owners, conflicts and removals") {
+  ts::field_manager_context alice{"alice", "v1", "", true, false};
+  ts::field_manager_context bob{"bob", "v1", "", true, false};
+  json::value live = j(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"k":"1"}})");
+  json::value a1 = ts::server_side_apply(&live, j(R"({"apiVersion":"v1","kind":"ConfigMap","data":{"k":"1","mine":"a"}})"), alice, false);
+  CHECK(a1.at_pointer("/data/mine") == "a");
+  // Same value: shared ownership, no conflict.
+  CHECK_NOTHROW(ts::server_side_apply(&a1, j(R"({"apiVersion":"v1","kind":"ConfigMap","data":{"mine":"a"}})"), bob, false));
+  // Different value: 409 unless forced.
+  try {
+    ts::server_side_apply(&a1, j(R"({"apiVersion":"v1","kind":"ConfigMap","data":{"mine":"b"}})"), bob, false);
+    FAIL("no conflict");
+  } catch (const ts::api_error& e) {
+    CHECK(e.code == 409);
+    CHECK(std::string(e.what()).find("alice") != std::string::npos);
+    CHECK(e.causes.size() == 1);
+  }
+  json::value b = ts::server_side_apply(&a1, j(R"({"apiVersion":"v1","kind":"ConfigMap","data":{"mine":"b"}})"), bob, true);
+  CHECK(b.at_pointer("/data/mine") == "b");
+  // alice no longer owns data.mine; dropping it from her config leaves bob's value.
+  json::value a2 = ts::server_side_apply(&b, j(R"({"apiVersion":"v1","kind":"ConfigMap","data":{"k":"1"}})"), alice, false);
+  CHECK(a2.at_pointer("/data/mine") == "b");
+  // Dropping a field only alice owns removes it.
+  json::value a3 = ts::server_side_apply(&a2, j(R"({"apiVersion":"v1","kind":"ConfigMap"})"), alice, false);
+  CHECK(a3.at_pointer("/data").get_object().count("k") == 0);
+  // A plain update hands changed fields to its manager.
+  json::value upd = a3;
+  upd.as_object()["data"].as_object()["mine"] = "u";
+  ts::field_manager_context editor{"editor", "v1", "", true, false};
+  ts::record_update(&a3, upd, editor);
+  bool editor_owns = false, bob_owns = false;
+  for (const auto& m : upd.at_pointer("/metadata/managedFields").as_array()) {
+    auto fields = json::serialize(m.at("fieldsV1"));
+    if (m.at("manager") == "editor") editor_owns = fields.find("f:mine") != std::string::npos;
+    if (m.at("manager") == "bob") bob_owns = fields.find("f:mine") != std::string::npos;
+  }
+  CHECK(editor_owns);
+  CHECK_FALSE(bob_owns);
+}
+
+TEST_CASE("label and field selectors") {
+  ts::label_map labels{{"app", "chains"}, {"tier", "backend"}};
+  auto match = [&](const char* text) {
+    ts::label_selector s;
+    std::string err;
+    REQUIRE(s.parse(text, err));
+    return s.matches(labels);
+  };
+  CHECK(match(""));
+  CHECK(match("app=chains"));
+  CHECK(match("app==chains,tier"));
+  CHECK_FALSE(match("app!=chains"));
+  CHECK(match("!missing"));
+  CHECK_FALSE(match("missing"));
+  CHECK(match("tier in (frontend, backend)"));
+  CHECK_FALSE(match("tier notin (backend)"));
+  ts::label_selector bad;
+  std::string err;
+  CHECK_FALSE(bad.parse("a in (b", err));
+
+  ts::field_selector f;
+  REQUIRE(f.parse("metadata.name=x,status.phase!=Running", err));
+  CHECK_FALSE(f.metadata_only());
+  CHECK(f.matches("ns", "x", R"({"status":{"phase":"Succeeded"}})"));
+  CHECK_FALSE(f.matches("ns", "x", R"({"status":{"phase":"Running"}})"));
+  CHECK_FALSE(f.matches("ns", "y", R"({})"));
+}
+
+TEST_CASE("YAML scalars are typed like kube's YAML decoder") {
+  json::value v = ts::parse_json_or_yaml("a: 1\nb: \"1\"\nc: true\nd: 'true'\ne: ~\nf: 1.5\ng: text\nh: [x, 2]\n");
+  CHECK(v == j(R"({"a":1,"b":"1","c":true,"d":"true","e":null,"f":1.5,"g":"text","h":["x",2]})"));
+  auto docs = ts::parse_documents("---\na: 1\n---\n---\nb: 2\n");
+  CHECK(docs.size() == 2);
+  auto lines = ts::parse_documents("{\"a\":1}\n{\"b\":2}\n\n{\"c\":3}");
+  CHECK(lines.size() == 3);
+}
+
+TEST_CASE("the router serves objects, lists and errors without sockets") {
+  ts::resource_registry reg;
+  ts::store st(reg, 100, 1000, false);
+  st.ensure_namespace("default", false);
+  ts::token_issuer issuer("https://kubernetes.default.svc");
+  ts::api a(st, issuer, ts::api_options{});
+  auto call = [&](std::string method, std::string target, std::string body = {},
+                  std::string ct = "application/json") {
+    ts::api_request r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.body = std::move(body);
+    r.content_type = std::move(ct);
+    auto d = a.handle(r);
+    REQUIRE(d.response);
+    std::string text;
+    for (const auto& p : d.response->parts) text += *p;
+    return std::pair{d.response->status, j(text)};
+  };
+  auto [s1, created] = call("POST", "/apis/tekton.dev/v1/namespaces/default/taskruns",
+                            R"({"metadata":{"name":"a","labels":{"x":"1"}},"spec":{},"status":{"podName":"p"}})");
+  CHECK(s1 == 201);
+  CHECK_FALSE(created.as_object().contains("status"));
+  auto [s2, list] = call("GET", "/apis/tekton.dev/v1/taskruns?labelSelector=x%3D1");
+  CHECK(s2 == 200);
+  CHECK(list.at("kind") == "TaskRunList");
+  CHECK(list.at("items").as_array().size() == 1);
+  auto [s3, err] = call("GET", "/apis/tekton.dev/v1/namespaces/default/taskruns/nope");
+  CHECK(s3 == 404);
+  CHECK(err.at("reason") == "NotFound");
+  CHECK(err.at_pointer("/details/kind") == "taskruns");
+  auto [s4, disc] = call("GET", "/apis/tekton.dev/v1");
+  CHECK(s4 == 200);
+  CHECK(disc.at("resources").as_array().size() == 4);  // taskruns, /status, pipelineruns, /status
+  ts::api_request w;
+  w.method = "GET";
+  w.target = "/apis/tekton.dev/v1/taskruns?watch=1&allowWatchBookmarks=true&timeoutSeconds=5";
+  auto d = a.handle(w);
+  REQUIRE(d.watch);
+  CHECK(d.watch->bookmarks);
+  CHECK(d.watch->timeout == std::chrono::seconds(5));
+  auto stats = a.stats_json();
+  CHECK(stats.at("verbs").at("create") == 1);
+  CHECK(stats.at("verbs").at("watch") == 1);
+}
