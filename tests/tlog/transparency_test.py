@@ -1,0 +1,204 @@
+"""chainsd with transparency.enabled against tests/support/rekor-stub: runs get the
+chains.tekton.dev/transparency annotation, the log's entries match the signatures and payloads,
+`manual` uploads only annotated runs, transparency.url moves live, a restarted chainsd that
+re-uploads gets 409 and no duplicate, and a log with a bad SET fails the run with the reason.
+When node and tests/node_modules/@sigstore/verify are there, a Sigstore bundle built from the
+entry is verified independently (verify_bundle.mjs)."""
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from e2elib import (Chainsd, Workdir, annotations, chains_config, check, create, dsse_parts, get_run,  # noqa: E402
+                    run_tests, taskrun, wait_signed, wait_until, TESTSERVER, SOURCE_ROOT)
+import ktsutil  # noqa: E402
+
+STUB = os.environ.get("REKOR_STUB", os.path.join(SOURCE_ROOT, "tests/support/rekor-stub/rekor_stub.py"))
+NODE_DIR = os.path.join(SOURCE_ROOT, "tests")
+BASE_CONFIG = {"artifacts.oci.storage": "tekton"}
+
+
+class Stub:
+    def __init__(self, *args):
+        self.proc = subprocess.Popen(["/usr/bin/python3", STUB, "--port", "0", *args], stdout=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline()
+        check(line.startswith("listening on "), "rekor-stub started")
+        self.url = "http://127.0.0.1:" + line.split()[-1]
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+            return r.read().decode()
+
+    def json(self, path):
+        return json.loads(self.get(path))
+
+    def fault(self, f):
+        req = urllib.request.Request(self.url + "/__stub/fault", data=json.dumps({"fault": f}).encode(), method="POST")
+        urllib.request.urlopen(req, timeout=10).read()
+
+    def stats(self):
+        return self.json("/__stub/stats")
+
+    def entry(self, log_index):
+        (uuid, e), = self.json("/api/v1/log/entries?logIndex=%d" % log_index).items()
+        return uuid, e, json.loads(base64.b64decode(e["body"]))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+        return False
+
+
+def env(config, key="ecdsa"):
+    server = ktsutil.Server(TESTSERVER, "--bookmark-interval", "200ms", "--lenient-status")
+    chains_config(server, dict(BASE_CONFIG, **config))
+    return server, Workdir(key)
+
+
+def index_of(ann, url):
+    v = ann.get("chains.tekton.dev/transparency", "")
+    prefix = url + "/api/v1/log/entries?logIndex="
+    check(v.startswith(prefix), "transparency annotation %r names the log's entry URL" % v)
+    return int(v[len(prefix):])
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def test_enabled_uploads_every_signature_and_annotates():
+    with Stub() as log:
+        server, work = env({"transparency.enabled": "true", "transparency.url": log.url})
+        with server, Chainsd(server, work) as c:
+            create(server, taskrun("tl-1", image_digest="c" * 64))
+            tr = wait_signed(server, "taskruns", "default", "tl-1")
+            ann = annotations(tr)
+            uid = tr["metadata"]["uid"]
+            check(log.stats()["treeSize"] == 2, "provenance and image signature both logged")
+            idx = index_of(ann, log.url)
+            check(0 <= idx < 2, "annotation names one of them")
+            kinds = {}
+            for i in range(2):
+                _, e, body = log.entry(i)
+                kinds[body["kind"]] = body
+            # The attestation: a dsse entry of our envelope, verifier = our public key.
+            envelope_b64 = ann["chains.tekton.dev/signature-taskrun-" + uid]
+            envelope = base64.b64decode(envelope_b64)
+            _, payload, _ = dsse_parts(envelope_b64)
+            d = kinds["dsse"]["spec"]
+            check(d["payloadHash"] == {"algorithm": "sha256", "value": sha(payload)}, "dsse payloadHash is our payload's")
+            check(d["envelopeHash"] == {"algorithm": "sha256", "value": sha(envelope)}, "dsse envelopeHash is our envelope's")
+            check(base64.b64decode(d["signatures"][0]["verifier"]).decode() == work.public_pem,
+                  "dsse verifier is the signing key")
+            # The image: a hashedrekord of the simplesigning payload and raw signature.
+            img_payload = base64.b64decode(ann["chains.tekton.dev/payload-" + "c" * 12])
+            img_sig = ann["chains.tekton.dev/signature-" + "c" * 12]
+            h = kinds["hashedrekord"]["spec"]
+            check(h["data"]["hash"]["value"] == sha(img_payload), "hashedrekord hash is the payload's")
+            check(h["signature"]["content"] == img_sig, "hashedrekord signature is the stored one")
+            check(c.metric("watcher_taskrun_payload_uploaded_total") == 2, "payload_uploaded metric counts both")
+            if shutil.which("node") and os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@sigstore", "verify")):
+                dsse_index = 0 if log.entry(0)[2]["kind"] == "dsse" else 1
+                _, entry, _ = log.entry(dsse_index)
+                verify_with_sigstore_js(work, log, entry, envelope)
+            else:
+                print("node or @sigstore/verify missing: independent bundle check skipped", flush=True)
+        work.remove()
+
+
+def verify_with_sigstore_js(work, log, entry, envelope):
+    key_pem = log.get("/api/v1/log/publicKey")
+    args = {"entry": entry, "envelope": json.loads(envelope), "signerPem": work.public_pem, "logPem": key_pem}
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify_bundle.mjs")
+
+    def run(a):
+        r = subprocess.run(["node", script], input=json.dumps(a), capture_output=True, text=True, timeout=60,
+                           cwd=NODE_DIR, env=dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
+        return r.returncode, (r.stdout + r.stderr).strip()
+
+    rc, out = run(args)
+    check(rc == 0, "@sigstore/verify verifies the bundle built from the entry: " + out)
+    for what in ("set", "proof", "payload"):
+        rc, out = run(dict(args, tamper=what))
+        check(rc != 0, "@sigstore/verify rejects a tampered %s: %s" % (what, out))
+
+
+def test_manual_uploads_only_annotated_runs():
+    with Stub() as log:
+        server, work = env({"transparency.enabled": "manual", "transparency.url": log.url})
+        with server, Chainsd(server, work):
+            plain = taskrun("plain")
+            create(server, plain)
+            asked = taskrun("asked")
+            asked["metadata"]["annotations"] = {"chains.tekton.dev/transparency-upload": "true"}
+            create(server, asked)
+            a = annotations(wait_signed(server, "taskruns", "default", "asked"))
+            p = annotations(wait_signed(server, "taskruns", "default", "plain"))
+            check(index_of(a, log.url) == 0, "the annotated run is uploaded")
+            check("chains.tekton.dev/transparency" not in p, "the plain run is not")
+            check(log.stats()["treeSize"] == 1, "exactly one entry in the log")
+        work.remove()
+
+
+def test_url_change_moves_uploads_live():
+    with Stub() as first, Stub() as second:
+        server, work = env({"transparency.enabled": "true", "transparency.url": first.url})
+        with server, Chainsd(server, work) as c:
+            create(server, taskrun("to-first"))
+            index_of(annotations(wait_signed(server, "taskruns", "default", "to-first")), first.url)
+            chains_config(server, {"transparency.url": second.url})
+            wait_until(lambda: len(c.lines("chains-config applied")) >= 1, what="config applied")
+            create(server, taskrun("to-second"))
+            index_of(annotations(wait_signed(server, "taskruns", "default", "to-second")), second.url)
+            check(first.stats()["treeSize"] == 1 and second.stats()["treeSize"] == 1, "one entry in each log")
+        work.remove()
+
+
+def test_restart_reupload_gets_409_and_no_duplicate():
+    # Ed25519 signatures are deterministic: re-signing the same payload gives the same envelope,
+    # so the second upload is the same entry and the log answers 409.
+    with Stub() as log:
+        server, work = env({"transparency.enabled": "true", "transparency.url": log.url}, key="ed25519")
+        with server:
+            with Chainsd(server, work):
+                create(server, taskrun("again"))
+                first = annotations(wait_signed(server, "taskruns", "default", "again"))
+            st, _, _ = server.request("PATCH", "/apis/tekton.dev/v1/namespaces/default/taskruns/again",
+                                      {"metadata": {"annotations": {"chains.tekton.dev/signed": None,
+                                                                    "chains.tekton.dev/transparency": None}}},
+                                      content_type="application/merge-patch+json")
+            check(st == 200, "signed annotation removed")
+            with Chainsd(server, work):
+                second = annotations(wait_signed(server, "taskruns", "default", "again"))
+            check(second["chains.tekton.dev/transparency"] == first["chains.tekton.dev/transparency"],
+                  "the re-upload names the same entry")
+            check(log.stats()["treeSize"] == 1 and log.stats()["uploads"] == 1, "no duplicate entry")
+        work.remove()
+
+
+def test_bad_set_fails_the_run_with_the_reason():
+    with Stub("--fault", "bad-set") as log:
+        server, work = env({"transparency.enabled": "true", "transparency.url": log.url})
+        with server, Chainsd(server, work, retry_base_ms=20) as c:
+            create(server, taskrun("bad-log"))
+            ann = annotations(wait_signed(server, "taskruns", "default", "bad-log", value="failed", timeout=60))
+            check("signed entry timestamp does not verify" in ann.get("chains.tekton.dev/error", ""),
+                  "the error names the failed SET check: " + ann.get("chains.tekton.dev/error", ""))
+            check("chains.tekton.dev/transparency" not in ann, "no transparency annotation")
+            check(c.metric('watcher_taskrun_signing_failures_total{error_type="tlog"}') >= 1 or
+                  "error_type=\"tlog\"" in c.get("/metrics")[1], "failures counted as tlog")
+        work.remove()
+
+
+if __name__ == "__main__":
+    run_tests(globals())
