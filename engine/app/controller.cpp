@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
@@ -35,7 +36,7 @@ std::vector<flag_spec> controller_flags() {
       {"plugin-dir", "directory of signer and storage plugins", ""},
       {"signing-secrets", "directory of the signing-secrets Secret", "/etc/signing-secrets"},
       {"namespace", "only watch runs in these namespaces (comma-separated; default all)", ""},
-      {"config-namespace", "namespace of the chains-config ConfigMap", "tekton-chains"},
+      {"config-namespace", "namespace of the chains-config ConfigMap (default: $SYSTEM_NAMESPACE, as upstream's Deployment sets it, else tekton-chains)", ""},
       {"metrics-addr", "HOST:PORT of /metrics, /healthz and /readyz (empty: off)", "0.0.0.0:9090"},
       {"max-in-flight", "runs signed concurrently", "64"},
       {"log-level", "debug, info, warn or error", "info"},
@@ -110,6 +111,10 @@ int run_controller(const args& a) {
     return 2;
   }
   log::set_level(lvl);
+  if (!f.was_set("config-namespace")) {
+    const char* sys_ns = std::getenv("SYSTEM_NAMESPACE");
+    f.set_default("config-namespace", sys_ns && *sys_ns ? sys_ns : "tekton-chains");
+  }
 
   try {
     app_options ao;

@@ -30,6 +30,8 @@ class flags {
   bool get_bool(const std::string& name) const { return get(name) == "true"; }
   long get_int(const std::string& name, long min, long max) const;
   bool was_set(const std::string& name) const { return values_.count(name) > 0; }
+  // Sets a value as if given on the command line, unless it was (defaults computed at run time).
+  void set_default(const std::string& name, std::string value) { values_.emplace(name, std::move(value)); }
   const std::vector<std::string>& positional() const { return positional_; }
   std::string usage() const;
 

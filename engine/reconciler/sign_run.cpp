@@ -40,8 +40,9 @@ std::string cached_key_id(const std::string& pem) {
   return last_id;
 }
 
-plugin::run_ref make_ref(const run_meta& m) {
-  return {m.api_version, std::string(m.kind_name()), m.namespace_name, m.name, m.uid, ""};
+// The service account is what storage backends read registry credentials from (as upstream).
+plugin::run_ref make_ref(const run_meta& m, const provenance::run_view& v) {
+  return {m.api_version, std::string(m.kind_name()), m.namespace_name, m.name, m.uid, v.service_account};
 }
 
 }  // namespace
@@ -174,7 +175,7 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
 
     plugin::store_request base;
     base.kind = s.kind;
-    base.run = make_ref(meta);
+    base.run = make_ref(meta, *view);
     base.short_key = s.short_key;
     base.full_key = s.full_key;
     base.payload_format = s.format;
