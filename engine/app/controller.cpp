@@ -164,7 +164,12 @@ int run_controller(const args& a) {
       }
       auto r = store.update(data, installed);  // logs and counts rejections itself
       if (!r.accepted) return;
+      auto replaced = std::move(plugins);
       plugins = reconciler::build_plugin_set(store.current(), registry, host, &outbound);
+      // Moved, not copied: retire() waits until it holds the last reference.
+      application.track("close replaced plugins", [replaced = std::move(replaced)]() mutable {
+        return reconciler::retire(std::move(replaced), std::chrono::seconds(60));
+      });
       log::info("chains-config applied", {{"version", std::to_string(r.version)}});
     };
 

@@ -147,6 +147,9 @@ const std::vector<key_rule>& rules() {
     v.push_back({"storage.oci.repository.insecure", as_bool(FIELD(storage.oci_repository_insecure))});
     v.push_back({"storage.oci.encoding-format",
                  as_string(FIELD(storage.oci_encoding_format), strings{"dsse", "sigstore-bundle"})});
+    // Ours (storage-oci plugin): a mounted docker config file, and the chunk size of blob uploads.
+    v.push_back({"storage.oci.docker-config", as_string(FIELD(storage.oci_docker_config))});
+    v.push_back({"storage.oci.upload-chunk-size", as_string(FIELD(storage.oci_upload_chunk_size))});
     v.push_back({"storage.docdb.url", as_string(FIELD(storage.docdb_url))});
     v.push_back({"storage.docdb.mongo-server-url", as_string(FIELD(storage.docdb_mongo_server_url))});
     v.push_back({"storage.docdb.mongo-server-url-dir", as_string(FIELD(storage.docdb_mongo_server_url_dir))});
@@ -264,6 +267,8 @@ parse_result parse(const data_map& data, const plugin_names& extra) {
     if (std::binary_search(known_keys().begin(), known_keys().end(), std::string_view(key))) continue;
     // Knative-style ConfigMaps document themselves under "_example"; that is not a typo.
     if (!key.empty() && key[0] == '_') continue;
+    // librdkafka properties pass through to the Kafka storage plugin, which validates them.
+    if (key.rfind("storage.pubsub.kafka.", 0) == 0) continue;
     std::string w = "unknown key \"" + key + "\" is ignored";
     if (auto s = suggest_key(key); !s.empty()) w += "; did you mean " + s + "?";
     result.warnings.push_back(std::move(w));

@@ -2,6 +2,10 @@
 
 #include "runtime/log.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <fstream>
 #include <sstream>
 
@@ -108,6 +112,19 @@ std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::confi
     }
   }
   return set;
+}
+
+boost::asio::awaitable<void> retire(std::shared_ptr<plugin_set> old, std::chrono::milliseconds max_wait) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  auto deadline = std::chrono::steady_clock::now() + max_wait;
+  while (old.use_count() > 1 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(100));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+  }
+  for (auto& [name, storage] : old->storages) {
+    co_await storage->close();
+    log::info("replaced storage closed", {{"storage", name}, {"config_version", std::to_string(old->cfg->version)}});
+  }
 }
 
 }  // namespace chainsd::reconciler

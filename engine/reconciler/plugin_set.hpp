@@ -6,6 +6,9 @@
 #include "plugin_host/registry.hpp"
 #include "tlog/client.hpp"
 
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,6 +40,10 @@ std::string check_installed(const config::config& cfg, const plugin_host::regist
 std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::config> cfg,
                                              const plugin_host::registry& reg, plugin::host& host,
                                              net::http_client* outbound = nullptr);
+
+// Ends a replaced set: waits (up to `max_wait`) until no run in flight holds it, then awaits
+// every storage's close() so buffered deliveries are flushed before the instances go away.
+boost::asio::awaitable<void> retire(std::shared_ptr<plugin_set> old, std::chrono::milliseconds max_wait);
 
 // The storage plugin name for a chains-config storage value: "pubsub" and "kafka" both mean the
 // pub/sub backend, whose provider (storage.pubsub.provider) names the plugin.

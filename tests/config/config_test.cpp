@@ -249,3 +249,11 @@ TEST_CASE("installed third-party plugin names are valid storage and signer value
   auto bad = chainsd::config::parse({{"artifacts.taskrun.storage", "nope"}}, extra);
   CHECK_THAT(bad.error_text(), Catch::Contains("wanted one of [archivista audit docdb"));
 }
+
+TEST_CASE("librdkafka pass-through keys are not reported as unknown, typos still are") {
+  auto r = chainsd::config::parse({{"storage.pubsub.kafka.security.protocol", "SASL_SSL"},
+                                   {"storage.pubusub.topic", "chains"}});
+  REQUIRE(r.ok());
+  REQUIRE(r.warnings.size() == 1);
+  CHECK_THAT(r.warnings[0], Catch::Contains("did you mean storage.pubsub.topic?"));
+}

@@ -11,7 +11,7 @@ from e2elib import (Chainsd, Workdir, annotations, chains_config, check, create,
                     run_tests, taskrun, verify_openssl, verify_sslib, wait_signed, wait_until, TESTSERVER)
 import ktsutil
 
-BASE_CONFIG = {"artifacts.oci.storage": "tekton"}  # the OCI backend is not in this build yet
+BASE_CONFIG = {"artifacts.oci.storage": "tekton"}  # no registry here; tests/e2e/oci_test.py covers oci
 
 
 def signing_env(config=None, key="ecdsa"):

@@ -1,14 +1,17 @@
 // A Kafka cluster for tests: librdkafka's mock cluster (real wire protocol, in memory) on
 // 127.0.0.1. Prints the bootstrap servers as the first line of stdout, then serves until killed.
 //
-//   kafka-mock [--brokers N] [--topic NAME[:PARTITIONS[:REPLICAS]]]...
+//   kafka-mock [--brokers N] [--topic NAME[:PARTITIONS[:REPLICAS]]]... [--exit-with-parent]
 //
 // stdin takes one command per line so a test can stage outages without restarting the cluster
-// (which would lose the topics): "down ID", "up ID" (broker ids are 1..N), "rtt ID MS".
+// (which would lose the topics): "down ID", "up ID" (broker ids are 1..N), "rtt ID MS",
+// "errors API_KEY CODE..." (the next requests of that Kafka API fail with those error codes).
 // Each command is answered with "ok" or "error: ..." on stdout.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -27,7 +30,7 @@ struct topic_spec {
 };
 
 [[noreturn]] void usage(const std::string& why) {
-  std::cerr << "kafka-mock: " << why << "\nusage: kafka-mock [--brokers N] [--topic NAME[:PARTITIONS[:REPLICAS]]]...\n";
+  std::cerr << "kafka-mock: " << why << "\nusage: kafka-mock [--brokers N] [--topic NAME[:PARTITIONS[:REPLICAS]]]... [--exit-with-parent]\n";
   std::exit(2);
 }
 
@@ -55,6 +58,10 @@ int main(int argc, char** argv) {
     if (a == "--brokers" && i + 1 < argc) {
       brokers = std::atoi(argv[++i]);
       if (brokers < 1) usage("--brokers must be at least 1");
+    } else if (a == "--exit-with-parent") {
+      // A crashed test must not leave a cluster behind.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() == 1) return 0;
     } else if (a == "--topic" && i + 1 < argc) {
       topics.push_back(parse_topic(argv[++i]));
     } else {
@@ -92,6 +99,13 @@ int main(int argc, char** argv) {
       int ms = 0;
       in >> ms;
       err = rd_kafka_mock_broker_set_rtt(mc, id, ms);
+    } else if (cmd == "errors") {
+      // "errors API_KEY CODE [CODE...]": the next requests of that API (cluster-wide) fail with
+      // these Kafka error codes, in order (e.g. "errors 0 19" = one Produce NOT_ENOUGH_REPLICAS).
+      std::vector<rd_kafka_resp_err_t> codes;
+      int code = 0;
+      while (in >> code) codes.push_back(static_cast<rd_kafka_resp_err_t>(code));
+      rd_kafka_mock_push_request_errors_array(mc, static_cast<int16_t>(id), codes.size(), codes.data());
     } else if (cmd.empty()) {
       continue;
     } else {

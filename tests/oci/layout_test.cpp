@@ -1,0 +1,117 @@
+// The pure parts of storage-oci: references, tags, layers, config and manifest JSON, Rekor bundle
+// conversion, statement subjects and docker config credentials.
+#include <catch2/catch.hpp>
+
+#include "bundle.hpp"
+#include "credentials.hpp"
+#include "layout.hpp"
+#include "registry.hpp"
+
+#include <boost/json/parse.hpp>
+
+using namespace storage_oci;
+namespace json = boost::json;
+
+TEST_CASE("references split as go-containerregistry does") {
+  auto hex = std::string(64, 'a');
+  auto r = parse_reference("ghcr.io/org/app@sha256:" + hex, true);
+  CHECK(r.registry == "ghcr.io");
+  CHECK(r.repository == "org/app");
+  CHECK(r.digest == "sha256:" + hex);
+  r = parse_reference("alpine:3.19@sha256:" + hex, true);
+  CHECK(r.registry == "index.docker.io");
+  CHECK(r.repository == "library/alpine");
+  r = parse_reference("docker.io/org/app", false);
+  CHECK(r.str() == "index.docker.io/org/app");
+  r = parse_reference("localhost:5000/app:v1@sha256:" + hex, true);
+  CHECK(r.registry == "localhost:5000");
+  CHECK(r.repository == "app");
+  CHECK_THROWS(parse_reference("ghcr.io/org/app:v1", true));
+  CHECK_THROWS(parse_reference("ghcr.io/Org/app@sha256:" + hex, true));
+  CHECK_THROWS(parse_reference("ghcr.io/org/app@sha256:abc", true));
+  CHECK(cosign_tag("sha256:" + hex, "sig") == "sha256-" + hex + ".sig");
+}
+
+TEST_CASE("cosign layers, config and manifest serialise as go-containerregistry") {
+  auto l = make_layer(std::string(simplesigning_type), "{}", "c2ln", "CERT", "", "");
+  CHECK(l.digest == "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+  CHECK(l.annotations.size() == 3);  // signature, certificate and the (empty) chain
+  json::array layers{layer_descriptor(l)};
+  CHECK(config_json(layers) ==
+        R"({"architecture":"","created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],)"
+        R"("os":"","rootfs":{"type":"layers","diff_ids":["sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"]},"config":{}})");
+  auto m = manifest_json("sha256:" + std::string(64, 'c'), 10, layers);
+  CHECK(m == R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":)"
+             R"({"mediaType":"application/vnd.oci.image.config.v1+json","size":10,"digest":"sha256:)" +
+                 std::string(64, 'c') +
+                 R"("},"layers":[{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","size":2,)"
+                 R"("digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",)"
+                 R"("annotations":{"dev.cosignproject.cosign/signature":"c2ln","dev.sigstore.cosign/certificate":"CERT",)"
+                 R"("dev.sigstore.cosign/chain":""}}]})");
+  CHECK(manifest_layers(m).size() == 1);
+  CHECK_THROWS(manifest_layers(R"({"schemaVersion":2,"manifests":[]})"));
+}
+
+TEST_CASE("Rekor entries become cosign bundles") {
+  auto b = rekor_bundle_json(R"({"u":{"body":"Yg==","integratedTime":1,"logID":"ab","logIndex":2,)"
+                             R"("verification":{"signedEntryTimestamp":"c2V0"}}})");
+  CHECK(json::parse(b) == json::parse(R"({"SignedEntryTimestamp":"c2V0","Payload":{"body":"Yg==",)"
+                                      R"("integratedTime":1,"logIndex":2,"logID":"ab"}})"));
+  CHECK(rekor_bundle_json("").empty());
+  CHECK(rekor_bundle_json("{}").empty());
+  CHECK(rekor_bundle_json(R"({"SignedEntryTimestamp":"x","Payload":{}})") == R"({"SignedEntryTimestamp":"x","Payload":{}})");
+}
+
+TEST_CASE("statement subjects that are images, predicate type, simplesigning image") {
+  auto hex = std::string(64, 'd');
+  auto s = R"({"predicateType":"https://slsa.dev/provenance/v1","subject":[)"
+           R"({"name":"ghcr.io/org/app","digest":{"sha256":")" + hex + R"("}},)"
+           R"({"name":"ghcr.io/org/app","digest":{"sha256":")" + hex + R"("}},)"
+           R"({"name":"Release Notes.md","digest":{"sha256":")" + hex + R"("}},)"
+           R"({"name":"ghcr.io/org/other","digest":{"sha512":"00"}}]})";
+  CHECK(statement_image_subjects(s) == std::vector<std::string>{"ghcr.io/org/app@sha256:" + hex});
+  CHECK(statement_predicate_type(s) == "https://slsa.dev/provenance/v1");
+  CHECK(simplesigning_image(R"({"critical":{"identity":{"docker-reference":"r/a"},"image":{"docker-manifest-digest":"sha256:1"}}})") ==
+        "r/a@sha256:1");
+}
+
+TEST_CASE("docker config credentials: auths, legacy dockercfg, Docker Hub aliases, priority") {
+  credential_set c;
+  c.add_docker_config(R"({"auths":{"https://index.docker.io/v1/":{"auth":"dTpw"},)"
+                      R"("Reg.Example:5000":{"username":"a","password":"b"},"tok.example":{"identitytoken":"x"}}})");
+  CHECK(c.find("index.docker.io")->username == "u");
+  CHECK(c.find("docker.io")->password == "p");
+  CHECK(c.find("reg.example:5000")->username == "a");
+  CHECK_FALSE(c.find("tok.example"));
+  credential_set legacy;
+  legacy.add_docker_config(R"({"reg.example:5000":{"auth":"eDp5"},"other.example":{"auth":"bTpu"}})");
+  c.merge(legacy);
+  CHECK(c.find("reg.example:5000")->username == "a");  // the first source wins
+  CHECK(c.find("other.example")->username == "m");
+  CHECK_THROWS(c.add_docker_config("[]"));
+  CHECK_THROWS(c.add_docker_config(R"({"auths":{"x":{"auth":"bm9jb2xvbg=="}}})"));
+}
+
+TEST_CASE("WWW-Authenticate challenges") {
+  auto c = parse_challenge(R"(Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push")");
+  CHECK(c[""] == "bearer");
+  CHECK(c["realm"] == "https://auth.example/token");
+  CHECK(c["service"] == "registry.example");
+  CHECK(c["scope"] == "repository:a/b:pull,push");
+  CHECK(parse_challenge(R"(Basic realm="chainsd-test")")[""] == "basic");
+}
+
+TEST_CASE("Rekor entries become bundle tlogEntries in protojson form") {
+  // body = {"apiVersion":"0.0.1","kind":"dsse"}
+  const std::string body = "eyJhcGlWZXJzaW9uIjoiMC4wLjEiLCJraW5kIjoiZHNzZSJ9";
+  auto t = tlog_entry(R"({"u":{"body":")" + body + R"(","integratedTime":1700000000,"logID":"0a0b","logIndex":7,)"
+                      R"("verification":{"signedEntryTimestamp":"c2V0","inclusionProof":{"checkpoint":"cp\n",)"
+                      R"("hashes":["ff00"],"logIndex":6,"rootHash":"0102","treeSize":9}}}})");
+  CHECK(t == json::parse(R"({"logIndex":"7","logId":{"keyId":"Cgs="},"kindVersion":{"kind":"dsse","version":"0.0.1"},)"
+                         R"("integratedTime":"1700000000","inclusionPromise":{"signedEntryTimestamp":"c2V0"},)"
+                         R"("inclusionProof":{"logIndex":"6","rootHash":"AQI=","treeSize":"9","hashes":["/wA="],)"
+                         R"("checkpoint":{"envelope":"cp\n"}},"canonicalizedBody":")" + body + R"("})")
+                 .as_object());
+  CHECK(tlog_entry("").empty());
+  CHECK(tlog_entry(R"({"body":"bm90IGpzb24=","integratedTime":1,"logID":"00","logIndex":1})").empty());
+}
