@@ -113,7 +113,6 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
       continue;
     }
     auto& signer = *sit->second;
-    std::string pub = signer.public_key_pem();
     std::string message = s.wrap ? signing::pae(signing::in_toto_payload_type, s.payload) : s.payload;
     auto sig = co_await signer.sign(std::move(message));
     if (!sig) {
@@ -121,6 +120,8 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
       continue;
     }
     ++out.signed_count;
+    // Read after signing: a keyless signer may have switched to a new key for this signature.
+    std::string pub = signer.public_key_pem();
     std::string signature = sig->signature;
     if (s.wrap) {
       std::string key_id;

@@ -1,12 +1,15 @@
 // The x509 signer: signs with the key in the signing-secrets directory, as Tekton Chains'
 // x509 signer does (x509.pem first, else cosign.key + cosign.password). Keys are decrypted once
 // and reloaded when the files change (Kubernetes rewrites secret volumes in place).
+// With signers.x509.fulcio.enabled it signs keyless instead (keyless.hpp).
+#include "keyless.hpp"
 #include "keys.hpp"
 
 #include <chainsd/plugin/export.hpp>
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 
 namespace signer_x509 {
 namespace plugin = chainsd::plugin;
@@ -99,9 +102,22 @@ class x509_signer final : public plugin::signer {
 chainsd::plugin::result<std::unique_ptr<chainsd::plugin::signer>> make_x509_signer(
     chainsd::plugin::host& h, const chainsd::plugin::config_map& cfg) {
   namespace plugin = chainsd::plugin;
-  if (auto it = cfg.find("signers.x509.fulcio.enabled"); it != cfg.end() && it->second == "true")
-    return plugin::fail(plugin::errc::bad_config,
-                        "signers.x509.fulcio.enabled: keyless signing with Fulcio is not available in this build yet");
+  // Go's strconv.ParseBool trues, as the engine's config (and upstream) read the key.
+  auto enabled = cfg.find("signers.x509.fulcio.enabled");
+  static const std::set<std::string, std::less<>> go_true{"1", "t", "T", "TRUE", "true", "True"};
+  if (enabled != cfg.end() && go_true.count(enabled->second)) {
+    // Keyless: no I/O here (the factory runs on the loop); the first sign() gets token and certificate.
+    auto opt = signer_x509::keyless_options_from(cfg);
+    if (!opt) return opt.error();
+    h.log(plugin::log_level::info, "x509 signer ready (keyless, Fulcio)",
+          {{"fulcio", opt->fulcio_url}, {"provider", opt->provider.empty() ? "auto" : opt->provider},
+           {"service_account", opt->sa_namespace + "/" + opt->sa_name}});
+    try {
+      return signer_x509::make_keyless_signer(h, std::move(*opt));
+    } catch (const signer_x509::key_error& e) {
+      return plugin::fail(plugin::errc::permanent, e.what());
+    }
+  }
   auto k = signer_x509::load_key(h);
   if (!k) return k.error();
   h.log(plugin::log_level::info, "x509 signer ready", {{"source", k->source}});
