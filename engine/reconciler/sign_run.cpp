@@ -5,6 +5,7 @@
 #include "runtime/metrics.hpp"
 #include "runtime/task_group.hpp"
 #include "signing/dsse.hpp"
+#include "tlog/bundle.hpp"
 #include "tlog/client.hpp"
 
 #include <boost/asio/this_coro.hpp>
@@ -136,6 +137,7 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
     }
 
     std::string rekor_entry;
+    std::string bundle;
     if (upload) {
       std::string what = "uploading " + s.what + " of " + meta.key() + " to " + cfg.transparency.url;
       if (!set->tlog) {
@@ -153,6 +155,10 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
                                      : tlog::hashedrekord_proposal(s.payload, sig->signature, verifier);
         tlog::log_entry entry = co_await set->tlog->upload(std::move(prop));
         out.annotations[std::string(transparency_annotation)] = set->tlog->entry_url(entry.log_index);
+        // Offline-verifiable form of the same signature, for storage backends and users.
+        tlog::bundle_signer who{sig->cert_pem, s.wrap ? cached_key_id(pub) : std::string()};
+        bundle = s.wrap ? tlog::sigstore_bundle_dsse(entry, signature, who)
+                        : tlog::sigstore_bundle_message_signature(entry, s.payload, sig->signature, who);
         rekor_entry = std::move(entry.json);
         uploaded = true;
         log::info("uploaded to transparency log", {{"run", meta.key()}, {"uid", meta.uid}, {"artifact", s.what},
@@ -187,6 +193,7 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
     base.public_key_pem = pub;
     base.image = s.image;
     base.rekor_entry_json = std::move(rekor_entry);
+    base.sigstore_bundle_json = std::move(bundle);
 
     runtime::task_group group(ex);
     for (const auto& value : s.art->storage) {

@@ -23,6 +23,7 @@ class note_storage final : public chainsd::plugin::storage {
       chainsd::plugin::store_request req) override {
     chainsd::plugin::store_result r;
     r.annotations["test/stored-" + req.short_key] = req.payload;
+    if (!req.sigstore_bundle_json.empty()) r.annotations["test/bundle-" + req.short_key] = req.sigstore_bundle_json;
     co_return r;
   }
 };

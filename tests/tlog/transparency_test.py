@@ -133,6 +133,41 @@ def verify_with_sigstore_js(work, log, entry, envelope):
         check(rc != 0, "@sigstore/verify rejects a tampered %s: %s" % (what, out))
 
 
+def test_storage_backends_get_an_offline_verifiable_bundle():
+    """Storage plugins receive a Sigstore bundle v0.3 per logged signature (the test plugin "note"
+    writes what it got onto the run); @sigstore/verify checks it against the log's key."""
+    if not (shutil.which("node") and os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@sigstore", "verify"))):
+        print("node or @sigstore/verify missing: bundle check skipped", flush=True)
+        return
+    with Stub() as log:
+        server, work = env({"transparency.enabled": "true", "transparency.url": log.url,
+                            "artifacts.taskrun.storage": "tekton,note"})
+        with server, Chainsd(server, work):
+            create(server, taskrun("tl-bundle"))
+            tr = wait_signed(server, "taskruns", "default", "tl-bundle")
+            uid = tr["metadata"]["uid"]
+            ann = annotations(tr)
+            check("test/bundle-taskrun-" + uid in ann, "the storage backend received a bundle")
+            b = json.loads(ann["test/bundle-taskrun-" + uid])
+            check(b["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json", "bundle v0.3")
+            check(str(b["verificationMaterial"]["tlogEntries"][0]["logIndex"]) == str(index_of(ann, log.url)),
+                  "the bundle's log entry is the annotated one")
+            script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify_bundle.mjs")
+            args = {"bundle": b, "signerPem": work.public_pem, "logPem": log.get("/api/v1/log/publicKey")}
+            r = subprocess.run(["node", script], input=json.dumps(args), capture_output=True, text=True, timeout=60,
+                               cwd=NODE_DIR, env=dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
+            check(r.returncode == 0, "@sigstore/verify verifies the bundle chainsd handed to storage: " +
+                  (r.stdout + r.stderr).strip())
+            tampered = json.loads(json.dumps(b))
+            env_ = tampered["dsseEnvelope"]
+            env_["payload"] = base64.b64encode(base64.b64decode(env_["payload"]) + b" ").decode()
+            r = subprocess.run(["node", script], input=json.dumps(dict(args, bundle=tampered)), capture_output=True,
+                               text=True, timeout=60, cwd=NODE_DIR,
+                               env=dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
+            check(r.returncode != 0, "a changed payload in the bundle is rejected")
+        work.remove()
+
+
 def test_manual_uploads_only_annotated_runs():
     with Stub() as log:
         server, work = env({"transparency.enabled": "manual", "transparency.url": log.url})

@@ -39,6 +39,9 @@ struct store_request {
   std::string image;         // for oci: "registry/repo@sha256:<hex>"; else empty
   std::vector<std::string> subject_images;  // in-toto: images (repo@digest) named as subjects
   std::string rekor_entry_json;  // the transparency-log entry when one was made, else empty
+  // The same signature as a Sigstore bundle v0.3 (JSON: envelope or message signature, verification
+  // material, log entry with inclusion proof) when it was logged, else empty: offline-verifiable.
+  std::string sigstore_bundle_json;
 };
 
 struct store_result {
