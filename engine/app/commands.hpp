@@ -12,6 +12,7 @@ using args = std::vector<std::string>;
 int run_controller(const args& a);  // default: the controller (list/watch runs, sign, store)
 int run_payload(const args& a);     // chainsd payload --format F [--config K=V]... [--child F]... FILE|-
 int run_plugins(const args& a);     // chainsd plugins [--plugin-dir DIR]
+int run_config(const args& a);      // chainsd config check [--plugin-dir DIR] FILE|-
 
 // Where plugins are looked for when --plugin-dir is not given.
 std::string default_plugin_dir();

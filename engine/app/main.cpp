@@ -12,6 +12,7 @@ void usage() {
       "usage: chainsd [run] [flags]       run the controller (see chainsd run --help)\n"
       "       chainsd payload --format FORMAT [--config KEY=VALUE]... [--child FILE]... RUN_FILE|-\n"
       "       chainsd plugins [--plugin-dir DIR]   list accepted and rejected plugins\n"
+      "       chainsd config check [--plugin-dir DIR] FILE|-   validate a chains-config ConfigMap\n"
       "       chainsd version\n",
       stderr);
 }
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") return chainsd::app::run_controller(args);
   if (cmd == "payload") return chainsd::app::run_payload(args);
   if (cmd == "plugins") return chainsd::app::run_plugins(args);
+  if (cmd == "config") return chainsd::app::run_config(args);
   if (cmd == "version") {
     std::puts("chainsd " CHAINSD_VERSION);
     return 0;

@@ -17,6 +17,7 @@ constexpr std::string_view level_name(level l) {
     case level::info: return "info";
     case level::warn: return "warn";
     case level::error: return "error";
+    case level::off: return "off";
   }
   return "info";
 }

@@ -12,7 +12,7 @@
 
 namespace chainsd::log {
 
-enum class level { debug = 0, info = 1, warn = 2, error = 3 };
+enum class level { debug = 0, info = 1, warn = 2, error = 3, off = 4 };  // off: commands whose output is a report
 
 // Parses "debug", "info", "warn"/"warning", "error" (case-insensitive). Returns false otherwise.
 bool parse_level(std::string_view text, level& out);
