@@ -2,9 +2,13 @@
 misspelled): applied with kubectl, the running chainsd warns with the likely key, and
 `chainsd config check` on `kubectl get -o yaml` output reports the warning and, once the pub/sub
 backend is selected, the missing topic; spelled right, the check passes."""
+import base64
+import json
+import os
 import subprocess
 
-from e2elib import (CHAINSD, Chainsd, Workdir, chains_config, check, kubectl, run_tests, wait_until, TESTSERVER)
+from e2elib import (CHAINSD, Chainsd, Workdir, annotations, chains_config, check, create, kubectl, run_tests, taskrun,
+                    wait_signed, wait_until, SOURCE_ROOT, TESTSERVER)
 import ktsutil
 
 DOCUMENTED = ('{"data": {"storage.pubsub.provider": "kafka","storage.pubusub.topic": "chains", '
@@ -41,6 +45,51 @@ def test_documented_kafka_command_warns_in_log_and_config_check():
         rc, out = config_check(server, work)
         check(rc == 0 and "accepted" in out, "spelled right, the check passes")
     work.remove()
+
+
+def test_fixed_spelling_makes_messages_flow_without_restart():
+    """With the key spelled right and the backend selected live, signed runs reach Kafka (librdkafka's
+    mock cluster over the wire protocol), read back by kafkajs: value = the DSSE envelope stored on
+    the run, header payload = base64 of the payload."""
+    mock = os.environ.get("KAFKA_MOCK")
+    if not mock or not os.path.isdir(os.path.join(SOURCE_ROOT, "tests", "node_modules", "kafkajs")):
+        print("SKIP: kafka-mock or kafkajs missing", flush=True)
+        return
+    broker = subprocess.Popen([mock, "--brokers", "3", "--topic", "chains:3:3", "--exit-with-parent"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        bootstrap = broker.stdout.readline().strip()
+        check(bootstrap != "", "mock cluster at " + bootstrap)
+        server = ktsutil.Server(TESTSERVER, "--lenient-status")
+        work = Workdir()
+        chains_config(server, {"artifacts.oci.storage": "tekton"})
+        with server, Chainsd(server, work) as c:
+            c.wait_ready()
+            kubectl(server, "patch", "configmap", "chains-config", "-n", "tekton-chains", "-p", json.dumps(
+                {"data": {"storage.pubsub.provider": "kafka", "storage.pubsub.topic": "chains",
+                          "storage.pubsub.kafka.bootstrap.servers": bootstrap,
+                          "artifacts.taskrun.storage": "tekton,kafka"}}))
+            wait_until(lambda: any(l.get("version") == "3" for l in c.lines("chains-config applied")),
+                       what="the live config change")
+            create(server, taskrun("to-kafka"))
+            tr = wait_signed(server, "taskruns", "default", "to-kafka", timeout=60)
+            uid = tr["metadata"]["uid"]
+            r = subprocess.run(["node", os.path.join(SOURCE_ROOT, "tests", "kafka", "consume.js"), bootstrap, "chains",
+                                "1", "20000"], capture_output=True, text=True, timeout=60,
+                               cwd=os.path.join(SOURCE_ROOT, "tests"))
+            records = json.loads(r.stdout.strip().splitlines()[-1])
+            check(len(records) == 1, "exactly one message for the one signed run (%d)" % len(records))
+            rec = records[0]
+            envelope = base64.b64decode(annotations(tr)["chains.tekton.dev/signature-taskrun-" + uid])
+            check(base64.b64decode(rec["value"]) == envelope, "the value is the DSSE envelope stored on the run")
+            headers = {k: base64.b64decode(v) for k, v in rec["headers"]}
+            payload = base64.b64decode(annotations(tr)["chains.tekton.dev/payload-taskrun-" + uid])
+            check(base64.b64decode(headers["payload"]) == payload, "header payload = base64 of the signed payload")
+            check(base64.b64decode(rec["key"]).decode() == uid, "the message key is the run's uid")
+        work.remove()
+    finally:
+        broker.terminate()
+        broker.wait(10)
 
 
 if __name__ == "__main__":
