@@ -1,0 +1,81 @@
+#pragma once
+// A helper program started by a C++ test: stdout to a file, a start-up condition polled until a
+// deadline (the child exiting first is an error), SIGTERM and reaping in the destructor. The test
+// servers (kube-testserver, rekor-stub) announce themselves on stdout's first line.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace chainsd::test_support {
+
+class child_process {
+ public:
+  // Starts args[0] with `args`, stdout written to `stdout_path`. `name` names it in errors.
+  child_process(std::string name, std::vector<std::string> args, std::filesystem::path stdout_path)
+      : name_(std::move(name)), stdout_(std::move(stdout_path)) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, stdout_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int rc = posix_spawn(&pid_, args[0].c_str(), &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) throw std::runtime_error("cannot start " + name_);
+  }
+  ~child_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  // Polls `ready` (given the stdout so far) every 20 ms until it returns true, within `limit`.
+  void wait_until(const std::function<bool(const std::string& out)>& ready, std::chrono::seconds limit,
+                  const std::string& what) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::ifstream in(stdout_);
+      std::string out{std::istreambuf_iterator<char>(in), {}};
+      if (ready(out)) return;
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error(name_ + " exited during start-up");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw std::runtime_error(name_ + " did not " + what + " within " + std::to_string(limit.count()) + " s");
+  }
+
+  // The first complete line of stdout, or "" while there is none.
+  static std::string first_line(const std::string& out) {
+    auto nl = out.find('\n');
+    return nl == std::string::npos ? std::string() : out.substr(0, nl);
+  }
+
+ private:
+  std::string name_;
+  std::filesystem::path stdout_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace chainsd::test_support
