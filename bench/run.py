@@ -107,7 +107,8 @@ def start_chainsd(build, work, server, *extra):
         os.chmod(secrets, 0o755)
         sh("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
            os.path.join(secrets, "x509.pem"))
-    proc = subprocess.Popen(["taskset", "-c", "0", os.path.join(build, "engine/app/chainsd"), "--kubeconfig",
+    wrap = os.environ.get("CHAINSD_BENCH_WRAP", "").split()
+    proc = subprocess.Popen(["taskset", "-c", "0", *wrap, os.path.join(build, "engine/app/chainsd"), "--kubeconfig",
                              server.kubeconfig, "--plugin-dir", plugins, "--signing-secrets", secrets,
                              "--metrics-addr", "127.0.0.1:0", *extra],
                             stdout=log, stderr=subprocess.STDOUT)

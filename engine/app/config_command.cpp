@@ -114,6 +114,10 @@ int run_config(const args& a) {
           std::printf("error: storage %s: %s\n", name.c_str(), err.c_str());
           ++problems;
         }
+        if (!set->index_error.empty()) {
+          std::printf("error: %s\n", set->index_error.c_str());
+          ++problems;
+        }
       }
     }
     std::printf("%s: %s (%zu warning%s, %d error%s)\n", source.c_str(), problems ? "rejected" : "accepted",

@@ -92,6 +92,19 @@ handler as_bool(Get get) {
   };
 }
 
+// For keys of ours, where no upstream behaviour has to be kept: anything but a boolean is an error
+// (a misspelt "ture" must not quietly leave an opt-in security feature off).
+template <class Get>
+handler as_strict_bool(Get get) {
+  return [get](context& c, const std::string& key, const std::string& value) {
+    if (auto b = go_parse_bool(value)) {
+      get(c.cfg) = *b;
+      return;
+    }
+    c.result.errors.push_back(key + ": invalid value \"" + value + "\", wanted a boolean (true or false)");
+  };
+}
+
 template <class Get>
 handler as_set(Get get, strings allowed, std::string_view plugin_kind = {}) {
   return [get, allowed, plugin_kind](context& c, const std::string& key, const std::string& value) {
@@ -139,6 +152,8 @@ const std::vector<key_rule>& rules() {
     v.push_back({"artifacts.oci.format", as_string(FIELD(oci.format), oci_formats)});
     v.push_back({"artifacts.oci.storage", as_set(FIELD(oci.storage), storages, "storage")});
     v.push_back({"artifacts.oci.signer", as_string(FIELD(oci.signer), signers, "signer")});
+    // Ours: also sign the manifests an image index lists (needs a storage that reads indexes).
+    v.push_back({"artifacts.oci.sign-platform-manifests", as_strict_bool(FIELD(oci.sign_platform_manifests))});
     v.push_back({"storage.pubsub.provider", as_string(FIELD(storage.pubsub_provider), strings{"inmemory", "kafka"})});
     v.push_back({"storage.pubsub.topic", as_string(FIELD(storage.pubsub_topic))});
     v.push_back({"storage.pubsub.kafka.bootstrap.servers", as_string(FIELD(storage.pubsub_kafka_bootstrap_servers))});

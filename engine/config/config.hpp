@@ -40,6 +40,9 @@ struct artifact_config {
   std::set<std::string> storage;  // {""} when the key is set to the empty string: storing disabled
   std::string signer;             // "x509", "kms" or "none"
   bool deep_inspection = false;   // pipelinerun only
+  // oci only (ours, upstream issue tektoncd/chains#1070): when an image a run reports is an image
+  // index, also sign every manifest it lists, as `cosign sign --recursive`.
+  bool sign_platform_manifests = false;
 
   // Upstream's Artifact.Enabled(): signer "none" or storage set to exactly "" disables the type.
   bool enabled() const;
@@ -97,9 +100,9 @@ struct config {
   // Increases by one with every accepted ConfigMap (set by config_store; 0 for a bare parse).
   std::uint64_t version = 0;
 
-  artifact_config taskrun{"in-toto", {"tekton"}, "x509", false};
-  artifact_config pipelinerun{"in-toto", {"tekton"}, "x509", false};
-  artifact_config oci{"simplesigning", {"oci"}, "x509", false};
+  artifact_config taskrun{"in-toto", {"tekton"}, "x509", false, false};
+  artifact_config pipelinerun{"in-toto", {"tekton"}, "x509", false, false};
+  artifact_config oci{"simplesigning", {"oci"}, "x509", false, false};
   storage_config storage;
   x509_signer_config x509;
   kms_signer_config kms;

@@ -69,6 +69,11 @@ bool artifact_equal(const digest_set& existing, const digest_set& digest) {
 }  // namespace
 
 std::optional<std::size_t> artifact_list::find_equal(const std::string& name, const digest_set& digest) const {
+  if (!indexed_) {  // the first equal item, as the index would find it
+    for (std::size_t i = 0; i < items_.size(); ++i)
+      if (items_[i].first == name && artifact_equal(items_[i].second, digest)) return i;
+    return std::nullopt;
+  }
   std::optional<std::size_t> best;
   auto consider = [&](std::size_t i) {
     if (best && *best <= i) return;
@@ -102,6 +107,7 @@ void artifact_list::index(std::size_t i) {
 void artifact_list::add(std::string name, digest_set digest) {
   if (auto i = find_equal(name, digest)) {
     for (auto& [alg, hex] : digest) items_[*i].second[alg] = hex;
+    if (!indexed_) return;
     // A merged-in digest may index an older item after a newer one; keep each key's list sorted.
     for (const auto& [alg, hex] : items_[*i].second) {
       auto& v = by_digest_[digest_key(name, alg, hex)];
@@ -114,7 +120,12 @@ void artifact_list::add(std::string name, digest_set digest) {
     return;
   }
   items_.emplace_back(std::move(name), std::move(digest));
-  index(items_.size() - 1);
+  if (indexed_) {
+    index(items_.size() - 1);
+  } else if (items_.size() > index_threshold) {
+    for (std::size_t k = 0; k < items_.size(); ++k) index(k);
+    indexed_ = true;
+  }
 }
 
 void artifact_list::add_all(const std::vector<std::pair<std::string, digest_set>>& items) {

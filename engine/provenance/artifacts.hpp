@@ -49,6 +49,10 @@ class artifact_list {
   std::optional<std::size_t> find_equal(const std::string& name, const digest_set& digest) const;
 
   std::vector<std::pair<std::string, digest_set>> items_;
+  // Short lists (a run's few images and materials) are searched linearly; the index below is
+  // built once a list grows past this, so long lists stay linear-time overall.
+  static constexpr std::size_t index_threshold = 32;
+  bool indexed_ = false;
   // (name, algorithm, hex) -> items that had that digest, in increasing order. Entries can go
   // stale when a merge overwrites a hex, so candidates are re-checked.
   std::unordered_map<std::string, std::vector<std::size_t>> by_digest_;

@@ -1,8 +1,10 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <span>
 
 #include "provenance/detail.hpp"
 #include "provenance/encoding.hpp"
@@ -51,13 +53,20 @@ void write_sorted(std::string& out, const bj::value& v) {
     }
     case bj::kind::object: {
       const auto& o = v.get_object();
-      std::vector<const bj::key_value_pair*> members;
-      members.reserve(o.size());
-      for (const auto& kv : o) members.push_back(&kv);
-      std::sort(members.begin(), members.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
+      // Most objects are small: sort pointers on the stack, the heap only for big ones.
+      std::array<const bj::key_value_pair*, 16> small;
+      std::vector<const bj::key_value_pair*> big;
+      const bj::key_value_pair** members = small.data();
+      if (o.size() > small.size()) {
+        big.resize(o.size());
+        members = big.data();
+      }
+      std::size_t n = 0;
+      for (const auto& kv : o) members[n++] = &kv;
+      std::sort(members, members + n, [](auto* a, auto* b) { return a->key() < b->key(); });
       out += '{';
       bool first = true;
-      for (auto* kv : members) {
+      for (auto* kv : std::span(members, n)) {
         if (!first) out += ',';
         first = false;
         append_json_string(out, kv->key());
@@ -70,8 +79,20 @@ void write_sorted(std::string& out, const bj::value& v) {
   }
 }
 
+namespace {
+thread_local bj::storage_ptr* current_storage = nullptr;
+}  // namespace
+
+bj::storage_ptr doc_sp() { return current_storage ? *current_storage : bj::storage_ptr(); }
+
+document_arena::document_arena() : previous_(current_storage) {
+  current_storage = &sp_;
+}
+
+document_arena::~document_arena() { current_storage = previous_; }
+
 bj::object digest_json(const digest_set& d) {
-  bj::object o;
+  bj::object o(doc_sp());
   for (const auto& [alg, hex] : d) o[alg] = hex;
   return o;
 }
@@ -109,7 +130,7 @@ void write_descriptor(std::string& out, const resource_descriptor& d) {
 }
 
 bj::object descriptor_json(const resource_descriptor& d) {
-  bj::object o;
+  bj::object o(doc_sp());
   if (!d.name.empty()) o["name"] = d.name;
   if (!d.uri.empty()) o["uri"] = d.uri;
   if (!d.digest.empty()) o["digest"] = digest_json(d.digest);
@@ -131,14 +152,14 @@ void write_subjects(std::string& out, const material_list& subjects) {
 
 bj::value value_json(const param_value& v) {
   switch (v.type) {
-    case param_value::kind::string: return bj::value(v.str);
+    case param_value::kind::string: return bj::value(v.str, doc_sp());
     case param_value::kind::array: {
-      bj::array a;
+      bj::array a(doc_sp());
       for (const auto& s : v.array) a.emplace_back(s);
       return a;
     }
     case param_value::kind::object: {
-      bj::object o;
+      bj::object o(doc_sp());
       for (const auto& [k, s] : v.object) o[k] = s;
       return o;
     }

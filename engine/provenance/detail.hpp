@@ -1,6 +1,7 @@
 #pragma once
 // Internal to the provenance module: pieces shared by the slsa formats.
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
 
 #include <string>
@@ -14,6 +15,24 @@ namespace chainsd::provenance::detail {
 
 namespace bj = boost::json;
 using material_list = std::vector<std::pair<std::string, digest_set>>;
+
+// The JSON values of the document being built live in one arena while a document_arena is alive
+// (make_payload holds one): a few allocations per document instead of one per node, and children
+// move into their parents instead of being copied (Boost.JSON copies across storages). Without
+// an arena doc_sp() is the default heap storage.
+bj::storage_ptr doc_sp();
+class document_arena {
+ public:
+  document_arena();
+  ~document_arena();
+  document_arena(const document_arena&) = delete;
+  document_arena& operator=(const document_arena&) = delete;
+
+ private:
+  bj::monotonic_resource resource_{64 * 1024};
+  bj::storage_ptr sp_{&resource_};  // not shared: values skip their destructors in the arena
+  bj::storage_ptr* previous_;
+};
 
 // Writes `v` compactly with object keys sorted (protojson's order for a Struct).
 void write_sorted(std::string& out, const bj::value& v);

@@ -1,7 +1,10 @@
 #include "provenance/encoding.hpp"
 
+#include <chainsd/plugin/encoding.hpp>
+
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 namespace chainsd::provenance {
 namespace {
@@ -32,9 +35,31 @@ std::size_t utf8_len(std::string_view s, std::size_t i) {
   return n;
 }
 
+// Length of the prefix of s[i..] that is printable ASCII needing no escape, 8 bytes at a time.
+std::size_t plain_prefix(std::string_view s, std::size_t i, bool html) {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
+  std::size_t start = i;
+  while (i + 8 <= s.size()) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    std::uint64_t bad = (w & highs) | has_zero(w & (0xe0 * ones)) | has_zero(w ^ ('"' * ones)) |
+                        has_zero(w ^ ('\\' * ones));
+    if (html) bad |= has_zero(w ^ ('<' * ones)) | has_zero(w ^ ('>' * ones)) | has_zero(w ^ ('&' * ones));
+    if (bad) break;
+    i += 8;
+  }
+  return i - start;
+}
+
 void append_escaped(std::string& out, std::string_view s, bool html) {
   out += '"';
   for (std::size_t i = 0; i < s.size();) {
+    if (auto n = plain_prefix(s, i, html)) {
+      out.append(s.data() + i, n);
+      i += n;
+      if (i == s.size()) break;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
@@ -114,33 +139,7 @@ unsigned days_in_month(std::int64_t y, int m) {
 void append_go_json_string(std::string& out, std::string_view s) { append_escaped(out, s, true); }
 void append_json_string(std::string& out, std::string_view s) { append_escaped(out, s, false); }
 
-std::string base64_encode(std::string_view in) {
-  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    std::uint32_t v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                      static_cast<unsigned char>(in[i + 2]);
-    out += table[(v >> 18) & 63];
-    out += table[(v >> 12) & 63];
-    out += table[(v >> 6) & 63];
-    out += table[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    std::uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    out += table[(v >> 18) & 63];
-    out += table[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    std::uint32_t v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += table[(v >> 18) & 63];
-    out += table[(v >> 12) & 63];
-    out += table[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
+std::string base64_encode(std::string_view in) { return plugin::base64_encode(in); }
 
 std::optional<std::string> normalize_rfc3339(std::string_view s) {
   int year, month, day, hour, minute, second;

@@ -27,6 +27,7 @@ std::string_view format_name(format f) {
 std::string make_payload(format f, const run_view& run, const std::vector<run_view>& children,
                          const config::config& cfg) {
   const bool deep = cfg.pipelinerun.deep_inspection;
+  detail::document_arena arena;
   switch (f) {
     case format::slsa_v1: return detail::make_slsa_v1(run, children, cfg.builder_id, deep);
     case format::slsa_v2alpha3: return detail::make_slsa_v2(false, run, children, cfg.builder_id, cfg.build_type, deep);

@@ -337,9 +337,17 @@ const std::string* run_view::label(const std::string& key) const {
   return it == labels->end() ? nullptr : &it->second;
 }
 
-run_view parse_run(std::string_view json, std::string_view source, std::optional<run_kind> kind_hint) {
+run_view parse_run(std::string_view json, std::string_view source, std::optional<run_kind> kind_hint,
+                   bool keep_raw_json) {
   reader r{source};
-  dom::parser parser;
+  // One parser per thread, reused: a fresh one allocates its buffers for every document. Nothing
+  // parsed here outlives the call (the view copies what it keeps).
+  thread_local dom::parser parser;
+  struct shrink_after_use {  // a rare huge run must not pin its buffers for the process lifetime
+    ~shrink_after_use() {
+      if (parser.capacity() > (std::size_t{1} << 20)) parser = dom::parser{};
+    }
+  } shrink;
   simdjson::padded_string padded(json);
   dom::element root;
   if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS)
@@ -348,7 +356,7 @@ run_view parse_run(std::string_view json, std::string_view source, std::optional
 
   run_view v;
   v.source = std::string(source);
-  v.raw_json = simdjson::minify(root);
+  if (keep_raw_json) v.raw_json = simdjson::minify(root);
   auto api = r.string_member(doc, "apiVersion", "apiVersion");
   if (!api.empty() && api != "tekton.dev/v1")
     r.fail("apiVersion", "\"" + api + "\" is not supported; fetch the run as tekton.dev/v1");

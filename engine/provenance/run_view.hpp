@@ -134,7 +134,9 @@ struct run_view {
 
 // Parses a run from JSON bytes. `kind_hint` decides between TaskRun and PipelineRun when the
 // document has no `kind` (fixtures often omit it); without a hint the spec/status shape decides.
-run_view parse_run(std::string_view json, std::string_view source, std::optional<run_kind> kind_hint = std::nullopt);
+// raw_json is filled only with `keep_raw_json` (only a PipelineRun's children need it).
+run_view parse_run(std::string_view json, std::string_view source, std::optional<run_kind> kind_hint = std::nullopt,
+                   bool keep_raw_json = true);
 
 // Converts a YAML document (as `kubectl get -o yaml` prints) to JSON text. Throws input_error.
 std::string yaml_to_json(std::string_view yaml, std::string_view source);

@@ -15,7 +15,7 @@ namespace {
 constexpr std::string_view zero_time = "0001-01-01T00:00:00Z";  // Go's zero time.Time
 
 bj::object config_source(const run_view& run) {
-  bj::object o;
+  bj::object o(doc_sp());
   if (run.provenance_ref) {
     if (!run.provenance_ref->uri.empty()) o["uri"] = run.provenance_ref->uri;
     if (!run.provenance_ref->digest.empty()) o["digest"] = digest_json(run.provenance_ref->digest);
@@ -26,16 +26,16 @@ bj::object config_source(const run_view& run) {
 
 // attest.Invocation
 bj::object invocation(const run_view& run, const std::vector<param>& params, const std::vector<param_spec>& specs) {
-  bj::object inv;
+  bj::object inv(doc_sp());
   inv["configSource"] = config_source(run);
-  bj::object ps;
+  bj::object ps(doc_sp());
   for (const auto& s : specs)
     if (s.default_value) ps[s.name] = value_json(*s.default_value);
   for (const auto& p : params) ps[p.name] = value_json(p.value);
   inv["parameters"] = std::move(ps);
-  bj::object env;
+  bj::object env(doc_sp());
   if (run.annotations) {
-    bj::object a;
+    bj::object a(doc_sp());
     for (const auto& [k, v] : *run.annotations) {
       if (k == "kubectl.kubernetes.io/last-applied-configuration" || k.rfind("chains.tekton.dev/", 0) == 0) continue;
       a[k] = v;
@@ -43,7 +43,7 @@ bj::object invocation(const run_view& run, const std::vector<param>& params, con
     if (!a.empty()) env["annotations"] = std::move(a);
   }
   if (run.labels && !run.labels->empty()) {
-    bj::object l;
+    bj::object l(doc_sp());
     for (const auto& [k, v] : *run.labels) l[k] = v;
     env["labels"] = std::move(l);
   }
@@ -53,7 +53,7 @@ bj::object invocation(const run_view& run, const std::vector<param>& params, con
 
 // attest.Step
 bj::object step(const step_spec& spec, const step_state& state) {
-  bj::object o;
+  bj::object o(doc_sp());
   std::string entry;
   for (std::size_t i = 0; i < spec.command.size(); ++i) {
     if (i) entry += ' ';
@@ -62,7 +62,7 @@ bj::object step(const step_spec& spec, const step_state& state) {
   if (!spec.script.empty()) entry = spec.script;
   o["entryPoint"] = entry;
   if (spec.args) {
-    bj::array a;
+    bj::array a(doc_sp());
     for (const auto& s : *spec.args) a.emplace_back(s);
     o["arguments"] = std::move(a);
   } else {
@@ -70,25 +70,25 @@ bj::object step(const step_spec& spec, const step_state& state) {
   }
   std::string image = state.image_id;
   if (image.rfind("docker-pullable://", 0) == 0) image.erase(0, 18);
-  o["environment"] = bj::object{{"image", "oci://" + image}, {"container", state.name}};
+  o["environment"] = bj::object({{"image", "oci://" + image}, {"container", state.name}}, doc_sp());
   o["annotations"] = nullptr;
   return o;
 }
 
 bj::object metadata(const run_view& run) {
-  bj::object m;
+  bj::object m(doc_sp());
   if (run.start_time) m["buildStartedOn"] = *run.start_time;
   if (run.completion_time) m["buildFinishedOn"] = *run.completion_time;
-  m["completeness"] = bj::object{{"parameters", false}, {"environment", false}, {"materials", false}};
+  m["completeness"] = bj::object({{"parameters", false}, {"environment", false}, {"materials", false}}, doc_sp());
   auto r = run.label("chains.tekton.dev/reproducible");
   m["reproducible"] = r && *r == "true";
   return m;
 }
 
 bj::array materials_json(const material_list& mats) {
-  bj::array a;
+  bj::array a(doc_sp());
   for (const auto& [uri, digest] : mats) {
-    bj::object o;
+    bj::object o(doc_sp());
     if (!uri.empty()) o["uri"] = uri;
     if (!digest.empty()) o["digest"] = digest_json(digest);
     a.push_back(std::move(o));
@@ -98,7 +98,7 @@ bj::array materials_json(const material_list& mats) {
 
 bj::object task_run_build_config(const run_view& tr) {
   static const step_spec empty_step;
-  bj::array steps;
+  bj::array steps(doc_sp());
   for (const auto& s : tr.steps) {
     const step_spec* spec = &empty_step;
     if (tr.status_task_spec)
@@ -109,7 +109,9 @@ bj::object task_run_build_config(const run_view& tr) {
         }
     steps.push_back(step(*spec, s));
   }
-  return bj::object{{"steps", std::move(steps)}};
+  bj::object config(doc_sp());
+  config["steps"] = std::move(steps);
+  return config;
 }
 
 // v1.PipelineTaskResultRefs: the pipeline tasks whose results a task references.
@@ -141,8 +143,8 @@ std::string condition_text(const std::string& status) {
 }
 
 bj::value pipeline_run_build_config(const run_view& pr, const child_index& children) {
-  if (!pr.status_pipeline_spec) return bj::object{{"tasks", nullptr}};
-  bj::array tasks;
+  if (!pr.status_pipeline_spec) return bj::object({{"tasks", nullptr}}, doc_sp());
+  bj::array tasks(doc_sp());
   std::string last;
   const auto& all = children.tasks();
   for (std::size_t i = 0; i < all.size(); ++i) {
@@ -156,7 +158,7 @@ bj::value pipeline_run_build_config(const run_view& pr, const child_index& child
       const auto& specs = tr->status_task_spec->steps;
       if (specs.size() != tr->steps.size()) continue;
       bool valid = true;
-      bj::array steps;
+      bj::array steps(doc_sp());
       for (std::size_t k = 0; k < specs.size(); ++k) {
         if (tr->steps[k].name.rfind("unnamed-", 0) == 0 && !specs[k].name.empty()) {
           valid = false;
@@ -171,14 +173,14 @@ bj::value pipeline_run_build_config(const run_view& pr, const child_index& child
         if (std::find(after.begin(), after.end(), ref) == after.end()) after.push_back(std::move(ref));
       if (after.empty() && i >= children.regular_task_count() && !last.empty()) after.push_back(last);
 
-      bj::object ta;
+      bj::object ta(doc_sp());
       if (!t.name.empty()) ta["name"] = t.name;
       if (!after.empty()) {
-        bj::array a;
+        bj::array a(doc_sp());
         for (const auto& s : after) a.emplace_back(s);
         ta["after"] = std::move(a);
       }
-      ta["ref"] = t.task_ref ? *t.task_ref : bj::object{};
+      ta["ref"] = t.task_ref ? bj::object(*t.task_ref, doc_sp()) : bj::object(doc_sp());
       ta["startedOn"] = tr->start_time ? *tr->start_time : std::string(zero_time);
       ta["finishedOn"] = *tr->completion_time;
       if (!pr.service_account.empty()) ta["serviceAccountName"] = pr.service_account;
@@ -186,9 +188,11 @@ bj::value pipeline_run_build_config(const run_view& pr, const child_index& child
       if (!steps.empty()) ta["steps"] = std::move(steps);
       ta["invocation"] = invocation(*tr, tr->params, tr->status_task_spec->params);
       if (!tr->results.empty()) {
-        bj::array rs;
+        bj::array rs(doc_sp());
         for (const auto& r : tr->results) {
-          bj::object ro{{"name", r.name}, {"value", value_json(r.value)}};
+          bj::object ro(doc_sp());
+          ro["name"] = r.name;
+          ro["value"] = value_json(r.value);
           if (!r.type.empty()) ro["type"] = r.type;
           rs.push_back(std::move(ro));
         }
@@ -198,15 +202,17 @@ bj::value pipeline_run_build_config(const run_view& pr, const child_index& child
     }
     if (i < children.regular_task_count()) last = t.name;
   }
-  return bj::object{{"tasks", std::move(tasks)}};
+  bj::object config(doc_sp());
+  config["tasks"] = std::move(tasks);
+  return config;
 }
 
 }  // namespace
 
 std::string make_slsa_v1(const run_view& run, const std::vector<run_view>& children, const std::string& builder_id,
                          bool deep) {
-  bj::object pred;
-  pred["builder"] = bj::object{{"id", builder_id}};
+  bj::object pred(doc_sp());
+  pred["builder"] = bj::object({{"id", builder_id}}, doc_sp());
   pred["buildType"] = run.gvk();
   material_list subjects;
   material_list mats;

@@ -104,7 +104,7 @@ std::vector<resource_descriptor> pipeline_run_dependencies(const run_view& pr, c
 }
 
 bj::object external_parameters(const run_view& run) {
-  bj::object o;
+  bj::object o(doc_sp());
   if (run.is_remote() && run.provenance_ref) {
     // Upstream takes "the first" digest of a Go map (random); we take the smallest algorithm.
     std::string ref;
@@ -112,20 +112,20 @@ bj::object external_parameters(const run_view& run) {
       const auto& [alg, hex] = *run.provenance_ref->digest.begin();
       ref = alg + ":" + hex;
     }
-    o["buildConfigSource"] = bj::object{
-        {"ref", ref}, {"repository", run.provenance_ref->uri}, {"path", run.provenance_ref->entry_point}};
+    o["buildConfigSource"] = bj::object(
+        {{"ref", ref}, {"repository", run.provenance_ref->uri}, {"path", run.provenance_ref->entry_point}}, doc_sp());
   }
   o["runSpec"] = run.run_spec;
   return o;
 }
 
 bj::object internal_parameters(const run_view& run, bool tekton_build_type) {
-  bj::object o;
+  bj::object o(doc_sp());
   if (run.feature_flags) o["tekton-pipelines-feature-flags"] = *run.feature_flags;
   if (tekton_build_type) {
     auto map_json = [](const std::optional<std::map<std::string, std::string>>& m) -> bj::value {
       if (!m) return nullptr;
-      bj::object x;
+      bj::object x(doc_sp());
       for (const auto& [k, v] : *m) x[k] = v;
       return x;
     };
@@ -206,30 +206,32 @@ std::string make_slsa_v2(bool alpha4, const run_view& run, const std::vector<run
     }
   }
 
-  bj::object build_definition;
+  bj::object build_definition(doc_sp());
   build_definition["buildType"] = build_type;
   build_definition["externalParameters"] = external_parameters(run);
   build_definition["internalParameters"] = internal_parameters(run, tekton_build_type);
   if (!deps.empty()) {
-    bj::array a;
+    bj::array a(doc_sp());
     for (const auto& d : deps) a.push_back(descriptor_json(d));
     build_definition["resolvedDependencies"] = std::move(a);
   }
-  bj::object run_details;
-  bj::object builder;
+  bj::object run_details(doc_sp());
+  bj::object builder(doc_sp());
   if (!builder_id.empty()) builder["id"] = builder_id;
   run_details["builder"] = std::move(builder);
-  bj::object metadata;
+  bj::object metadata(doc_sp());
   if (!run.uid.empty()) metadata["invocationId"] = run.uid;
   if (run.start_time) metadata["startedOn"] = *run.start_time;
   if (run.completion_time) metadata["finishedOn"] = *run.completion_time;
   run_details["metadata"] = std::move(metadata);
   if (!byproducts.empty()) {
-    bj::array a;
+    bj::array a(doc_sp());
     for (const auto& d : byproducts) a.push_back(descriptor_json(d));
     run_details["byproducts"] = std::move(a);
   }
-  bj::object pred{{"buildDefinition", std::move(build_definition)}, {"runDetails", std::move(run_details)}};
+  bj::object pred(doc_sp());
+  pred["buildDefinition"] = std::move(build_definition);
+  pred["runDetails"] = std::move(run_details);
 
   std::string out = R"({"_type":"https://in-toto.io/Statement/v1")";
   if (!subjects.empty()) {

@@ -66,9 +66,8 @@ boost::asio::awaitable<patch_outcome> kube_cluster::apply_annotations(run_meta r
   }
   if (r.ok()) {
     out.ok = true;
-    kube::json_scanner scanner;
     try {
-      out.resource_version = scanner.scan_object(r.body).resource_version;
+      out.resource_version = scanner_.scan_object(r.body).resource_version;
     } catch (const std::exception&) {
     }
   } else if (r.not_found()) {

@@ -2,6 +2,7 @@
 // reconciler::cluster on the Kubernetes API (kube::client).
 
 #include "kube/client.hpp"
+#include "kube/json_scan.hpp"
 #include "reconciler/cluster.hpp"
 
 namespace chainsd::reconciler {
@@ -21,6 +22,7 @@ class kube_cluster final : public cluster {
 
  private:
   kube::client& client_;
+  kube::json_scanner scanner_;  // reused: a scanner owns parser buffers
 };
 
 // The server-side apply body for a run's chains annotations (JSON, which is YAML).

@@ -56,6 +56,28 @@ std::string check_installed(const config::config& cfg, const plugin_host::regist
   return errors;
 }
 
+void pick_index_reader(plugin_set& set) {
+  set.index_reader = nullptr;
+  set.index_error.clear();
+  const auto& oci = set.cfg->oci;
+  if (!oci.sign_platform_manifests || !oci.enabled()) return;
+  std::string names;
+  for (const auto& value : oci.storage) {
+    if (value.empty()) continue;
+    names += (names.empty() ? "" : ", ") + value;
+    auto it = set.storages.find(storage_plugin_name(value, *set.cfg));
+    if (it != set.storages.end() && it->second->reads_image_indexes()) {
+      set.index_reader = it->second.get();
+      return;
+    }
+  }
+  // A storage whose factory failed may be the one that reads indexes: say so.
+  std::string failed;
+  for (const auto& [name, err] : set.storage_errors) failed += "; storage " + name + " is unavailable: " + err;
+  set.index_error = "artifacts.oci.sign-platform-manifests is true but no storage in artifacts.oci.storage (" + names +
+                    ") can read image indexes (oci can)" + failed;
+}
+
 std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::config> cfg,
                                              const plugin_host::registry& reg, plugin::host& host,
                                              net::http_client* outbound) {
@@ -111,6 +133,10 @@ std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::confi
       }
     }
   }
+  pick_index_reader(*set);
+  if (!set->index_error.empty())
+    log::error("platform manifests cannot be signed; runs that sign images will fail",
+               {{"key", "artifacts.oci.sign-platform-manifests"}, {"error", set->index_error}});
   return set;
 }
 

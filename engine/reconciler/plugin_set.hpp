@@ -28,6 +28,11 @@ struct plugin_set {
   // could not be set up (tlog_error says why, and runs that should upload fail with it).
   std::shared_ptr<tlog::client> tlog;
   std::string tlog_error;
+  // artifacts.oci.sign-platform-manifests: the storage of artifacts.oci.storage that reads image
+  // indexes (borrowed from `storages`). Null when the key is off, or when no such storage is
+  // there: then index_error says why, naming the key, and runs that sign images fail with it.
+  plugin::storage* index_reader = nullptr;
+  std::string index_error;
 };
 
 // Checks that every signer and storage name the config uses is installed. Returns the error text
@@ -40,6 +45,10 @@ std::string check_installed(const config::config& cfg, const plugin_host::regist
 std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::config> cfg,
                                              const plugin_host::registry& reg, plugin::host& host,
                                              net::http_client* outbound = nullptr);
+
+// Sets index_reader / index_error from the set's config and storage instances (build_plugin_set
+// calls it; `chainsd config check` reports index_error as an error).
+void pick_index_reader(plugin_set& set);
 
 // Ends a replaced set: waits (up to `max_wait`) until no run in flight holds it, then awaits
 // every storage's close() so buffered deliveries are flushed before the instances go away.

@@ -331,7 +331,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
       }
     }
 
-    auto outcome = co_await sign_run(set, meta, json, std::move(children));
+    auto outcome = co_await sign_run(set, meta, std::move(json), std::move(children));
     auto& m = self->km(meta.kind);
     m.sign_created->inc(outcome.signed_count);
     m.payload_stored->inc(outcome.stored_count);
@@ -356,7 +356,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
       co_return;
     }
     e->patched_rv = patched.resource_version;
-    e->written = pass.annotations;
+    e->written = std::move(pass.annotations);
     self->latency_->observe(std::chrono::duration<double>(clock_type::now() - started).count());
     if (outcome.errors.empty()) {
       m.marked_signed->inc();
@@ -366,7 +366,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
       self->finish(uid, true);
     } else if (pass.final_failure) {
       m.marked_failed->inc();
-      auto& reason = pass.annotations[std::string(error_annotation)];
+      std::string reason = e->written[std::string(error_annotation)];  // the entry may be erased below
       log::error("run marked failed", {{"run", meta.key()}, {"kind", meta.kind_name()}, {"uid", uid}, {"error", reason}});
       self->remember_patched(uid, patched.resource_version);
       self->finish(uid, true);
@@ -374,7 +374,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     } else {
       log::warn("signing failed; will retry",
                 {{"run", meta.key()}, {"uid", uid}, {"retries", std::to_string(pass.retries)},
-                 {"error", pass.annotations[std::string(error_annotation)]}});
+                 {"error", e->written[std::string(error_annotation)]}});
       self->schedule_retry(uid, *e, pass.retries);
     }
   }

@@ -10,6 +10,8 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include <set>
+
 namespace chainsd::reconciler {
 namespace {
 
@@ -60,7 +62,8 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
   std::optional<provenance::run_view> view;
   try {
     view = provenance::parse_run(run_json, meta.key(),
-                                 is_taskrun ? provenance::run_kind::task_run : provenance::run_kind::pipeline_run);
+                                 is_taskrun ? provenance::run_kind::task_run : provenance::run_kind::pipeline_run,
+                                 false);
   } catch (const std::exception& e) {
     fail(out, "payload_creation", run_key + " " + meta.key() + ": " + e.what(), true);
     co_return out;
@@ -86,14 +89,46 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
     }
   }
   if (is_taskrun && cfg.oci.enabled()) {
+    std::vector<provenance::image_subject> images;
     try {
-      for (const auto& img : provenance::extract_images(*view)) {
-        signable s{"image " + img.name(), cfg.oci.format, &cfg.oci, plugin::artifact_kind::oci, img.hex().substr(0, 12),
-                   img.name(), provenance::make_simplesigning_payload(img), img.name(), false};
-        work.push_back(std::move(s));
-      }
+      images = provenance::extract_images(*view);
     } catch (const std::exception& e) {
       fail(out, "payload_creation", "extracting images of taskrun " + meta.key() + ": " + e.what(), true);
+    }
+    auto add_image = [&cfg, &work](const provenance::image_subject& img, std::string what) {
+      signable s{std::move(what), cfg.oci.format, &cfg.oci, plugin::artifact_kind::oci, img.hex().substr(0, 12),
+                 img.name(), provenance::make_simplesigning_payload(img), img.name(), false};
+      work.push_back(std::move(s));
+    };
+    std::set<std::string> seen;
+    for (const auto& img : images) seen.insert(img.name());
+    for (const auto& img : images) {
+      add_image(img, "image " + img.name());
+      if (!cfg.oci.sign_platform_manifests) continue;
+      // As `cosign sign --recursive`: every manifest an index lists gets its own signature, stored
+      // where the index's goes. Attestations stay as they are (their subjects are what the run
+      // reported, as `cosign attest` attaches only to the digest it is given).
+      const std::string what = "listing the manifests of image index " + img.name() + " of " + meta.key();
+      if (!set->index_reader) {
+        fail(out, "payload_creation", what + ": " + set->index_error);  // index_error names the key
+        continue;
+      }
+      auto listed = co_await set->index_reader->index_manifests(make_ref(meta, *view), img.name());
+      if (!listed) {
+        fail(out, "payload_creation", what + " (artifacts.oci.sign-platform-manifests): " + listed.error().message);
+        continue;
+      }
+      for (const auto& digest : *listed) {
+        std::string error;
+        auto child = provenance::parse_digest_ref(img.repository + "@" + digest, &error);
+        if (!child) {
+          fail(out, "payload_creation", what + " (artifacts.oci.sign-platform-manifests): \"" + digest +
+                                            "\" is not a manifest digest: " + error);
+          continue;
+        }
+        if (!seen.insert(child->name()).second) continue;  // the run reported it too
+        add_image(*child, "image " + child->name() + " (listed by index " + img.name() + ")");
+      }
     }
   }
 
@@ -215,7 +250,7 @@ boost::asio::awaitable<sign_outcome> sign_run(std::shared_ptr<plugin_set> set, r
           co_return;
         }
         ++o->stored_count;
-        for (auto& [k, v] : r->annotations) o->annotations[k] = v;
+        for (auto& [k, v] : r->annotations) o->annotations[k] = std::move(v);
       };
       group.spawn(store_one(backend, base, value, s.what + " of " + meta.key(), &out));
     }

@@ -2,7 +2,10 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <sodium.h>
 
@@ -121,12 +124,62 @@ pkey_ptr load_cosign_key(std::string_view pem, std::string_view password, std::s
   }
 }
 
+namespace {
+
+// EVP_DigestSignInit fetches the algorithm from the provider and sets up a context on every call;
+// for ECDSA and RSA the context for "sign a SHA-256 digest with this key" is prepared once per key
+// (the signer is used from one thread) and only the digest is computed per message.
+struct prepared_sign_ctx {
+  EVP_PKEY* key = nullptr;  // a reference we hold, so the address cannot be reused by another key
+  EVP_PKEY_CTX* ctx = nullptr;
+  ~prepared_sign_ctx() { reset(); }
+  void reset() {
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    ctx = nullptr;
+    key = nullptr;
+  }
+};
+
+EVP_PKEY_CTX* prepared_ctx(EVP_PKEY* key) {
+  thread_local prepared_sign_ctx cache;
+  if (cache.key == key) return cache.ctx;
+  cache.reset();
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(key, nullptr);
+  if (!ctx || EVP_PKEY_sign_init(ctx) != 1 || EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) != 1) {
+    EVP_PKEY_CTX_free(ctx);
+    throw key_error("sign init: " + openssl_error());
+  }
+  if (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1) {
+    EVP_PKEY_CTX_free(ctx);
+    throw key_error("sign init: " + openssl_error());
+  }
+  EVP_PKEY_up_ref(key);
+  cache.key = key;
+  cache.ctx = ctx;
+  return ctx;
+}
+
+}  // namespace
+
 std::string sign(EVP_PKEY* key, std::string_view message) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  const EVP_MD* md = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? nullptr : EVP_sha256();
-  if (EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key) != 1) throw key_error("sign init: " + openssl_error());
-  std::size_t len = 0;
   auto data = reinterpret_cast<const unsigned char*>(message.data());
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) {
+    EVP_PKEY_CTX* ctx = prepared_ctx(key);
+    unsigned char digest[32];
+    if (!SHA256(data, message.size(), digest)) throw key_error("sign: " + openssl_error());
+    std::size_t len = 0;
+    if (EVP_PKEY_sign(ctx, nullptr, &len, digest, sizeof digest) != 1) throw key_error("sign: " + openssl_error());
+    std::string sig(len, '\0');
+    if (EVP_PKEY_sign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len, digest, sizeof digest) != 1)
+      throw key_error("sign: " + openssl_error());
+    sig.resize(len);
+    return sig;
+  }
+  // Ed25519 signs the message itself (pure EdDSA): no digest to prepare for.
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key) != 1) throw key_error("sign init: " + openssl_error());
+  std::size_t len = 0;
   if (EVP_DigestSign(ctx.get(), nullptr, &len, data, message.size()) != 1) throw key_error("sign: " + openssl_error());
   std::string sig(len, '\0');
   if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data, message.size()) != 1)

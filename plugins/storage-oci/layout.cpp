@@ -201,6 +201,41 @@ json::array manifest_layers(std::string_view manifest) {
   return std::move(it->value().get_array());
 }
 
+bool is_index_type(std::string_view media_type) {
+  return media_type == oci_image_index_type || media_type == docker_manifest_list_type;
+}
+
+bool is_sha256_digest(std::string_view digest) {
+  return digest.size() == 71 && digest.substr(0, 7) == "sha256:" && is_hex64(digest.substr(7));
+}
+
+std::vector<index_entry> index_entries(std::string_view index_json) {
+  json::value v;
+  try {
+    v = json::parse(index_json);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(std::string("index is not JSON: ") + e.what());
+  }
+  if (!v.is_object()) throw std::invalid_argument("index is not a JSON object");
+  auto it = v.get_object().find("manifests");
+  if (it == v.get_object().end() || !it->value().is_array())
+    throw std::invalid_argument("index has no \"manifests\" array");
+  std::vector<index_entry> out;
+  for (const auto& d : it->value().get_array()) {
+    if (!d.is_object()) throw std::invalid_argument("index lists a descriptor that is not an object");
+    const auto& o = d.get_object();
+    std::string digest = member_string(o, "digest");
+    if (digest.empty()) throw std::invalid_argument("index lists a descriptor without a digest");
+    std::string type = member_string(o, "mediaType");
+    if (is_index_type(type)) {
+      out.push_back({std::move(digest), true});
+    } else if (type == oci_manifest_type || type == docker_manifest_type) {
+      out.push_back({std::move(digest), false});
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> statement_image_subjects(std::string_view statement) {
   std::vector<std::string> out;
   json::value v;

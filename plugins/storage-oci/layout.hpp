@@ -16,6 +16,8 @@ namespace storage_oci {
 
 inline constexpr std::string_view oci_manifest_type = "application/vnd.oci.image.manifest.v1+json";
 inline constexpr std::string_view docker_manifest_type = "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr std::string_view oci_image_index_type = "application/vnd.oci.image.index.v1+json";
+inline constexpr std::string_view docker_manifest_list_type = "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr std::string_view oci_config_type = "application/vnd.oci.image.config.v1+json";
 inline constexpr std::string_view simplesigning_type = "application/vnd.dev.cosign.simplesigning.v1+json";
 inline constexpr std::string_view dsse_type = "application/vnd.dsse.envelope.v1+json";
@@ -75,6 +77,23 @@ std::string manifest_json(std::string_view config_digest, std::size_t config_siz
 // The layer descriptors of an existing manifest (OCI or Docker v2), kept verbatim. Throws
 // std::invalid_argument when the document is not a single-image manifest.
 boost::json::array manifest_layers(std::string_view manifest);
+
+// An OCI image index or a Docker manifest list (the media types cosign's walk descends into).
+bool is_index_type(std::string_view media_type);
+
+// One manifest an index lists that `cosign sign --recursive` signs: an image manifest (OCI or
+// Docker v2) or a nested index (`index` true: its own manifests are listed too).
+struct index_entry {
+  std::string digest;  // as written in the descriptor; callers check it is sha256:<64 hex>
+  bool index = false;
+};
+// The entries of an index document, in order. Descriptors of other media types (artifacts,
+// Docker schema 1) are skipped, as the OCI spec asks of unknown types. Throws
+// std::invalid_argument when the document is not an index or a descriptor has no digest.
+std::vector<index_entry> index_entries(std::string_view index_json);
+
+// "sha256:<64 lower-case hex>".
+bool is_sha256_digest(std::string_view digest);
 
 // Image subjects of an in-toto statement: "name@sha256:<hex>" for every subject with a sha256
 // digest whose name parses as an image repository (files and other subjects are skipped).

@@ -196,7 +196,7 @@ boost::asio::awaitable<plugin::result<void>> registry_session::fetch_token(std::
     co_return plugin::fail(plugin::errc::permanent, "registry " + registry_ + ": Bearer challenge without realm");
   std::string query;
   if (!challenge["service"].empty()) query = "service=" + url_encode(challenge["service"]) + "&";
-  query += "scope=" + url_encode("repository:" + repository_ + ":pull,push");
+  query += "scope=" + url_encode("repository:" + repository_ + (opts_.pull_only ? ":pull" : ":pull,push"));
   if (!mount_from_.empty()) query += "&scope=" + url_encode("repository:" + mount_from_ + ":pull");
   plugin::http_request req;
   req.url = with_query(realm, query);

@@ -28,6 +28,7 @@ struct session_options {
   bool allow_http = false;                 // try plain HTTP when HTTPS fails (insecure / loopback)
   std::size_t chunk_size = 0;              // blobs larger than this go up in PATCH chunks; 0 = never
   std::chrono::milliseconds timeout{30'000};  // per request
+  bool pull_only = false;                  // reading only: ask token servers for pull, not push
 };
 
 class registry_session {

@@ -43,6 +43,7 @@ TEST_CASE("every key is read") {
       {"artifacts.oci.format", "simplesigning"},
       {"artifacts.oci.storage", "grafeas,archivista"},
       {"artifacts.oci.signer", "x509"},
+      {"artifacts.oci.sign-platform-manifests", "true"},
       {"storage.pubsub.provider", "kafka"},
       {"storage.pubsub.topic", "t"},
       {"storage.pubsub.kafka.bootstrap.servers", "k:9092"},
@@ -91,6 +92,7 @@ TEST_CASE("every key is read") {
   CHECK_FALSE(c.pipelinerun.enabled());
   CHECK(c.pipelinerun.deep_inspection);
   CHECK(c.oci.storage == std::set<std::string>{"archivista", "grafeas"});
+  CHECK(c.oci.sign_platform_manifests);
   CHECK(c.storage.pubsub_provider == "kafka");
   CHECK(c.storage.pubsub_topic == "t");
   CHECK(c.storage.pubsub_kafka_bootstrap_servers == "k:9092");
@@ -185,6 +187,25 @@ TEST_CASE("booleans follow strconv.ParseBool and bad ones are ignored with a war
   CHECK_FALSE(r.value->pipelinerun.deep_inspection);
   REQUIRE(r.warnings.size() == 1);
   CHECK(r.warnings[0].find("artifacts.pipelinerun.enable-deep-inspection") != std::string::npos);
+}
+
+TEST_CASE("artifacts.oci.sign-platform-manifests is off by default and only takes booleans") {
+  CHECK_FALSE(config::parse({}).value->oci.sign_platform_manifests);
+  CHECK(config::parse({{"artifacts.oci.sign-platform-manifests", "true"}}).value->oci.sign_platform_manifests);
+  CHECK(config::parse({{"artifacts.oci.sign-platform-manifests", "T"}}).value->oci.sign_platform_manifests);
+  auto off = config::parse({{"artifacts.oci.sign-platform-manifests", "false"}});
+  REQUIRE(off.ok());
+  CHECK_FALSE(off.value->oci.sign_platform_manifests);
+  CHECK(off.warnings.empty());
+  // Ours, so no upstream leniency to keep: a misspelt value rejects the map instead of leaving
+  // the feature silently off.
+  auto bad = config::parse({{"artifacts.oci.sign-platform-manifests", "ture"}});
+  REQUIRE_FALSE(bad.ok());
+  REQUIRE(bad.errors.size() == 1);
+  CHECK(bad.errors[0] == "artifacts.oci.sign-platform-manifests: invalid value \"ture\", wanted a boolean (true or false)");
+  // Only the oci artifact type has it.
+  CHECK(config::suggest_key("artifacts.oci.sign-platform-manifest") == "artifacts.oci.sign-platform-manifests");
+  CHECK(config::parse({{"artifacts.taskrun.sign-platform-manifests", "true"}}).warnings.size() == 1);
 }
 
 TEST_CASE("transparency.enabled accepts true and manual") {

@@ -143,6 +143,47 @@ class Chainsd:
         return False
 
 
+class StubProcess:
+    """A Python stand-in from tests/support (rekor-stub, fulcio-stub) on a free port: it prints
+    "listening on PORT" when ready. Extra arguments go to the stub."""
+
+    def __init__(self, script, *args):
+        self.proc = subprocess.Popen(["/usr/bin/python3", script, "--port", "0", *args], stdout=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline()
+        check(line.startswith("listening on "), "%s started" % os.path.basename(script))
+        self.port = line.split()[-1]
+        self.url = "http://127.0.0.1:" + self.port
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+            return r.read().decode()
+
+    def json(self, path):
+        return json.loads(self.get(path))
+
+    def post(self, path, doc):
+        req = urllib.request.Request(self.url + path, data=json.dumps(doc).encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            body = r.read()
+        try:
+            return json.loads(body)
+        except ValueError:
+            return body.decode()
+
+    def stats(self):
+        return self.json("/__stub/stats")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+        return False
+
+
 def kubectl(server, *args, input=None, check_rc=True):
     r = subprocess.run(["kubectl", "--kubeconfig", server.kubeconfig, *args], input=input,
                        capture_output=True, text=True, timeout=60)

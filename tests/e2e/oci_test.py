@@ -1,24 +1,34 @@
 """The real chainsd with the storage-oci plugin against kube-testserver and Debian's docker-registry
 (started here on 127.0.0.1): a TaskRun that built an image gets its image signature under
 sha256-<hex>.sig and its attestation under sha256-<hex>.att, verified independently with openssl
-and securesystemslib; a registry that is down fails the run with a reason naming it."""
+and securesystemslib; a registry that is down fails the run with a reason naming it. With
+artifacts.oci.sign-platform-manifests an image index and each of its platform manifests are signed
+(and the key is refused where no storage can read indexes). Keyless (tests/support fulcio-stub and
+rekor-stub): the .sig/.att layers become Sigstore bundles that @sigstore/verify accepts for the
+controller's identity, and rejects when tampered with."""
 import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
+import textwrap
 import time
 import urllib.error
 import urllib.request
 
-from e2elib import (Chainsd, Workdir, annotations, chains_config, check, create, dsse_parts, run_tests, taskrun,
-                    verify_openssl, verify_sslib, wait_signed, wait_until, TESTSERVER)
+from e2elib import (CHAINSD, Chainsd, StubProcess, Workdir, annotations, chains_config, check, create, dsse_parts,
+                    run_tests, taskrun, verify_openssl, verify_sslib, wait_signed, wait_until, SOURCE_ROOT, TESTSERVER)
 import ktsutil
 
 REGISTRY = "/usr/bin/docker-registry"
+FULCIO_STUB = os.environ.get("FULCIO_STUB", os.path.join(SOURCE_ROOT, "tests/support/fulcio-stub/fulcio_stub.py"))
+REKOR_STUB = os.environ.get("REKOR_STUB", os.path.join(SOURCE_ROOT, "tests/support/rekor-stub/rekor_stub.py"))
+VERIFY_BUNDLE = os.path.join(SOURCE_ROOT, "tests/oci/verify_bundle.mjs")
+NODE_DIR = os.path.join(SOURCE_ROOT, "tests")
 
 
 def free_port():
@@ -66,8 +76,12 @@ class Registry:
         check(st == 201, "blob uploaded")
 
     def push_image(self, repo):
-        layer = b"e2e layer %d" % time.monotonic_ns()
-        config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+        return self.push_platform(repo, "amd64", "v1")["digest"][len("sha256:"):]
+
+    def push_platform(self, repo, arch, tag):
+        """A one-layer image for `arch` under `tag`; returns its descriptor as an index lists it."""
+        layer = b"e2e layer %s %d" % (arch.encode(), time.monotonic_ns())
+        config = json.dumps({"architecture": arch, "os": "linux", "config": {},
                              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}
                              }).encode()
         self.put_blob(repo, layer)
@@ -78,10 +92,25 @@ class Registry:
                        "digest": "sha256:" + hashlib.sha256(config).hexdigest()},
             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "size": len(layer),
                         "digest": "sha256:" + hashlib.sha256(layer).hexdigest()}]}).encode()
-        st, _, _ = self.call("PUT", "/v2/%s/manifests/v1" % repo, manifest,
+        st, _, _ = self.call("PUT", "/v2/%s/manifests/%s" % (repo, tag), manifest,
                              {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
         check(st == 201, "image manifest pushed")
-        return hashlib.sha256(manifest).hexdigest()
+        return {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": len(manifest),
+                "digest": "sha256:" + hashlib.sha256(manifest).hexdigest(),
+                "platform": {"architecture": arch, "os": "linux"}}
+
+    def push_index(self, repo, manifests, tag):
+        """An OCI image index of these descriptors under `tag`; returns its digest's hex."""
+        body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                           "manifests": manifests}).encode()
+        st, _, _ = self.call("PUT", "/v2/%s/manifests/%s" % (repo, tag), body,
+                             {"Content-Type": "application/vnd.oci.image.index.v1+json"})
+        check(st == 201, "image index pushed")
+        return hashlib.sha256(body).hexdigest()
+
+    def status(self, repo, ref):
+        return self.call("GET", "/v2/%s/manifests/%s" % (repo, ref), None,
+                         {"Accept": "application/vnd.oci.image.manifest.v1+json"})[0]
 
     def manifest(self, repo, ref):
         st, _, body = self.call("GET", "/v2/%s/manifests/%s" % (repo, ref), None,
@@ -176,6 +205,208 @@ def test_registry_down_fails_the_run_naming_the_registry():
         err = annotations(tr).get("chains.tekton.dev/error", "")
         check(host in err, "the error names the registry: " + err)
     work.remove()
+
+
+def sig_payload_verified(reg, repo, work, hexdigest):
+    """The payload of the one layer under sha256-<hex>.sig, checked with openssl; returns it parsed."""
+    m = reg.manifest(repo, "sha256-%s.sig" % hexdigest)
+    check(len(m["layers"]) == 1, "one signature layer for %s" % hexdigest[:12])
+    layer = m["layers"][0]
+    payload = reg.blob(repo, layer["digest"])
+    sig = base64.b64decode(layer["annotations"]["dev.cosignproject.cosign/signature"])
+    check(verify_openssl(work, sig, payload), "openssl verifies the signature of %s" % hexdigest[:12])
+    return json.loads(payload)
+
+
+def test_image_index_and_each_platform_manifest_signed():
+    """artifacts.oci.sign-platform-manifests: the run reports an index; chainsd reads it from the
+    registry and signs the index and both platform manifests, each under its own .sig tag, as
+    `cosign sign --recursive` would. The attestation stays on the reported digest."""
+    reg = Registry()
+    try:
+        repo = "e2e/multi"
+        amd64 = reg.push_platform(repo, "amd64", "amd64")
+        arm64 = reg.push_platform(repo, "arm64", "arm64")
+        index = reg.push_index(repo, [amd64, arm64], "latest")
+        server, work = oci_env()
+        chains_config(server, {"artifacts.oci.sign-platform-manifests": "true"})
+        with server, Chainsd(server, work) as c:
+            create(server, image_taskrun("oci-index", reg.host + "/" + repo, index))
+            tr = wait_signed(server, "taskruns", "default", "oci-index", timeout=40)
+            check("chains.tekton.dev/error" not in annotations(tr), "no error on the run")
+            for hexdigest in (index, amd64["digest"][7:], arm64["digest"][7:]):
+                p = sig_payload_verified(reg, repo, work, hexdigest)
+                check(p["critical"]["image"]["docker-manifest-digest"] == "sha256:" + hexdigest,
+                      "the payload under sha256-%s.sig names that digest" % hexdigest[:12])
+                check(p["critical"]["identity"]["docker-reference"] == reg.host + "/" + repo,
+                      "and the image's repository")
+            att = reg.manifest(repo, "sha256-%s.att" % index)
+            check(len(att["layers"]) == 1, "the attestation is stored for the index")
+            for d in (amd64, arm64):
+                check(reg.status(repo, "sha256-%s.att" % d["digest"][7:]) == 404,
+                      "no attestation under a platform manifest (cosign attest attaches to the digest given)")
+            check(c.metric("chainsd_plugin_oci_index_reads_total") == 1, "one index read")
+            check(c.metric("chainsd_plugin_oci_pushes_total") == 4, "three signatures and one attestation pushed")
+
+        # Without the key (the default) only the reported digest is signed.
+        server, work2 = oci_env()
+        with server, Chainsd(server, work2):
+            single_repo = "e2e/multi-off"
+            a = reg.push_platform(single_repo, "amd64", "amd64")
+            idx = reg.push_index(single_repo, [a], "latest")
+            create(server, image_taskrun("oci-index-off", reg.host + "/" + single_repo, idx))
+            wait_signed(server, "taskruns", "default", "oci-index-off", timeout=40)
+            sig_payload_verified(reg, single_repo, work2, idx)
+            check(reg.status(single_repo, "sha256-%s.sig" % a["digest"][7:]) == 404,
+                  "with the key off the platform manifest is not signed")
+        work.remove()
+        work2.remove()
+    finally:
+        reg.stop()
+        reg.remove()
+
+
+def config_check(work, data):
+    doc = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "data": data})
+    r = subprocess.run([CHAINSD, "config", "check", "--plugin-dir", work.plugins, "--signing-secrets", work.secrets,
+                        "-"], input=doc, capture_output=True, text=True, timeout=60)
+    print(r.stdout + r.stderr, flush=True)
+    return r.returncode, r.stdout
+
+
+def test_sign_platform_manifests_needs_a_storage_that_reads_indexes():
+    work = Workdir("ecdsa")
+    base = {"artifacts.taskrun.storage": "tekton", "artifacts.pipelinerun.storage": "tekton"}
+    rc, out = config_check(work, dict(base, **{"artifacts.oci.storage": "tekton",
+                                               "artifacts.oci.sign-platform-manifests": "true"}))
+    check(rc == 1, "config check rejects the key when no storage of artifacts.oci.storage reads indexes")
+    check("error: artifacts.oci.sign-platform-manifests is true but no storage in artifacts.oci.storage (tekton)"
+          in out, "the error names the key and the storages")
+    rc, out = config_check(work, dict(base, **{"artifacts.oci.storage": "tekton,oci",
+                                               "artifacts.oci.sign-platform-manifests": "true"}))
+    check(rc == 0, "with oci among them it is accepted")
+    rc, out = config_check(work, dict(base, **{"artifacts.oci.sign-platform-manifests": "yes"}))
+    check(rc == 1 and 'artifacts.oci.sign-platform-manifests: invalid value "yes"' in out,
+          "a value that is not a boolean is rejected naming the key")
+
+    # The controller with that config: image signing fails with the reason, retried, then failed.
+    server = ktsutil.Server(TESTSERVER, "--bookmark-interval", "200ms", "--lenient-status")
+    chains_config(server, dict(base, **{"artifacts.oci.storage": "tekton",
+                                        "artifacts.oci.sign-platform-manifests": "true"}))
+    with server, Chainsd(server, work, retry_base_ms=20) as c:
+        create(server, image_taskrun("no-reader", "registry.example.com/e2e/app", "d" * 64))
+        tr = wait_signed(server, "taskruns", "default", "no-reader", value="failed", timeout=60)
+        err = annotations(tr).get("chains.tekton.dev/error", "")
+        check("artifacts.oci.sign-platform-manifests" in err and "registry.example.com/e2e/app@sha256:" + "d" * 64 in err,
+              "the run's error names the key and the image: " + err)
+        check(c.lines("platform manifests cannot be signed; runs that sign images will fail"),
+              "chainsd logged the config problem when it built the plugins")
+    work.remove()
+
+
+def sigstore_verify(layer_or_bundle, trust):
+    """tests/oci/verify_bundle.mjs: (verified, output)."""
+    r = subprocess.run(["node", VERIFY_BUNDLE], input=json.dumps(dict(trust, **layer_or_bundle)), capture_output=True,
+                       text=True, timeout=60, cwd=NODE_DIR)
+    return r.returncode == 0, (r.stdout + r.stderr).strip()
+
+
+def pem_certs(text):
+    """The PEM certificates in `text`, each normalised to "-----BEGIN…\n<base64>\n-----END…\n"."""
+    return ["-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" % "\n".join(textwrap.wrap("".join(b.split()), 64))
+            for b in re.findall(r"-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----", text)]
+
+
+def registry_layer(reg, repo, tag):
+    m = reg.manifest(repo, tag)
+    check(len(m["layers"]) == 1, "one layer under " + tag)
+    layer = m["layers"][0]
+    return {"mediaType": layer["mediaType"], "annotations": layer["annotations"],
+            "content": base64.b64encode(reg.blob(repo, layer["digest"])).decode()}
+
+
+def test_keyless_layers_verify_as_sigstore_bundles():
+    """Keyless (fulcio-stub certificate, rekor-stub entry) into the registry: the .sig and .att
+    layers, with their certificate, chain and cosign bundle annotations, become Sigstore bundles
+    that @sigstore/verify accepts against the stub CA and log key for the controller's identity and
+    issuer; a changed payload, another identity or another issuer are rejected."""
+    node_ok = subprocess.run(["sh", "-c", "command -v node"], capture_output=True).returncode == 0
+    if not node_ok or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@sigstore", "verify")):
+        print("SKIP: node or @sigstore/verify missing", flush=True)
+        return
+    reg = Registry()
+    try:
+        repo = "e2e/keyless"
+        hexdigest = reg.push_image(repo)
+        server = ktsutil.Server(TESTSERVER, "--bookmark-interval", "200ms", "--lenient-status")
+        st, _, _ = server.request("POST", "/api/v1/namespaces/tekton-chains/serviceaccounts",
+                                  {"apiVersion": "v1", "kind": "ServiceAccount",
+                                   "metadata": {"name": "tekton-chains-controller"}})
+        check(st in (201, 409), "the controller's service account exists")
+        work = Workdir(key=None)
+        sa_dir = os.path.join(work.path, "serviceaccount")
+        os.mkdir(sa_dir)
+        with open(os.path.join(sa_dir, "namespace"), "w") as f:
+            f.write("tekton-chains")
+        os.environ["CHAINSD_SERVICEACCOUNT_DIR"] = sa_dir
+        try:
+            with server, StubProcess(FULCIO_STUB, "--trust", server.url, "--ca-out", os.path.join(work.path, "root.pem")) as fulcio, \
+                    StubProcess(REKOR_STUB) as rekor:
+                chains_config(server, {"artifacts.oci.storage": "oci", "artifacts.taskrun.storage": "oci",
+                                       "artifacts.pipelinerun.storage": "oci",
+                                       "signers.x509.fulcio.enabled": "true", "signers.x509.fulcio.address": fulcio.url,
+                                       "transparency.enabled": "true", "transparency.url": rekor.url})
+                with Chainsd(server, work):
+                    create(server, image_taskrun("keyless-oci", reg.host + "/" + repo, hexdigest))
+                    wait_signed(server, "taskruns", "default", "keyless-oci", timeout=40)
+                sig = registry_layer(reg, repo, "sha256-%s.sig" % hexdigest)
+                att = registry_layer(reg, repo, "sha256-%s.att" % hexdigest)
+                # Trust comes from the CA and the log themselves, not from what chainsd stored.
+                ca_pems = pem_certs(fulcio.get("/api/v1/rootCert"))
+                with open(os.path.join(work.path, "root.pem")) as f:
+                    check(len(ca_pems) == 2 and ca_pems[-1] == pem_certs(f.read())[0],
+                          "Fulcio's chain is an intermediate and the root it wrote out")
+                log_pem = rekor.get("/api/v1/log/publicKey")
+        finally:
+            os.environ.pop("CHAINSD_SERVICEACCOUNT_DIR", None)
+        san = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
+        other_log_pem = subprocess.run("openssl ecparam -name prime256v1 -genkey -noout | openssl ec -pubout",
+                                       shell=True, capture_output=True, text=True, check=True).stdout
+        trust = {"keyless": {"caPems": ca_pems, "logPem": log_pem, "san": san,
+                             "issuer": "https://kubernetes.default.svc"}}
+        for name, layer in (("signature", sig), ("attestation", att)):
+            ann = layer["annotations"]
+            check(ann["dev.sigstore.cosign/certificate"].startswith("-----BEGIN CERTIFICATE-----"),
+                  "the %s layer carries the Fulcio certificate" % name)
+            check(pem_certs(ann["dev.sigstore.cosign/chain"]) == ca_pems,
+                  "its chain annotation is Fulcio's chain (intermediate, root), as cosign writes it")
+            check(json.loads(ann["dev.sigstore.cosign/bundle"])["SignedEntryTimestamp"],
+                  "and the Rekor entry with its SET")
+            ok, out = sigstore_verify({"layer": layer}, trust)
+            check(ok, "@sigstore/verify accepts the %s layer for %s: %s" % (name, san, out))
+            ok, out = sigstore_verify({"layer": layer}, dict(trust, keyless=dict(trust["keyless"], san=san + "-other")))
+            check(not ok, "and rejects it for another identity: " + out)
+            ok, out = sigstore_verify({"layer": layer},
+                                      dict(trust, keyless=dict(trust["keyless"], issuer="https://accounts.google.com")))
+            check(not ok, "and for another issuer: " + out)
+            ok, out = sigstore_verify({"layer": layer}, dict(trust, keyless=dict(trust["keyless"], logPem=other_log_pem)))
+            check(not ok and "INCLUSION_PROMISE" in out, "and when the SET is checked with another log's key: " + out)
+        # Tampered: one character of each payload changed (the image digest, the statement's subject).
+        other = ("1" if hexdigest[0] == "0" else "0") + hexdigest[1:]
+        content = base64.b64decode(sig["content"]).replace(hexdigest.encode(), other.encode())
+        check(content != base64.b64decode(sig["content"]), "the payload names the image digest")
+        ok, out = sigstore_verify({"layer": dict(sig, content=base64.b64encode(content).decode())}, trust)
+        check(not ok, "a changed simplesigning payload is rejected: " + out)
+        env = json.loads(base64.b64decode(att["content"]))
+        stmt = base64.b64decode(env["payload"]).replace(hexdigest.encode(), other.encode())
+        check(stmt != base64.b64decode(env["payload"]), "the statement names the image digest")
+        env["payload"] = base64.b64encode(stmt).decode()
+        ok, out = sigstore_verify({"layer": dict(att, content=base64.b64encode(json.dumps(env).encode()).decode())}, trust)
+        check(not ok, "a changed statement is rejected: " + out)
+        work.remove()
+    finally:
+        reg.stop()
+        reg.remove()
 
 
 if __name__ == "__main__":

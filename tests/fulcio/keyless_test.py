@@ -21,7 +21,7 @@ import urllib.request
 from cryptography import x509
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from e2elib import (Chainsd, Workdir, annotations, chains_config, check, create, dsse_parts,  # noqa: E402
+from e2elib import (Chainsd, StubProcess, Workdir, annotations, chains_config, check, create, dsse_parts,  # noqa: E402
                     run_tests, taskrun, wait_signed, wait_until, TESTSERVER, SOURCE_ROOT)
 import ktsutil  # noqa: E402
 
@@ -32,54 +32,17 @@ BASE_CONFIG = {"artifacts.oci.storage": "tekton"}
 K8S_URI = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/%s"
 
 
-class FulcioStub:
+class FulcioStub(StubProcess):
+    """The Fulcio stand-in trusting `server`'s token issuer; its root CA is written to self.ca."""
+
     def __init__(self, server, *args):
         self.dir = tempfile.mkdtemp(prefix="fulcio-stub-")
         self.ca = os.path.join(self.dir, "root.pem")
-        self.proc = subprocess.Popen(["/usr/bin/python3", STUB, "--port", "0", "--trust", server.url,
-                                      "--ca-out", self.ca, *args], stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        check(line.startswith("listening on "), "fulcio-stub started")
-        self.port = line.split()[-1]
-        self.url = "http://127.0.0.1:" + self.port
-
-    def post(self, path, doc):
-        req = urllib.request.Request(self.url + path, data=json.dumps(doc).encode(), method="POST")
-        return json.loads(urllib.request.urlopen(req, timeout=10).read())
-
-    def stats(self):
-        with urllib.request.urlopen(self.url + "/__stub/stats", timeout=10) as r:
-            return json.loads(r.read())
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc.stdout.close()
-        return False
+        super().__init__(STUB, "--trust", server.url, "--ca-out", self.ca, *args)
 
 
-class RekorStub:
-    def __init__(self):
-        self.proc = subprocess.Popen(["/usr/bin/python3", REKOR_STUB, "--port", "0"], stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        check(line.startswith("listening on "), "rekor-stub started")
-        self.url = "http://127.0.0.1:" + line.split()[-1]
-
-    def get(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=10) as r:
-            return r.read().decode()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc.stdout.close()
-        return False
+def RekorStub():
+    return StubProcess(REKOR_STUB)
 
 
 class Env:

@@ -395,7 +395,38 @@ def auth_and_tls(exe):
         w.close()
 
 
+def annotation_latency(exe):
+    """--latency-annotation: the time from an object's arrival to the write that sets the annotation."""
+    with Server(exe, "--latency-annotation", "chains.tekton.dev/signed=true") as s:
+        items = [taskrun("lat-a"), taskrun("lat-b")]
+        for o in items:
+            o["metadata"]["namespace"] = "default"
+        st, _, r = s.request("POST", "/testserver/load", {"kind": "TaskRunList", "items": items})
+        check(st == 200 and r["loaded"] == 2, "two runs loaded: %s %s" % (st, r))
+        s.request("POST", TR, taskrun("lat-c"))
+        st, _, stats = s.request("GET", "/testserver/stats")
+        lat = stats["annotation_latency_ms"]
+        check(lat["count"] == 0 and lat["waiting"] == 3, "three objects wait for the annotation: %s" % lat)
+        time.sleep(0.05)
+        merge = "application/merge-patch+json"
+        s.request("PATCH", TR + "/lat-a", {"metadata": {"annotations": {"chains.tekton.dev/signed": "false"}}}, merge)
+        st, _, stats = s.request("GET", "/testserver/stats")
+        check(stats["annotation_latency_ms"]["count"] == 0, "another value is not the awaited one")
+        s.request("PATCH", TR + "/lat-a", {"metadata": {"annotations": {"chains.tekton.dev/signed": "true"}}}, merge)
+        s.request("PATCH", TR + "/lat-a", {"metadata": {"annotations": {"x": "y"}}}, merge)  # counted once
+        s.request("PATCH", TR + "/lat-c", {"metadata": {"annotations": {"chains.tekton.dev/signed": "true"}}}, merge)
+        st, _, stats = s.request("GET", "/testserver/stats")
+        lat = stats["annotation_latency_ms"]
+        check(lat["count"] == 2 and lat["waiting"] == 1, "two objects reached the annotation once each: %s" % lat)
+        check(50 <= lat["max"] < 30000 and lat["p50"] <= lat["p99"] <= lat["max"],
+              "latencies measured from arrival (>= the 50 ms slept): %s" % lat)
+    with Server(exe) as s:
+        st, _, stats = s.request("GET", "/testserver/stats")
+        check(stats["annotation_latency_ms"] is None, "without the flag no latency is tracked")
+
+
 def main():
+    annotation_latency(EXE)
     with Server(EXE, "--bookmark-interval", "200ms") as s:
         crud_and_concurrency(s)
         patches(s)

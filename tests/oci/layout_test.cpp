@@ -115,3 +115,33 @@ TEST_CASE("Rekor entries become bundle tlogEntries in protojson form") {
   CHECK(tlog_entry("").empty());
   CHECK(tlog_entry(R"({"body":"bm90IGpzb24=","integratedTime":1,"logID":"00","logIndex":1})").empty());
 }
+
+TEST_CASE("index entries: image manifests and nested indexes, other media types skipped") {
+  const std::string a = "sha256:" + std::string(64, 'a'), b = "sha256:" + std::string(64, 'b'),
+                    c = "sha256:" + std::string(64, 'c'), d = "sha256:" + std::string(64, 'd');
+  auto entries = index_entries(
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)"
+      R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" + a +
+      R"(","size":1,"platform":{"architecture":"amd64","os":"linux"}},)"
+      R"({"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" + b + R"(","size":1},)"
+      R"({"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","digest":")" + c + R"(","size":1},)"
+      R"({"mediaType":"application/vnd.example.sbom.v1+json","digest":")" + d + R"(","size":1}]})");
+  REQUIRE(entries.size() == 3);
+  CHECK(entries[0].digest == a);
+  CHECK_FALSE(entries[0].index);
+  CHECK(entries[1].digest == b);
+  CHECK_FALSE(entries[1].index);
+  CHECK(entries[2].digest == c);
+  CHECK(entries[2].index);
+  CHECK(index_entries(R"({"manifests":[]})").empty());
+  CHECK_THROWS_WITH(index_entries(R"({"layers":[]})"), Catch::Contains("no \"manifests\" array"));
+  CHECK_THROWS_WITH(index_entries(R"({"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json"}]})"),
+                    Catch::Contains("without a digest"));
+  CHECK_THROWS(index_entries("not json"));
+  CHECK(is_index_type("application/vnd.oci.image.index.v1+json"));
+  CHECK(is_index_type("application/vnd.docker.distribution.manifest.list.v2+json"));
+  CHECK_FALSE(is_index_type("application/vnd.oci.image.manifest.v1+json"));
+  CHECK(is_sha256_digest(a));
+  CHECK_FALSE(is_sha256_digest("sha512:" + std::string(128, 'a')));
+  CHECK_FALSE(is_sha256_digest("sha256:" + std::string(64, 'A')));
+}

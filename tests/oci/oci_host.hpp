@@ -17,6 +17,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 #include <stdexcept>
@@ -35,6 +36,8 @@ struct oci_host final : plugin::host {
   std::map<std::string, std::pair<unsigned, std::string>> kube_objects;  // GET path → (status, body)
   std::vector<std::string> kube_requests;
   std::vector<std::string> http_requests;  // "METHOD url" in order
+  // When set, sees (and may change) every HTTP response: a registry that lies.
+  std::function<void(const std::string& url, plugin::http_response&)> rewrite;
 
   explicit oci_host(chainsd::net::client_options opts = {}) : client(ctx.get_executor(), std::move(opts)) {}
 
@@ -55,8 +58,11 @@ struct oci_host final : plugin::host {
     r.body = std::move(req.body);
     r.timeout = req.timeout;
     try {
+      const std::string url = r.url;
       auto resp = co_await client.send(std::move(r));
-      co_return plugin::http_response{resp.status, std::move(resp.headers), std::move(resp.body)};
+      plugin::http_response out{resp.status, std::move(resp.headers), std::move(resp.body)};
+      if (rewrite) rewrite(url, out);
+      co_return out;
     } catch (const chainsd::net::http_error& e) {
       co_return plugin::fail(plugin::errc::retryable, e.what());
     }

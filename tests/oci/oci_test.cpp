@@ -25,6 +25,8 @@ namespace net = chainsd::net;
 
 namespace {
 
+std::string str(const json::value& v) { return std::string(v.as_string()); }
+
 // Direct registry API calls for setting up and reading back (not through the plugin).
 struct registry_api {
   oci_host& h;
@@ -53,9 +55,13 @@ struct registry_api {
   }
 
   // A one-layer image tagged "v1"; returns its manifest digest.
-  std::string push_image(const std::string& repo) {
-    std::string layer = "layer bytes " + std::to_string(std::random_device{}());
-    std::string cfg = R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[")" +
+  std::string push_image(const std::string& repo) { return str(push_platform_image(repo, "amd64", "v1").at("digest")); }
+
+  // A one-layer image for `arch` under `tag`; returns its descriptor with the platform, as an
+  // index lists it.
+  json::object push_platform_image(const std::string& repo, const std::string& arch, const std::string& tag) {
+    std::string layer = "layer bytes " + arch + " " + std::to_string(std::random_device{}());
+    std::string cfg = R"({"architecture":")" + arch + R"(","os":"linux","rootfs":{"type":"layers","diff_ids":[")" +
                       storage_oci::sha256_digest(layer) + R"("]},"config":{}})";
     put_blob(repo, layer);
     put_blob(repo, cfg);
@@ -64,11 +70,26 @@ struct registry_api {
                            std::to_string(cfg.size()) + R"(,"digest":")" + storage_oci::sha256_digest(cfg) +
                            R"("},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","size":)" +
                            std::to_string(layer.size()) + R"(,"digest":")" + storage_oci::sha256_digest(layer) + R"("}]})";
-    auto put = call("PUT", "/v2/" + repo + "/manifests/v1", manifest,
+    auto put = call("PUT", "/v2/" + repo + "/manifests/" + tag, manifest,
                     {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
     REQUIRE(put.status == 201);
     REQUIRE(put.header("Docker-Content-Digest") == storage_oci::sha256_digest(manifest));
-    return storage_oci::sha256_digest(manifest);
+    return {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+            {"digest", storage_oci::sha256_digest(manifest)},
+            {"size", manifest.size()},
+            {"platform", {{"architecture", arch}, {"os", "linux"}}}};
+  }
+
+  // An index (OCI image index or Docker manifest list) of these descriptors under `tag`; returns
+  // its descriptor.
+  json::object push_index(const std::string& repo, const json::array& manifests, const std::string& tag,
+                          const std::string& media_type = "application/vnd.oci.image.index.v1+json") {
+    std::string body = json::serialize(json::object{{"schemaVersion", 2}, {"mediaType", media_type}, {"manifests", manifests}});
+    auto put = call("PUT", "/v2/" + repo + "/manifests/" + tag, body, {{"Content-Type", media_type}});
+    INFO(put.body);
+    REQUIRE(put.status == 201);
+    REQUIRE(put.header("Docker-Content-Digest") == storage_oci::sha256_digest(body));
+    return {{"mediaType", media_type}, {"digest", storage_oci::sha256_digest(body)}, {"size", body.size()}};
   }
 
   // The manifest at a tag (must exist) and its digest as the registry reports it.
@@ -213,8 +234,6 @@ std::unique_ptr<plugin::storage> make(oci_host& h, plugin::config_map cfg = {}) 
   REQUIRE(st.has_value());
   return std::move(*st);
 }
-
-std::string str(const json::value& v) { return std::string(v.as_string()); }
 
 // The cosign layout of a signature manifest with one or more layers; returns the layer array.
 json::array check_cosign_manifest(registry_api& api, const std::string& repo, const json::object& m,
@@ -377,6 +396,92 @@ TEST_CASE("oci storage without auth writes cosign's .sig and .att layout, once")
   }
 }
 
+TEST_CASE("oci storage lists the manifests of an image index, and each one's signature is stored as cosign's") {
+  registry_process reg({});
+  oci_host h;
+  registry_api api{h, reg.base_url(), ""};
+  test_keys keys;
+  const std::string repo = "team/multi";
+  const std::string image_repo = reg.host() + "/" + repo;
+  // index → amd64, arm64, and a nested Docker manifest list → s390x (cosign's walk descends into it).
+  auto amd64 = api.push_platform_image(repo, "amd64", "amd64");
+  auto arm64 = api.push_platform_image(repo, "arm64", "arm64");
+  auto s390x = api.push_platform_image(repo, "s390x", "s390x");
+  auto nested = api.push_index(repo, json::array{s390x}, "nested",
+                               "application/vnd.docker.distribution.manifest.list.v2+json");
+  auto index = api.push_index(repo, json::array{amd64, arm64, nested}, "latest");
+  const std::string index_digest = str(index.at("digest"));
+  auto st = make(h);
+  REQUIRE(st->reads_image_indexes());
+  const plugin::run_ref run{"tekton.dev/v1", "TaskRun", "ns", "build", "uid-1", ""};
+  auto list = [&](const std::string& image) { return h.run(st->index_manifests(run, image)); };
+
+  auto listed = list(image_repo + "@" + index_digest);
+  INFO((listed ? std::string() : listed.error().message));
+  REQUIRE(listed.has_value());
+  CHECK(*listed == std::vector<std::string>{str(amd64.at("digest")), str(arm64.at("digest")),
+                                            str(nested.at("digest")), str(s390x.at("digest"))});
+  // A single-image manifest lists nothing.
+  auto single = list(image_repo + "@" + str(amd64.at("digest")));
+  REQUIRE(single.has_value());
+  CHECK(single->empty());
+  // Only indexes are downloaded: the root and the nested list, nothing else after the ping.
+  CHECK(std::count_if(h.http_requests.begin(), h.http_requests.end(), [](const std::string& l) {
+          return l.find("/manifests/") != std::string::npos;
+        }) == 3);
+  CHECK(std::none_of(h.http_requests.begin(), h.http_requests.end(),
+                     [](const std::string& l) { return l.rfind("GET", 0) != 0; }));
+
+  // What the engine then does: one simplesigning payload per digest, stored like the index's.
+  std::vector<std::string> all{index_digest};
+  all.insert(all.end(), listed->begin(), listed->end());
+  for (const auto& d : all) {
+    auto r = store(h, *st, signature_request(keys, image_repo, d, false));
+    INFO((r ? std::string() : r.error().message));
+    REQUIRE(r.has_value());
+  }
+  for (const auto& d : all) {
+    INFO(d);
+    auto [m, md] = api.manifest(repo, "sha256-" + d.substr(7) + ".sig");
+    auto layers = check_cosign_manifest(api, repo, m, "application/vnd.dev.cosign.simplesigning.v1+json");
+    REQUIRE(layers.size() == 1);
+    std::string payload = api.blob(repo, str(layers[0].as_object().at("digest")));
+    CHECK(str(json::parse(payload).at("critical").at("image").at("docker-manifest-digest")) == d);
+    CHECK(keys.verify(payload, plugin::base64_decode(
+                                   str(layers[0].as_object().at("annotations").at("dev.cosignproject.cosign/signature")))));
+  }
+
+  SECTION("a missing image is a permanent error naming it") {
+    const std::string missing = image_repo + "@sha256:" + std::string(64, 'e');
+    auto r = list(missing);
+    REQUIRE(r.has_error());
+    CHECK(r.error().code == plugin::errc::permanent);
+    CHECK_THAT(r.error().message, Catch::Contains(missing) && Catch::Contains("does not exist") &&
+                                      Catch::Contains("ns/build"));
+  }
+  SECTION("an unreachable registry is retryable, naming it") {
+    const std::string host = "127.0.0.1:" + std::to_string(free_port());
+    auto r = list(host + "/team/multi@" + index_digest);
+    REQUIRE(r.has_error());
+    CHECK(r.error().code == plugin::errc::retryable);
+    CHECK_THAT(r.error().message, Catch::Contains(host));
+  }
+  SECTION("a registry answering other bytes than the digest asked for is refused, nothing listed") {
+    // A lying registry (or proxy) slips a manifest of its choice into the index it serves.
+    const std::string evil = "sha256:" + std::string(64, '6');
+    h.rewrite = [&](const std::string& url, plugin::http_response& resp) {
+      if (url.find("/manifests/" + index_digest) == std::string::npos) return;
+      auto at = resp.body.find(str(arm64.at("digest")));
+      REQUIRE(at != std::string::npos);
+      resp.body.replace(at, evil.size(), evil);
+    };
+    auto r = list(image_repo + "@" + index_digest);
+    REQUIRE(r.has_error());
+    CHECK(r.error().code == plugin::errc::permanent);
+    CHECK_THAT(r.error().message, Catch::Contains("answered manifest " + index_digest + " with a document of digest"));
+  }
+}
+
 TEST_CASE("oci storage with sigstore-bundle pushes OCI 1.1 referrers with the tag-schema fallback") {
   registry_process reg({});
   oci_host h;
@@ -494,6 +599,11 @@ TEST_CASE("oci storage with htpasswd basic auth uses the run's service account i
     att.run.service_account = "builder";
     REQUIRE(store(h, *st, att).has_value());
     api.manifest(repo, "sha256-" + digest.substr(7) + ".att");
+    // Reading an index authenticates the same way.
+    auto listed = h.run(st->index_manifests(req.run, image_repo + "@" + digest));
+    INFO((listed ? std::string() : listed.error().message));
+    REQUIRE(listed.has_value());
+    CHECK(listed->empty());
   }
   SECTION("credentials from a mounted docker config (storage.oci.docker-config)") {
     write_text(keys.dir / "config.json", docker_config("s3cret pass"));
@@ -516,6 +626,10 @@ TEST_CASE("oci storage with htpasswd basic auth uses the run's service account i
     REQUIRE(r.has_error());
     CHECK(r.error().code == plugin::errc::unauthenticated);
     CHECK_THAT(r.error().message, Catch::Contains(reg.host()) && Catch::Contains(digest));
+    auto listed = h.run(st->index_manifests(req.run, image_repo + "@" + digest));
+    REQUIRE(listed.has_error());
+    CHECK(listed.error().code == plugin::errc::unauthenticated);
+    CHECK_THAT(listed.error().message, Catch::Contains(image_repo + "@" + digest));
   }
   SECTION("wrong password: unauthenticated after authenticating, naming image and repository") {
     write_text(keys.dir / "config.json", docker_config("wrong"));
@@ -558,6 +672,16 @@ TEST_CASE("oci storage with Docker token auth asks the realm for push scope with
     api.manifest(repo, "sha256-" + digest.substr(7) + ".att");
     auto log = reg.token_requests();
     CHECK_THAT(log, Catch::Contains(R"("service": "chainsd-test-registry", "scope": ["repository:tokened/app:pull,push"], "authorized": true)"));
+  }
+  SECTION("reading an index asks the realm for pull only") {
+    auto st = make(h, {{"storage.oci.docker-config", (keys.dir / "config.json").string()}});
+    const plugin::run_ref run{"tekton.dev/v1", "TaskRun", "ns", "build", "uid-1", ""};
+    auto r = h.run(st->index_manifests(run, image_repo + "@" + digest));
+    INFO((r ? std::string() : r.error().message));
+    REQUIRE(r.has_value());
+    CHECK(r->empty());
+    CHECK_THAT(reg.token_requests(),
+               Catch::Contains(R"("service": "chainsd-test-registry", "scope": ["repository:tokened/app:pull"], "authorized": true)"));
   }
   SECTION("with storage.oci.repository the token also asks pull on the image's repository (mount)") {
     auto st = make(h, {{"storage.oci.docker-config", (keys.dir / "config.json").string()},

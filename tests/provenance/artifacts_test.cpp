@@ -2,6 +2,9 @@
 
 #include "provenance/artifacts.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 using namespace chainsd::provenance;
 
 namespace {
@@ -62,4 +65,44 @@ TEST_CASE("spdx_git decorates URLs once") {
   CHECK(spdx_git("https://g/r") == "git+https://g/r.git");
   CHECK(spdx_git("git+https://g/r.git") == "git+https://g/r.git");
   CHECK(spdx_git("") == "git+.git");
+}
+
+TEST_CASE("long lists (indexed past the threshold) dedupe exactly like the plain upstream scan") {
+  // The reference is upstream's quadratic AppendSubjects: the first same-named artifact sharing a
+  // digest (an empty hex matching a missing algorithm) absorbs the new one's digests.
+  auto equal = [](const digest_set& existing, const digest_set& digest) {
+    for (const auto& [alg, hex] : existing) {
+      auto it = digest.find(alg);
+      if ((it == digest.end() ? std::string() : it->second) == hex) return true;
+    }
+    return false;
+  };
+  std::uint32_t seed = 12345;
+  auto rnd = [&](std::uint32_t n) {
+    seed = seed * 1664525u + 1013904223u;
+    return (seed >> 8) % n;
+  };
+  const char* names[] = {"a", "b", "c", "d", "e"};
+  const char* algs[] = {"sha1", "sha256", "sha512"};
+  const char* hexes[] = {"", "1", "2", "3", "4", "5", "6", "7", "8"};
+  int long_lists = 0;
+  for (int round = 0; round < 200; ++round) {
+    artifact_list l;
+    std::vector<std::pair<std::string, digest_set>> ref;
+    int n = 40 + static_cast<int>(rnd(150));
+    for (int k = 0; k < n; ++k) {
+      std::string name = names[rnd(5)];
+      digest_set d;
+      for (int a = 0, m = 1 + static_cast<int>(rnd(2)); a < m; ++a) d[algs[rnd(3)]] = hexes[rnd(9)];
+      l.add(name, d);
+      auto it = std::find_if(ref.begin(), ref.end(), [&](const auto& e) { return e.first == name && equal(e.second, d); });
+      if (it != ref.end())
+        for (const auto& [alg, hex] : d) it->second[alg] = hex;
+      else
+        ref.emplace_back(name, d);
+    }
+    REQUIRE(l.items() == ref);
+    if (ref.size() > 32) ++long_lists;
+  }
+  CHECK(long_lists > 20);  // the indexed path was exercised
 }

@@ -4,12 +4,16 @@
 
 #include "reconciler/reconciler.hpp"
 #include "reconciler/run_meta.hpp"
+#include "reconciler/sign_run.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <optional>
 
 using namespace chainsd;
 using namespace chainsd::reconciler;
@@ -200,4 +204,168 @@ TEST_CASE("failures retry with backoff, then mark failed with a Warning event") 
   CHECK_THAT(h.cluster.applies[4].at("chains.tekton.dev/error"), Catch::Contains("test signer refuses"));
   CHECK(h.cluster.events == 1);
   CHECK(h.signer->calls == 5);
+}
+
+// artifacts.oci.sign-platform-manifests: sign_run asks the storage that reads image indexes for
+// the manifests under each image the run reported and signs each like the image itself.
+namespace {
+
+const std::string index_hex = std::string(64, '1');
+const std::string amd64_hex = std::string(64, '2');
+const std::string arm64_hex = std::string(64, '3');
+const std::string repo = "registry.example.com/team/app";
+
+std::string image_run_json() {
+  // IMAGES names the index and (as some build tasks do) one of its platform manifests.
+  return R"({"apiVersion":"tekton.dev/v1","kind":"TaskRun","metadata":{"name":"build","namespace":"ns","uid":"u9",)"
+         R"("resourceVersion":"10"},"spec":{"serviceAccountName":"builder"},"status":{"startTime":"2026-01-01T00:00:00Z",)"
+         R"("completionTime":"2026-01-01T00:01:00Z","conditions":[{"type":"Succeeded","status":"True"}],)"
+         R"("taskSpec":{"steps":[{"name":"s","image":"busybox"}]},"steps":[{"name":"s","imageID":"busybox@sha256:)" +
+         std::string(64, 'a') + R"("}],"results":[{"name":"IMAGES","type":"string","value":")" + repo + "@sha256:" +
+         index_hex + ", " + repo + "@sha256:" + arm64_hex + R"("}]}})";
+}
+
+struct index_storage final : plugin::storage {
+  bool capable = true;
+  std::optional<plugin::error> list_error;
+  std::map<std::string, std::vector<std::string>> indexes;  // image → digests it lists
+  std::vector<plugin::run_ref> list_calls;
+  std::vector<std::string> listed_images;
+  std::vector<plugin::store_request> stored;
+  boost::asio::awaitable<plugin::result<plugin::store_result>> store(plugin::store_request req) override {
+    stored.push_back(std::move(req));
+    co_return plugin::store_result{};
+  }
+  bool reads_image_indexes() const override { return capable; }
+  boost::asio::awaitable<plugin::result<std::vector<std::string>>> index_manifests(plugin::run_ref run,
+                                                                                   std::string image) override {
+    list_calls.push_back(run);
+    listed_images.push_back(image);
+    if (list_error) co_return *list_error;
+    auto it = indexes.find(image);
+    co_return it == indexes.end() ? std::vector<std::string>{} : it->second;
+  }
+};
+
+struct image_harness {
+  boost::asio::io_context ctx;
+  counting_signer* signer = nullptr;
+  index_storage* storage = nullptr;
+  std::shared_ptr<plugin_set> set = std::make_shared<plugin_set>();
+
+  explicit image_harness(bool key, bool capable = true) {
+    auto cfg = std::make_shared<config::config>(config::default_config());
+    cfg->taskrun.storage = {""};  // provenance off: only image signatures
+    cfg->oci.storage = {"registry"};
+    cfg->oci.sign_platform_manifests = key;
+    set->cfg = cfg;
+    auto s = std::make_unique<counting_signer>();
+    signer = s.get();
+    set->signers.emplace("x509", std::move(s));
+    auto st = std::make_unique<index_storage>();
+    st->capable = capable;
+    st->indexes[repo + "@sha256:" + index_hex] = {"sha256:" + amd64_hex, "sha256:" + arm64_hex};
+    storage = st.get();
+    set->storages.emplace("registry", std::move(st));
+    pick_index_reader(*set);
+  }
+  sign_outcome sign() {
+    auto json = image_run_json();
+    auto fut = boost::asio::co_spawn(ctx, sign_run(set, parse_run_meta(json, run_kind::task_run), json, {}),
+                                     boost::asio::use_future);
+    ctx.run();
+    return fut.get();
+  }
+  std::map<std::string, plugin::store_request> stored_by_image() const {
+    std::map<std::string, plugin::store_request> m;
+    for (const auto& r : storage->stored) m[r.image] = r;
+    return m;
+  }
+};
+
+std::string simplesigning(const std::string& hex) {
+  return R"({"critical":{"identity":{"docker-reference":")" + repo +
+         R"("},"image":{"docker-manifest-digest":"sha256:)" + hex +
+         R"("},"type":"cosign container image signature"},"optional":null})";
+}
+
+}  // namespace
+
+TEST_CASE("sign-platform-manifests: every manifest an index lists is signed and stored like the index") {
+  image_harness h(true);
+  REQUIRE(h.set->index_reader == h.storage);
+  CHECK(h.set->index_error.empty());
+  auto out = h.sign();
+  INFO((out.errors.empty() ? std::string() : out.errors[0]));
+  CHECK(out.errors.empty());
+  // The index and its two platform manifests, the arm64 one once although the run reported it too.
+  CHECK(h.signer->calls == 3);
+  CHECK(out.signed_count == 3);
+  CHECK(out.stored_count == 3);
+  auto stored = h.stored_by_image();
+  REQUIRE(stored.size() == 3);
+  for (const auto& hex : {index_hex, amd64_hex, arm64_hex}) {
+    INFO(hex);
+    const auto& r = stored.at(repo + "@sha256:" + hex);
+    CHECK(r.kind == plugin::artifact_kind::oci);
+    CHECK(r.payload == simplesigning(hex));
+    CHECK(r.signature == "sig:" + std::to_string(r.payload.size()));  // the raw signature over the payload
+    CHECK(r.short_key == hex.substr(0, 12));
+    CHECK(r.full_key == r.image);
+    CHECK(r.run.service_account == "builder");
+  }
+  // Each reported image was asked about once (the platform manifests themselves are not).
+  CHECK(h.storage->listed_images ==
+        std::vector<std::string>{repo + "@sha256:" + index_hex, repo + "@sha256:" + arm64_hex});
+  REQUIRE(!h.storage->list_calls.empty());
+  CHECK(h.storage->list_calls[0].service_account == "builder");
+  CHECK(h.storage->list_calls[0].namespace_name == "ns");
+}
+
+TEST_CASE("sign-platform-manifests off: indexes are not read, only the reported images are signed") {
+  image_harness h(false);
+  CHECK(h.set->index_reader == nullptr);
+  CHECK(h.set->index_error.empty());
+  auto out = h.sign();
+  CHECK(out.errors.empty());
+  CHECK(h.storage->listed_images.empty());
+  CHECK(h.stored_by_image().size() == 2);
+}
+
+TEST_CASE("sign-platform-manifests without a storage that reads indexes: the error names the key") {
+  image_harness h(true, false);
+  CHECK(h.set->index_reader == nullptr);
+  CHECK_THAT(h.set->index_error, Catch::Contains("artifacts.oci.sign-platform-manifests is true") &&
+                                     Catch::Contains("artifacts.oci.storage (registry)"));
+  auto out = h.sign();
+  REQUIRE(out.errors.size() == 2);  // one per reported image
+  CHECK_THAT(out.errors[0], Catch::Contains(repo + "@sha256:" + index_hex) && Catch::Contains("ns/build") &&
+                                Catch::Contains("artifacts.oci.sign-platform-manifests"));
+  CHECK(out.error_type == "payload_creation");
+  CHECK_FALSE(out.permanent);  // retried: a config fix in the meantime lets the retry through
+  // What could be signed still is.
+  CHECK(h.stored_by_image().size() == 2);
+  CHECK(h.storage->listed_images.empty());
+}
+
+TEST_CASE("sign-platform-manifests: a failed index read fails the pass naming the image; the rest is stored") {
+  image_harness h(true);
+  h.storage->list_error = plugin::fail(plugin::errc::retryable, "registry.example.com unreachable");
+  auto out = h.sign();
+  REQUIRE(out.errors.size() == 2);
+  CHECK_THAT(out.errors[0], Catch::Contains("listing the manifests of image index " + repo + "@sha256:" + index_hex) &&
+                                Catch::Contains("registry.example.com unreachable"));
+  CHECK_FALSE(out.permanent);
+  CHECK(h.stored_by_image().size() == 2);
+}
+
+TEST_CASE("sign-platform-manifests: a malformed digest from the storage is an error, not a signature") {
+  image_harness h(true);
+  h.storage->indexes[repo + "@sha256:" + index_hex] = {"sha256:XYZ", "sha256:" + amd64_hex};
+  auto out = h.sign();
+  REQUIRE(out.errors.size() == 1);
+  CHECK_THAT(out.errors[0], Catch::Contains("\"sha256:XYZ\" is not a manifest digest"));
+  auto stored = h.stored_by_image();
+  CHECK(stored.size() == 3);
+  CHECK(stored.count(repo + "@sha256:" + amd64_hex) == 1);
 }

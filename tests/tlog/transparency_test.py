@@ -14,7 +14,7 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from e2elib import (Chainsd, Workdir, annotations, chains_config, check, create, dsse_parts, get_run,  # noqa: E402
+from e2elib import (Chainsd, StubProcess, Workdir, annotations, chains_config, check, create, dsse_parts, get_run,  # noqa: E402
                     run_tests, taskrun, wait_signed, wait_until, TESTSERVER, SOURCE_ROOT)
 import ktsutil  # noqa: E402
 
@@ -23,40 +23,18 @@ NODE_DIR = os.path.join(SOURCE_ROOT, "tests")
 BASE_CONFIG = {"artifacts.oci.storage": "tekton"}
 
 
-class Stub:
+class Stub(StubProcess):
+    """The Rekor stand-in, with its fault switch and entries decoded."""
+
     def __init__(self, *args):
-        self.proc = subprocess.Popen(["/usr/bin/python3", STUB, "--port", "0", *args], stdout=subprocess.PIPE,
-                                     text=True)
-        line = self.proc.stdout.readline()
-        check(line.startswith("listening on "), "rekor-stub started")
-        self.url = "http://127.0.0.1:" + line.split()[-1]
-
-    def get(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=10) as r:
-            return r.read().decode()
-
-    def json(self, path):
-        return json.loads(self.get(path))
+        super().__init__(STUB, *args)
 
     def fault(self, f):
-        req = urllib.request.Request(self.url + "/__stub/fault", data=json.dumps({"fault": f}).encode(), method="POST")
-        urllib.request.urlopen(req, timeout=10).read()
-
-    def stats(self):
-        return self.json("/__stub/stats")
+        self.post("/__stub/fault", {"fault": f})
 
     def entry(self, log_index):
         (uuid, e), = self.json("/api/v1/log/entries?logIndex=%d" % log_index).items()
         return uuid, e, json.loads(base64.b64decode(e["body"]))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc.stdout.close()
-        return False
 
 
 def env(config, key="ecdsa"):

@@ -197,7 +197,24 @@ std::size_t api_response::size() const {
 }
 
 api::api(store& s, token_issuer& issuer, api_options opt)
-    : store_(s), issuer_(issuer), opt_(std::move(opt)), rng_(opt_.seed ? opt_.seed : std::random_device{}()) {}
+    : store_(s), issuer_(issuer), opt_(std::move(opt)), rng_(opt_.seed ? opt_.seed : std::random_device{}()) {
+  if (auto eq = opt_.latency_annotation.find('='); eq != std::string::npos)
+    latency_needle_ = json::serialize(json::string(opt_.latency_annotation.substr(0, eq))) + ":" +
+                      json::serialize(json::string(opt_.latency_annotation.substr(eq + 1)));
+}
+
+void api::arrived(const object_ptr& o) {
+  if (!latency_needle_.empty() && o) awaiting_annotation_[o->ns + "/" + o->name] = std::chrono::steady_clock::now();
+}
+
+void api::written(const object_ptr& o) {
+  if (awaiting_annotation_.empty() || !o) return;
+  auto it = awaiting_annotation_.find(o->ns + "/" + o->name);
+  if (it == awaiting_annotation_.end() || o->bytes.find(latency_needle_) == std::string::npos) return;
+  annotation_latencies_ms_.push_back(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->second).count());
+  awaiting_annotation_.erase(it);
+}
 
 api_response api::status_response(unsigned code, std::string_view reason, std::string_view message,
                                   json::object details) {
@@ -239,7 +256,19 @@ json::object api::stats_json() const {
           {"watch_events_sent", watch_events_sent_},
           {"watchers", store_.watcher_count()},
           {"objects", store_.object_count()},
-          {"resourceVersion", std::to_string(store_.current_rv())}};
+          {"resourceVersion", std::to_string(store_.current_rv())},
+          {"annotation_latency_ms", annotation_latency_json()}};
+}
+
+json::value api::annotation_latency_json() const {
+  if (latency_needle_.empty()) return nullptr;
+  std::vector<double> v = annotation_latencies_ms_;
+  std::sort(v.begin(), v.end());
+  auto pct = [&v](double p) {
+    return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+  };
+  return json::object{{"annotation", opt_.latency_annotation}, {"count", v.size()}, {"waiting", awaiting_annotation_.size()},
+                      {"p50", pct(0.50)}, {"p90", pct(0.90)}, {"p99", pct(0.99)}, {"max", v.empty() ? 0.0 : v.back()}};
 }
 
 void api::reset_stats() {
@@ -248,6 +277,7 @@ void api::reset_stats() {
   watch_events_sent_ = 0;
   verbs_.clear();
   resources_.clear();
+  annotation_latencies_ms_.clear();
 }
 
 json::object api::faults_json() const {
@@ -377,11 +407,11 @@ std::optional<api_response> api::control(const api_request& req, std::string_vie
             string_at(doc.get_object(), "kind").substr(string_at(doc.get_object(), "kind").size() - 4) == "List" &&
             doc.get_object().contains("items")) {
           for (auto& item : doc.get_object()["items"].as_array()) {
-            store_.load(std::move(item), true);
+            arrived(store_.load(std::move(item), true));
             ++n;
           }
         } else {
-          store_.load(std::move(doc), true);
+          arrived(store_.load(std::move(doc), true));
           ++n;
         }
       }
@@ -703,7 +733,9 @@ void api::route(const api_request& req, dispatch_result& out) {
       out.response = not_allowed();
       return;
     }
-    out.response = object_response(201, store_.create(*res, ns, body_json(), wopt));
+    auto o = store_.create(*res, ns, body_json(), wopt);
+    arrived(o);
+    out.response = object_response(201, o);
     return;
   }
   if (verb == "update") {
@@ -711,7 +743,9 @@ void api::route(const api_request& req, dispatch_result& out) {
       out.response = not_allowed();
       return;
     }
-    out.response = object_response(200, store_.update(*res, ns, name, body_json(), wopt));
+    auto o = store_.update(*res, ns, name, body_json(), wopt);
+    written(o);
+    out.response = object_response(200, o);
     return;
   }
   if (verb == "patch") {
@@ -743,6 +777,7 @@ void api::route(const api_request& req, dispatch_result& out) {
     }
     bool created = false;
     object_ptr o = store_.patch(*res, ns, name, kind, body_json(), wopt, created);
+    written(o);
     out.response = object_response(created ? 201 : 200, o);
     return;
   }

@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace chainsd::testserver {
@@ -70,6 +71,10 @@ struct api_options {
   std::string token;   // empty: no authentication
   std::string issuer;
   std::uint64_t seed = 0;  // 0: random
+  // "KEY=VALUE": time from an object's arrival (POST /testserver/load or create) to the first write
+  // that leaves annotation KEY equal to VALUE, reported in the stats (benchmarks: a controller's
+  // latency measured where its effect lands, with no client in between).
+  std::string latency_annotation;
 };
 
 class api {
@@ -86,6 +91,7 @@ class api {
   std::uint64_t latency_ms(const api_request& req) const;
   json::object faults_json() const;
   json::object stats_json() const;
+  json::value annotation_latency_json() const;
   void reset_stats();
   void count_watch_event() { ++watch_events_sent_; }
 
@@ -113,6 +119,11 @@ class api {
   std::uint64_t faults_injected_ = 0;
   std::uint64_t watch_events_sent_ = 0;
   std::set<std::string> issued_tokens_;
+  void arrived(const object_ptr& o);
+  void written(const object_ptr& o);
+  std::string latency_needle_;  // `"KEY":"VALUE"` as the stored (compact) JSON spells it
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> awaiting_annotation_;
+  std::vector<double> annotation_latencies_ms_;
 };
 
 }  // namespace chainsd::testserver

@@ -41,6 +41,8 @@ const char* usage = R"(usage: kube-testserver [flags]
   --fail-nth-request N[:STATUS] fault: fail the Nth API request (default status 500)
   --fail-fraction F[:STATUS]    fault: fail a fraction of API requests (default status 429)
   --latency-ms N                fault: delay every API request
+  --latency-annotation K=V      stats: time from an object's arrival (create, /testserver/load) to
+                                the first write that sets annotation K to V (p50/p90/p99/max ms)
   --log-requests                one JSON line per request on stderr
   --exit-with-parent            exit when the process that started the server dies (test harnesses)
 )";
@@ -137,7 +139,7 @@ void write_kubeconfig(const std::string& path, const std::string& url, const std
 int main(int argc, char** argv) {
   try {
     ts::server_config cfg;
-    std::string kubeconfig_out, tls_cert, tls_key, tls_ca, token;
+    std::string kubeconfig_out, tls_cert, tls_key, tls_ca, token, latency_annotation;
     std::string issuer = "https://kubernetes.default.svc";
     std::vector<std::string> loads, extra_resources, fault_docs;
     std::size_t history = 10000, watcher_queue = 100000;
@@ -203,6 +205,9 @@ int main(int argc, char** argv) {
         extra_resources.push_back(next());
       } else if (arg == "--drop-watch-after-events") {
         fault_docs.push_back("{\"drop_watch_after_events\":" + std::to_string(std::stoull(next())) + "}");
+      } else if (arg == "--latency-annotation") {
+        latency_annotation = next();
+        if (latency_annotation.find('=') == std::string::npos) throw std::runtime_error("--latency-annotation wants KEY=VALUE");
       } else if (arg == "--latency-ms") {
         fault_docs.push_back("{\"latency_ms\":" + std::to_string(std::stoull(next())) + "}");
       } else if (arg == "--fail-nth-request" || arg == "--fail-fraction") {
@@ -249,7 +254,7 @@ int main(int argc, char** argv) {
     }
 
     ts::token_issuer issuer_keys(issuer);
-    ts::api api(store, issuer_keys, ts::api_options{token, issuer, 0});
+    ts::api api(store, issuer_keys, ts::api_options{token, issuer, 0, latency_annotation});
     for (const auto& doc : fault_docs) api.configure_faults(boost::json::parse(doc));
 
     return ts::run_server(cfg, api, store, [&](const std::string& url) {

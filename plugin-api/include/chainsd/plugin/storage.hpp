@@ -54,6 +54,23 @@ class storage {
   virtual boost::asio::awaitable<result<store_result>> store(store_request req) = 0;
   // Called before the instance is dropped after a config change; flush pending deliveries.
   virtual boost::asio::awaitable<void> close() { co_return; }
+
+  // Optional capability, for chains-config `artifacts.oci.sign-platform-manifests`: reading image
+  // indexes from their registry. A backend that can returns true here (asked once per instance,
+  // no I/O) and implements index_manifests(); the engine then uses it, when the backend is one of
+  // `artifacts.oci.storage`, to find the manifests to sign besides an index.
+  virtual bool reads_image_indexes() const { return false; }
+
+  // When `image` ("registry/repo@sha256:<hex>") is an OCI image index or a Docker manifest list:
+  // the digests ("sha256:<hex>") of the manifests it lists, nested indexes and their manifests
+  // included, depth first (what `cosign sign --recursive` signs besides the index itself); they
+  // live in the image's repository. Empty when `image` is a single-image manifest. Read with the
+  // registry credentials `run` has access to (its service account). Errors are classified as for
+  // store() and name the image.
+  virtual boost::asio::awaitable<result<std::vector<std::string>>> index_manifests(run_ref run, std::string image) {
+    (void)run;
+    co_return fail(errc::permanent, "this storage backend cannot read image indexes (" + image + ")");
+  }
 };
 
 }  // namespace chainsd::plugin
