@@ -103,7 +103,15 @@ plugin::result<settings> parse_settings(plugin::host& h, const plugin::config_ma
       {"enable.idempotence", "true", "(chainsd default)", false},
       {"acks", "all", "(chainsd default)", false},
       {"client.id", "chainsd", "(chainsd default)", false},
-      {"message.timeout.ms", "30000", "(chainsd default)", false},
+      // Kafka's Java producer default (delivery.timeout.ms). A shorter bound turns a broker
+      // restart or a short cluster outage into failed stores: the engine then signs the run
+      // again (a second Rekor entry, a second record if the first one was in flight), instead of
+      // librdkafka retrying the same record under the same idempotence sequence.
+      {"message.timeout.ms", "120000", "(chainsd default)", false},
+      // After an outage librdkafka retries a broker connection with a backoff growing to this
+      // bound (librdkafka: 10 s). Every run storing to Kafka waits meanwhile; one producer
+      // reconnecting once a second costs the brokers nothing.
+      {"reconnect.backoff.max.ms", "1000", "(chainsd default)", false},
       // Logs and errors come out of rd_kafka_poll on the loop thread, not from librdkafka's threads.
       {"log.queue", "true", "(chainsd default)", false},
   };

@@ -23,7 +23,7 @@ struct settings {
   conf_ptr conf;                  // ready for rd_kafka_new (owns it until then)
   // librdkafka's own delivery bound (message.timeout.ms as finally configured); a store waits a
   // little longer than this for the report so librdkafka, not our timer, normally decides.
-  std::chrono::milliseconds message_timeout{30'000};
+  std::chrono::milliseconds message_timeout{120'000};
 };
 
 inline constexpr std::string_view key_prefix = "storage.pubsub.kafka.";

@@ -79,6 +79,7 @@ class kafka_storage final : public plugin::storage {
   ~kafka_storage() override {
     *alive_ = false;
     pending_.clear();
+    unresolved_ = 0;
     if (rk_) {
       if (auto left = rd_kafka_outq_len(rk_); left > 0)
         host_.log(plugin::log_level::warn, "kafka producer dropped without close(); purging undelivered records",
@@ -107,31 +108,8 @@ class kafka_storage final : public plugin::storage {
       count_rebuild();
     }
 
-    auto rec = make_record(req);
     const std::uint64_t id = next_id_++;
-    std::vector<rd_kafka_vu_t> vus(5 + rec.headers.size());
-    std::size_t n = 0;
-    vus[n].vtype = RD_KAFKA_VTYPE_TOPIC;
-    vus[n++].u.cstr = topic_.c_str();
-    vus[n].vtype = RD_KAFKA_VTYPE_KEY;
-    vus[n].u.mem.ptr = rec.key.data();
-    vus[n++].u.mem.size = rec.key.size();
-    vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
-    vus[n].u.mem.ptr = rec.value.data();
-    vus[n++].u.mem.size = rec.value.size();
-    vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
-    vus[n++].u.i = RD_KAFKA_MSG_F_COPY;  // rec dies with this frame; librdkafka keeps a copy
-    vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
-    vus[n++].u.ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
-    for (const auto& [name, value] : rec.headers) {
-      vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
-      vus[n].u.header.name = name.c_str();
-      vus[n].u.header.val = value.data();
-      vus[n++].u.header.size = static_cast<ssize_t>(value.size());
-    }
-    if (rd_kafka_error_t* e = rd_kafka_produceva(rk_, vus.data(), n)) {
-      auto code = rd_kafka_error_code(e);
-      rd_kafka_error_destroy(e);
+    if (auto code = produce(req, id); code != RD_KAFKA_RESP_ERR_NO_ERROR) {
       count("failed");
       co_return delivery_error(code, "kafka storage: cannot queue the record for " + who + " to topic \"" + topic_ + "\"",
                                topic_);
@@ -140,6 +118,7 @@ class kafka_storage final : public plugin::storage {
     asio::steady_timer waiter(host_.executor());
     waiter.expires_after(message_timeout_ + report_grace);
     pending_[id].waiter = &waiter;
+    ++unresolved_;
     // Drops the entry however this frame ends (also if it is destroyed while suspended), so
     // on_delivery never touches a dead timer.
     struct forget {
@@ -148,7 +127,7 @@ class kafka_storage final : public plugin::storage {
       std::shared_ptr<bool> alive;
       ~forget() {
         if (!*alive) return;
-        self->pending_.erase(id);
+        self->forget_store(id);
         if (!self->awaiting()) self->unwatch();
       }
     } guard{this, id, alive_};
@@ -236,6 +215,38 @@ class kafka_storage final : public plugin::storage {
     return {};
   }
 
+  // Queues the record of `req`. librdkafka copies what it keeps (RD_KAFKA_MSG_F_COPY), so the
+  // record built here dies before the store starts waiting instead of living on in every waiting
+  // store's frame (a third copy of value and signature while librdkafka holds its own).
+  rd_kafka_resp_err_t produce(const plugin::store_request& req, std::uint64_t id) {
+    auto rec = make_record(req);
+    std::vector<rd_kafka_vu_t> vus(5 + rec.headers.size());
+    std::size_t n = 0;
+    vus[n].vtype = RD_KAFKA_VTYPE_TOPIC;
+    vus[n++].u.cstr = topic_.c_str();
+    vus[n].vtype = RD_KAFKA_VTYPE_KEY;
+    vus[n].u.mem.ptr = rec.key.data();
+    vus[n++].u.mem.size = rec.key.size();
+    vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
+    vus[n].u.mem.ptr = rec.value.data();
+    vus[n++].u.mem.size = rec.value.size();
+    vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vus[n++].u.i = RD_KAFKA_MSG_F_COPY;
+    vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    vus[n++].u.ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
+    for (const auto& [name, value] : rec.headers) {
+      vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
+      vus[n].u.header.name = name.c_str();
+      vus[n].u.header.val = value.data();
+      vus[n++].u.header.size = static_cast<ssize_t>(value.size());
+    }
+    rd_kafka_error_t* e = rd_kafka_produceva(rk_, vus.data(), n);
+    if (!e) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    auto code = rd_kafka_error_code(e);
+    rd_kafka_error_destroy(e);
+    return code;
+  }
+
   static kafka_storage* self_of(const rd_kafka_t* rk) { return static_cast<kafka_storage*>(rd_kafka_opaque(rk)); }
 
   // All three run inside rd_kafka_poll/flush, i.e. on the loop thread.
@@ -249,6 +260,7 @@ class kafka_storage final : public plugin::storage {
                       {{"topic", self->topic_}, {"error", m->err ? rd_kafka_err2name(m->err) : "none"}});
       return;
     }
+    if (!it->second.outcome) --self->unresolved_;
     it->second.outcome = m->err;
     it->second.partition = m->partition;
     it->second.offset = m->offset;
@@ -310,8 +322,15 @@ class kafka_storage final : public plugin::storage {
   }
 
   // A waiting store without its verdict yet (resumed stores leave their entry until they run).
-  bool awaiting() const {
-    return std::any_of(pending_.begin(), pending_.end(), [](const auto& p) { return !p.second.outcome; });
+  // A count, not a scan of pending_: it is asked once per finished store, and thousands of stores
+  // may wait at once (a scan made N concurrent stores cost O(N^2)).
+  bool awaiting() const { return unresolved_ > 0; }
+
+  void forget_store(std::uint64_t id) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    if (!it->second.outcome) --unresolved_;
+    pending_.erase(it);
   }
 
   // Nothing waits: stop watching, so io_context::run() can return in tests and at shutdown.
@@ -357,6 +376,7 @@ class kafka_storage final : public plugin::storage {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, pending_delivery> pending_;
+  std::size_t unresolved_ = 0;  // entries of pending_ without an outcome
 };
 
 }  // namespace storage_kafka

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes N TaskRuns (completed, with a realistic ~10 KB status) as JSON lines, for --load in
-benchmarks:  make-taskruns.py 100000 /tmp/taskruns.jsonl [--namespaces 10] [--size 10000]"""
+benchmarks:  make-taskruns.py 100000 /tmp/taskruns.jsonl [--namespaces 10] [--size 10000] [--registry R]"""
 import argparse
 import json
 import uuid
@@ -10,6 +10,7 @@ ap.add_argument("count", type=int)
 ap.add_argument("out")
 ap.add_argument("--namespaces", type=int, default=10)
 ap.add_argument("--size", type=int, default=10000, help="approximate bytes per object")
+ap.add_argument("--registry", default="registry.example/app", help="repository the runs' IMAGE_URL results name")
 a = ap.parse_args()
 
 with open(a.out, "w") as f:
@@ -27,7 +28,7 @@ with open(a.out, "w") as f:
                        "conditions": [{"type": "Succeeded", "status": "True", "reason": "Succeeded",
                                        "lastTransitionTime": "2026-01-01T00:01:00Z"}],
                        "results": [{"name": "IMAGE_DIGEST", "type": "string", "value": "sha256:%064x" % i},
-                                   {"name": "IMAGE_URL", "type": "string", "value": "registry.example/app:%d" % i}],
+                                   {"name": "IMAGE_URL", "type": "string", "value": "%s:%d" % (a.registry, i)}],
                        "steps": steps},
         }
         base = len(json.dumps(obj))
