@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
 """chainsd benchmarks: one command runs the scenarios and prints JSON + a short table.
 
-    bench/run.py [--build build-release] [--runs 20000] [--scale 100000] [--only A,scale]
+    bench/run.py [--build build-release] [--runs 20000] [--scale 100000] [--only A1,B,...]
 
-Scenario A: N finished TaskRuns (~10 KB, an image in their results) preloaded in kube-testserver;
-chainsd (x509 ECDSA P-256, tekton storage, in-toto) signs them all; we measure runs/s, CPU seconds
-per 1,000 runs, peak RSS, API requests per run, and the server's CPU. A1 signs the run only
-(artifacts.oci disabled); A2 also signs the image (two signatures per run, upstream's default).
-Scale: N finished runs that are already signed; time until /readyz and chainsd's RSS.
 Baseline: `openssl speed -seconds 3 ecdsap256` on one core, measured in the same run, so runs/s
-can be read as a fraction of the machine's signing limit. chainsd and kube-testserver are pinned
-to different cores with taskset.
-Uses only public tools: python3, openssl, taskset (util-linux)."""
+can be read as a fraction of the machine's signing limit.
+A1/A2: N finished TaskRuns (~10 KB, an image in their results) preloaded in kube-testserver;
+chainsd (x509 ECDSA P-256, tekton storage, in-toto) signs them all: runs/s, CPU seconds per 1,000
+runs, peak RSS, API requests per run, and every server's CPU. A1 signs the run only
+(artifacts.oci disabled); A2 also signs the image (two signatures per run, upstream's default).
+B: runs arrive at a steady rate (POST /testserver/load in 10 ms batches); the test server times
+each run from its arrival to the patch that sets chains.tekton.dev/signed=true: p50/p90/p99/max.
+C: A1 with transparency.enabled against the Rekor stand-in (tests/support/rekor-stub).
+D: A1 with the kafka storage on librdkafka's mock cluster (tests/support/kafka-mock).
+E: A1 keyless: Fulcio stand-in, token from kube-testserver's TokenRequest; certificate requests.
+F: A2 with the oci storage on Debian's docker-registry (attestation and image signature pushed).
+kafka-backend: the kafka storage plugin alone vs librdkafka's own producer (bench/kafka.md).
+Scale: N finished runs that are already signed; time until /readyz and chainsd's RSS.
+chainsd runs on core 0, the servers on core 1 (taskset). Uses only public tools: python3,
+openssl, taskset (util-linux), docker-registry (Debian)."""
 import argparse
+import http.client
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +33,7 @@ import time
 import urllib.request
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+SIGNED = "watcher_taskrun_marked_signed_total"
 
 
 def sh(*args, **kw):
@@ -41,15 +51,19 @@ def openssl_ecdsa_signs_per_s():
 
 
 def proc_cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of a process and its reaped children (a python stub's threads count)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(fields[k]) for k in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
 
 
-def proc_peak_rss_mib(pid):
+def proc_status_mib(pid, key):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     return 0
 
@@ -64,54 +78,130 @@ def metric(addr, name):
         _, text = http_get("http://%s/metrics" % addr)
     except OSError:
         return 0
+    total = 0.0
     for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Server:
-    def __init__(self, build, work, load):
+    """kube-testserver on core 1."""
+
+    def __init__(self, build, work, load, *args, listen="127.0.0.1:0"):
         self.kubeconfig = os.path.join(work, "kubeconfig")
         self.proc = subprocess.Popen(
-            ["taskset", "-c", "1", os.path.join(build, "tests/support/kube-testserver"), "--listen", "127.0.0.1:0",
-             "--kubeconfig-out", self.kubeconfig, "--history", "1000000", *sum([["--load", p] for p in load], [])],
+            ["taskset", "-c", "1", *os.environ.get("SERVER_BENCH_WRAP", "").split(),
+             os.path.join(build, "tests/support/kube-testserver"), "--listen", listen,
+             "--kubeconfig-out", self.kubeconfig, "--history", "1000000", *args,
+             *sum([["--load", p] for p in load], [])],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.url = self.proc.stdout.readline().strip()
+        self.conn = None
 
     def stats(self):
         return json.loads(http_get(self.url + "/testserver/stats")[1])
+
+    def post(self, path, body):
+        if self.conn is None:
+            host = self.url.split("://", 1)[1]
+            self.conn = http.client.HTTPConnection(host, timeout=30)
+        self.conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        r = self.conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise RuntimeError("POST %s: %d %s" % (path, r.status, data[:200]))
 
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
 
 
+class Helper:
+    """A stand-in process on core 1: its first stdout line tells where it listens."""
+
+    def __init__(self, name, argv, pattern):
+        self.name = name
+        self.proc = subprocess.Popen(["taskset", "-c", "1", *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline().strip()
+        m = re.search(pattern, line)
+        if not m:
+            raise RuntimeError("%s did not start: %r" % (name, line))
+        self.value = m.group(1)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Registry:
+    """Debian's docker-registry, filesystem storage, plain HTTP on loopback, core 1."""
+
+    def __init__(self, work, host):
+        self.name = "docker-registry"
+        self.host = host
+        cfg = os.path.join(work, "registry.yml")
+        with open(cfg, "w") as f:
+            f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
+                    "    rootdirectory: %s/registry\nhttp:\n  addr: %s\n" % (work, self.host))
+        self.proc = subprocess.Popen(["taskset", "-c", "1", "/usr/bin/docker-registry", "serve", cfg],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if http_get("http://%s/v2/" % self.host)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("docker-registry did not start")
+            time.sleep(0.05)
+
+    def stop(self):
+        Helper.stop(self)
+
+
 def api_requests(stats):
-    """Requests except watches (a watch is one long request)."""
-    verbs = stats.get("verbs") or stats.get("by_verb") or {}
+    """Requests except watches (a watch is one long request) and the benchmark's own loads."""
+    verbs = stats.get("verbs") or {}
     return sum(v for k, v in verbs.items() if k != "watch"), verbs
 
 
-def start_chainsd(build, work, server, *extra):
+PLUGINS = {"x509": "plugins/signer-x509/signer-x509.so", "tekton": "plugins/storage-tekton/storage-tekton.so",
+           "kafka": "plugins/storage-kafka/storage-kafka.so", "oci": "plugins/storage-oci/storage-oci.so"}
+
+
+def start_chainsd(build, work, server, plugins=("x509", "tekton"), key=True, env=None, *extra):
     log = open(os.path.join(work, "chainsd.log"), "w")
-    plugins = os.path.join(work, "plugins")
-    os.makedirs(plugins, exist_ok=True)
-    os.chmod(plugins, 0o755)
-    for p in ("plugins/signer-x509/signer-x509.so", "plugins/storage-tekton/storage-tekton.so"):
-        shutil.copy(os.path.join(build, p), plugins)
-        os.chmod(os.path.join(plugins, os.path.basename(p)), 0o644)
+    pdir = os.path.join(work, "plugins")
+    os.makedirs(pdir, exist_ok=True)
+    os.chmod(pdir, 0o755)
+    for name in plugins:
+        shutil.copy(os.path.join(build, PLUGINS[name]), pdir)
+        os.chmod(os.path.join(pdir, os.path.basename(PLUGINS[name])), 0o644)
     secrets = os.path.join(work, "secrets")
     if not os.path.exists(secrets):
         os.makedirs(secrets)
         os.chmod(secrets, 0o755)
-        sh("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
-           os.path.join(secrets, "x509.pem"))
+        if key:
+            sh("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+               os.path.join(secrets, "x509.pem"))
     wrap = os.environ.get("CHAINSD_BENCH_WRAP", "").split()
     proc = subprocess.Popen(["taskset", "-c", "0", *wrap, os.path.join(build, "engine/app/chainsd"), "--kubeconfig",
-                             server.kubeconfig, "--plugin-dir", plugins, "--signing-secrets", secrets,
-                             "--metrics-addr", "127.0.0.1:0", *extra],
-                            stdout=log, stderr=subprocess.STDOUT)
+                             server.kubeconfig, "--plugin-dir", pdir, "--signing-secrets", secrets,
+                             "--metrics-addr", "127.0.0.1:0", "--max-in-flight", "256", *extra],
+                            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
     # The metrics address (port 0 = ephemeral) is read from the start-up log.
     deadline = time.monotonic() + 30
     addr = None
@@ -122,49 +212,187 @@ def start_chainsd(build, work, server, *extra):
             if m:
                 addr = m.group(1)
     if addr is None:
-        raise RuntimeError("chainsd did not start: " + open(os.path.join(work, "chainsd.log")).read()[-2000:])
+        raise RuntimeError("chainsd did not start: " + tail(work))
     return proc, addr
 
 
-def config_file(work, data):
-    p = os.path.join(work, "chains-config.json")
-    json.dump({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"name": "chains-config", "namespace": "tekton-chains"}, "data": data}, open(p, "w"))
+def tail(work):
+    return open(os.path.join(work, "chainsd.log")).read()[-3000:]
+
+
+def config_file(work, data, extra_objects=()):
+    p = os.path.join(work, "chains-config.jsonl")
+    with open(p, "w") as f:
+        f.write(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "chains-config", "namespace": "tekton-chains"}, "data": data}) + "\n")
+        for o in extra_objects:
+            f.write(json.dumps(o) + "\n")
     return p
 
 
-def scenario_a(build, n, runs_file, oci):
+def wait_signed(proc, addr, work, n, t0, timeout=600):
+    done = 0
+    while done < n:
+        time.sleep(0.05)
+        done = metric(addr, SIGNED)
+        if proc.poll() is not None:
+            raise RuntimeError("chainsd exited: " + tail(work))
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError("timeout: %d of %d signed; log tail:\n%s" % (done, n, tail(work)))
+
+
+def signing_run(build, n, runs_file, cfg, signatures_per_run, plugins=("x509", "tekton"), helpers=(), key=True,
+                env=None, extra_objects=(), after=None, listen="127.0.0.1:0", late_helpers=()):
+    """Preloads N finished runs, starts chainsd and measures until all N are marked signed."""
     work = tempfile.mkdtemp(prefix="chainsd-bench-")
     os.chmod(work, 0o755)
-    cfg = {"artifacts.taskrun.format": "in-toto", "artifacts.taskrun.storage": "tekton",
-           "artifacts.pipelinerun.storage": "tekton", "artifacts.oci.storage": "tekton" if oci else ""}
-    server = Server(build, work, [runs_file, config_file(work, cfg)])
+    started = []
+    server = None
     try:
+        for make in helpers:
+            started.append(make(work))
+        cfg = cfg(started) if callable(cfg) else cfg
+        server = Server(build, work, [runs_file, config_file(work, cfg, extra_objects)], listen=listen)
+        for make in late_helpers:  # stand-ins that need the API server up
+            started.append(make(work))
         s0 = server.stats()
-        srv_cpu0 = proc_cpu_seconds(server.proc.pid)
+        cpu0 = {"kube-testserver": proc_cpu_seconds(server.proc.pid)}
+        for h in started:
+            cpu0[h.name] = proc_cpu_seconds(h.proc.pid)
         t0 = time.monotonic()
-        proc, addr = start_chainsd(build, work, server, "--max-in-flight", "256")
-        done = 0
-        while done < n:
-            time.sleep(0.05)
-            done = metric(addr, "watcher_taskrun_marked_signed_total")
-            if proc.poll() is not None:
-                raise RuntimeError("chainsd exited: " + open(os.path.join(work, "chainsd.log")).read()[-2000:])
-            if time.monotonic() - t0 > 600:
-                raise RuntimeError("timeout: %d of %d signed" % (done, n))
+        proc, addr = start_chainsd(build, work, server, plugins, key, env(work) if callable(env) else env)
+        wait_signed(proc, addr, work, n, t0)
         elapsed = time.monotonic() - t0
         cpu = proc_cpu_seconds(proc.pid)
-        rss = proc_peak_rss_mib(proc.pid)
-        srv_cpu = proc_cpu_seconds(server.proc.pid) - srv_cpu0
-        s1 = server.stats()
+        rss = proc_status_mib(proc.pid, "VmHWM")
+        servers = {"kube-testserver": proc_cpu_seconds(server.proc.pid) - cpu0["kube-testserver"]}
+        for h in started:
+            servers[h.name] = proc_cpu_seconds(h.proc.pid) - cpu0[h.name]
         reqs0, _ = api_requests(s0)
-        reqs1, verbs = api_requests(s1)
+        reqs1, verbs = api_requests(server.stats())
+        extra = after(addr, started) if after else {}
         proc.terminate()
         proc.wait()
-        return {"runs": n, "signatures_per_run": 2 if oci else 1, "seconds": round(elapsed, 3),
-                "runs_per_s": round(n / elapsed, 1), "cpu_s_per_1000_runs": round(cpu / n * 1000, 3),
-                "peak_rss_mib": round(rss, 1), "api_requests_per_run": round((reqs1 - reqs0) / n, 3),
-                "server_cpu_s": round(srv_cpu, 2), "server_verbs": verbs}
+        result = {"runs": n, "signatures_per_run": signatures_per_run, "seconds": round(elapsed, 3),
+                  "runs_per_s": round(n / elapsed, 1), "cpu_s_per_1000_runs": round(cpu / n * 1000, 3),
+                  "peak_rss_mib": round(rss, 1), "api_requests_per_run": round((reqs1 - reqs0) / n, 3),
+                  "server_cpu_s": {k: round(v, 2) for k, v in servers.items()}, "server_verbs": verbs}
+        result.update(extra)
+        return result
+    finally:
+        if server:
+            server.stop()
+        for h in started:
+            h.stop()
+        if os.environ.get("BENCH_KEEP"):
+            print("kept " + work, file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+BASE = {"artifacts.taskrun.format": "in-toto", "artifacts.taskrun.storage": "tekton",
+        "artifacts.pipelinerun.storage": "tekton"}
+
+
+def scenario_a(build, n, runs_file, oci):
+    cfg = dict(BASE, **{"artifacts.oci.storage": "tekton" if oci else ""})
+    return signing_run(build, n, runs_file, cfg, 2 if oci else 1)
+
+
+def scenario_c(build, n, runs_file):
+    rekor = lambda work: Helper("rekor-stub", ["/usr/bin/python3", os.path.join(
+        ROOT, "tests/support/rekor-stub/rekor_stub.py"), "--port", "0"], r"listening on (\d+)")
+    cfg = lambda hs: dict(BASE, **{"artifacts.oci.storage": "", "transparency.enabled": "true",
+                                   "transparency.url": "http://127.0.0.1:" + hs[0].value})
+    return signing_run(build, n, runs_file, cfg, 1, helpers=[rekor])
+
+
+def scenario_d(build, n, runs_file):
+    mock = lambda work: Helper("kafka-mock", [os.path.join(build, "tests/kafka/kafka-mock"), "--brokers", "3",
+                                              "--topic", "chains:3:3"], r"^(\S+)$")
+    cfg = lambda hs: dict(BASE, **{"artifacts.oci.storage": "", "artifacts.taskrun.storage": "kafka",
+                                   "storage.pubsub.provider": "kafka", "storage.pubsub.topic": "chains",
+                                   "storage.pubsub.kafka.bootstrap.servers": hs[0].value})
+    return signing_run(build, n, runs_file, cfg, 1, plugins=("x509", "tekton", "kafka"), helpers=[mock])
+
+
+def scenario_e(build, n, runs_file):
+    # fulcio-stub trusts kube-testserver's token issuer, whose discovery document it reads at start:
+    # it starts after the server, on a port chosen before the config is written.
+    port = free_port()
+    fulcio = lambda work: Helper("fulcio-stub", ["/usr/bin/python3", os.path.join(
+        ROOT, "tests/support/fulcio-stub/fulcio_stub.py"), "--port", str(port), "--trust", server_url],
+        r"listening on (\d+)")
+    server_url = "http://127.0.0.1:%d" % free_port()
+
+    def env(work):
+        sa = os.path.join(work, "serviceaccount")
+        os.makedirs(sa, exist_ok=True)
+        with open(os.path.join(sa, "namespace"), "w") as f:
+            f.write("tekton-chains")
+        return {"CHAINSD_SERVICEACCOUNT_DIR": sa}
+
+    def certs(addr, hs):
+        stats = json.loads(http_get("http://127.0.0.1:%d/__stub/stats" % port)[1])
+        return {"certificate_requests": stats.get("certificates")}
+
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount",
+          "metadata": {"name": "tekton-chains-controller", "namespace": "tekton-chains"}}
+    cfg = dict(BASE, **{"artifacts.oci.storage": "", "signers.x509.fulcio.enabled": "true",
+                        "signers.x509.fulcio.address": "http://127.0.0.1:%d" % port})
+    return signing_run(build, n, runs_file, cfg, 1, late_helpers=[fulcio], key=False, env=env, extra_objects=[sa],
+                       after=certs, listen=server_url.split("://", 1)[1])
+
+
+def scenario_f(build, n, runs_file_for):
+    """Attestation (.att) and image signature (.sig) of every run pushed to docker-registry."""
+    host = "127.0.0.1:%d" % free_port()
+    runs = runs_file_for(host)
+    cfg = dict(BASE, **{"artifacts.taskrun.storage": "oci", "artifacts.oci.storage": "oci",
+                        "artifacts.pipelinerun.storage": "oci", "storage.oci.repository.insecure": "true"})
+    return signing_run(build, n, runs, cfg, 2, plugins=("x509", "oci"), helpers=[lambda work: Registry(work, host)])
+
+
+def scenario_b(build, rate, seconds, runs_file):
+    """Runs arrive at `rate`/s for `seconds`; latency from arrival to the signed annotation."""
+    work = tempfile.mkdtemp(prefix="chainsd-bench-")
+    os.chmod(work, 0o755)
+    with open(runs_file) as f:
+        docs = [line for line in f]
+    n = min(len(docs), int(rate * seconds))
+    batch = max(1, int(rate / 100))  # one POST every 10 ms
+    bodies = ['{"kind":"TaskRunList","items":[' + ",".join(docs[i:i + batch]) + "]}" for i in range(0, n, batch)]
+    server = Server(build, work, [config_file(work, dict(BASE, **{"artifacts.oci.storage": ""}))],
+                    "--latency-annotation", "chains.tekton.dev/signed=true")
+    try:
+        proc, addr = start_chainsd(build, work, server)
+        deadline = time.monotonic() + 30
+        while http_get("http://%s/readyz" % addr)[0] != 200 or time.monotonic() > deadline:
+            time.sleep(0.02)
+        cpu0 = proc_cpu_seconds(proc.pid)
+        srv0 = proc_cpu_seconds(server.proc.pid)
+        t0 = time.monotonic()
+        interval = batch / rate
+        late = 0.0
+        for k, body in enumerate(bodies):
+            target = t0 + k * interval
+            now = time.monotonic()
+            if now < target:
+                time.sleep(target - now)
+            else:
+                late = max(late, now - target)
+            server.post("/testserver/load", body)
+        fed = time.monotonic() - t0
+        wait_signed(proc, addr, work, n, t0)
+        lat = server.stats()["annotation_latency_ms"]
+        cpu = proc_cpu_seconds(proc.pid) - cpu0
+        srv = proc_cpu_seconds(server.proc.pid) - srv0
+        proc.terminate()
+        proc.wait()
+        return {"runs": n, "target_rate_per_s": rate, "achieved_feed_rate_per_s": round(n / fed, 1),
+                "feeder_max_lag_ms": round(late * 1000, 1), "latency_ms": {k: round(v, 2) if isinstance(v, float) else v
+                                                                          for k, v in lat.items()},
+                "chainsd_cpu_share": round(cpu / fed, 3), "server_cpu_s": {"kube-testserver": round(srv, 2)}}
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -188,10 +416,9 @@ def scenario_scale(build, n, runs_file):
                 raise RuntimeError("not ready after 300 s")
         ready = time.monotonic() - t0
         time.sleep(1)
-        signed = metric(addr, "watcher_taskrun_marked_signed_total")
-        rss = proc_peak_rss_mib(proc.pid)
-        with open("/proc/%d/status" % proc.pid) as f:
-            cur = [int(l.split()[1]) / 1024 for l in f if l.startswith("VmRSS:")][0]
+        signed = metric(addr, SIGNED)
+        rss = proc_status_mib(proc.pid, "VmHWM")
+        cur = proc_status_mib(proc.pid, "VmRSS")
         proc.terminate()
         proc.wait()
         return {"runs_in_cluster": n, "seconds_to_ready": round(ready, 3), "peak_rss_mib": round(rss, 1),
@@ -201,8 +428,11 @@ def scenario_scale(build, n, runs_file):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def make_runs(n, path, signed=False):
-    sh(sys.executable, os.path.join(ROOT, "tests/support/kube-testserver/make-taskruns.py"), str(n), path)
+def make_runs(n, path, signed=False, registry=None):
+    args = [sys.executable, os.path.join(ROOT, "tests/support/kube-testserver/make-taskruns.py"), str(n), path]
+    if registry:
+        args += ["--registry", registry]
+    sh(*args)
     if signed:
         tmp = path + ".tmp"
         with open(path) as src, open(tmp, "w") as dst:
@@ -213,29 +443,64 @@ def make_runs(n, path, signed=False):
         os.replace(tmp, path)
 
 
+def kafka_backend(build, messages):
+    exe = os.path.join(build, "bench/kafka_throughput")
+    out = subprocess.run(["taskset", "-c", "0", exe, "--messages", str(messages),
+                          "--plugin", os.path.join(build, PLUGINS["kafka"])],
+                         check=True, capture_output=True, text=True, timeout=600).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+ALL = "A1,A2,B,C,D,E,F,kafka-backend,scale"
+TARGETS = [("A1_taskrun_only", 5000), ("C_transparency_rekor", 2000), ("D_kafka_storage", 2000),
+           ("E_keyless_fulcio", 2000), ("F_oci_storage", 2000)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build-release"))
     ap.add_argument("--runs", type=int, default=20000)
     ap.add_argument("--scale", type=int, default=100000)
-    ap.add_argument("--only", default="A1,A2,scale")
+    ap.add_argument("--rate", type=float, default=1000, help="scenario B: runs arriving per second")
+    ap.add_argument("--seconds", type=float, default=10, help="scenario B: how long runs arrive")
+    ap.add_argument("--kafka-messages", type=int, default=10000)
+    ap.add_argument("--only", default=ALL)
     a = ap.parse_args()
     only = set(a.only.split(","))
     if not os.path.exists(os.path.join(a.build, "build.ninja")):
         sh("meson", "setup", a.build, "--buildtype=release", "-Dtests=enabled", cwd=ROOT)
-    subprocess.run(["ninja", "-C", a.build, "engine/app/chainsd", "tests/support/kube-testserver",
-                    "plugins/signer-x509/signer-x509.so", "plugins/storage-tekton/storage-tekton.so"], check=True,
-                   stdout=subprocess.DEVNULL)
+    targets = ["engine/app/chainsd", "tests/support/kube-testserver"] + list(PLUGINS.values())
+    if "D" in only:
+        targets.append("tests/kafka/kafka-mock")
+    if "kafka-backend" in only:
+        targets.append("bench/kafka_throughput")
+    subprocess.run(["ninja", "-C", a.build, *targets], check=True, stdout=subprocess.DEVNULL)
     results = {"machine": {"nproc": os.cpu_count()}, "openssl_ecdsap256_sign_per_s_one_core": openssl_ecdsa_signs_per_s()}
     tmp = tempfile.mkdtemp(prefix="chainsd-bench-data-")
     try:
-        if only & {"A1", "A2"}:
-            runs = os.path.join(tmp, "runs.jsonl")
-            make_runs(a.runs, runs)
-            if "A1" in only:
-                results["A1_taskrun_only"] = scenario_a(a.build, a.runs, runs, oci=False)
-            if "A2" in only:
-                results["A2_taskrun_and_image"] = scenario_a(a.build, a.runs, runs, oci=True)
+        runs = os.path.join(tmp, "runs.jsonl")
+        if only & {"A1", "A2", "B", "C", "D", "E"}:
+            make_runs(max(a.runs, int(a.rate * a.seconds) if "B" in only else 0), runs)
+        if "A1" in only:
+            results["A1_taskrun_only"] = scenario_a(a.build, a.runs, runs, oci=False)
+        if "A2" in only:
+            results["A2_taskrun_and_image"] = scenario_a(a.build, a.runs, runs, oci=True)
+        if "B" in only:
+            results["B_latency_steady_rate"] = scenario_b(a.build, a.rate, a.seconds, runs)
+        if "C" in only:
+            results["C_transparency_rekor"] = scenario_c(a.build, a.runs, runs)
+        if "D" in only:
+            results["D_kafka_storage"] = scenario_d(a.build, a.runs, runs)
+        if "E" in only:
+            results["E_keyless_fulcio"] = scenario_e(a.build, a.runs, runs)
+        if "F" in only:
+            def local_runs(registry):
+                p = os.path.join(tmp, "runs-oci.jsonl")
+                make_runs(a.runs, p, registry=registry + "/bench/app")
+                return p
+            results["F_oci_storage"] = scenario_f(a.build, a.runs, local_runs)
+        if "kafka-backend" in only:
+            results["kafka_backend_alone"] = kafka_backend(a.build, a.kafka_messages)
         if "scale" in only:
             signed = os.path.join(tmp, "signed.jsonl")
             make_runs(a.scale, signed, signed=True)
@@ -243,19 +508,29 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     ecdsa = results["openssl_ecdsap256_sign_per_s_one_core"]
-    for k in ("A1_taskrun_only", "A2_taskrun_and_image"):
-        if k in results:
-            r = results[k]
-            r["fraction_of_one_core_sign_rate"] = round(r["runs_per_s"] * r["signatures_per_run"] / ecdsa, 3)
+    for k, v in results.items():
+        if isinstance(v, dict) and "signatures_per_run" in v:
+            v["fraction_of_one_core_sign_rate"] = round(v["runs_per_s"] * v["signatures_per_run"] / ecdsa, 3)
     print(json.dumps(results, indent=2))
     print("\n| scenario | result |\n|---|---|")
     print("| openssl ECDSA P-256 signs/s (1 core) | %.0f |" % ecdsa)
-    for k in ("A1_taskrun_only", "A2_taskrun_and_image"):
-        if k in results:
-            r = results[k]
-            print("| %s | %.0f runs/s (%.2f of the sign rate), %.2f CPU s/1000 runs, %.0f MiB peak, %.2f API req/run |" % (
-                k, r["runs_per_s"], r["fraction_of_one_core_sign_rate"], r["cpu_s_per_1000_runs"], r["peak_rss_mib"],
-                r["api_requests_per_run"]))
+    for k, v in results.items():
+        if isinstance(v, dict) and "signatures_per_run" in v:
+            servers = ", ".join("%s %.1f s" % (s, c) for s, c in v["server_cpu_s"].items())
+            print("| %s | %.0f runs/s (%.3f of the sign rate), %.3f CPU s/1000 runs, %.0f MiB peak, %.2f API req/run; "
+                  "server CPU: %s%s |" % (k, v["runs_per_s"], v["fraction_of_one_core_sign_rate"], v["cpu_s_per_1000_runs"],
+                                         v["peak_rss_mib"], v["api_requests_per_run"], servers,
+                                         "; %d certificate requests" % v["certificate_requests"]
+                                         if "certificate_requests" in v else ""))
+    if "B_latency_steady_rate" in results:
+        r = results["B_latency_steady_rate"]
+        l = r["latency_ms"]
+        print("| B: %d runs at %.0f/s (fed %.0f/s) | latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; "
+              "chainsd CPU %.0f%% |" % (r["runs"], r["target_rate_per_s"], r["achieved_feed_rate_per_s"], l["p50"],
+                                        l["p90"], l["p99"], l["max"], 100 * r["chainsd_cpu_share"]))
+    for r in results.get("kafka_backend_alone", []):
+        print("| kafka backend alone: %d B values, %d in flight | %.0f msgs/s vs librdkafka %.0f msgs/s (ratio %.2f) |" % (
+            r["size"], r["in_flight"], r["chainsd_backend_msgs_per_s"], r["librdkafka_msgs_per_s"], r["ratio"]))
     if "scale_signed_runs" in results:
         r = results["scale_signed_runs"]
         print("| scale: %d signed runs | ready in %.2f s, %.0f MiB peak RSS, %d re-signed |" % (

@@ -135,6 +135,7 @@ int run_controller(const args& a) {
     kube::client_options ko;
     ko.qps = static_cast<double>(f.get_int("kube-api-qps", 1, 1'000'000));
     ko.burst = static_cast<double>(f.get_int("kube-api-burst", 1, 1'000'000));
+    ko.max_idle_connections = static_cast<std::size_t>(f.get_int("max-in-flight", 1, 100'000)) + 8;
     kube::client kube_client(ex, kcfg, ko);
     net::http_client outbound(ex);
     plugin_host::host_services host(ex, outbound, &kube_client, f.get("signing-secrets"));

@@ -18,6 +18,7 @@ net::client_options make_http_options(const client_config& cfg, const client_opt
   net::client_options h;
   h.tls = cfg.tls;
   h.user_agent = o.user_agent;
+  h.max_idle_per_host = o.max_idle_connections;
   return h;
 }
 

@@ -43,6 +43,9 @@ struct client_options {
   std::chrono::milliseconds retry_max{10'000};
   std::chrono::milliseconds max_retry_after{30'000};  // cap on a server's Retry-After
   std::string user_agent = "chainsd";
+  // Idle keep-alive connections kept: at least the requests in flight at once, or every request
+  // beyond it pays a new connection (the controller sets it from --max-in-flight).
+  std::size_t max_idle_connections = 64;
 };
 
 struct list_options {

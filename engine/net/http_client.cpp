@@ -78,9 +78,13 @@ class dual_stream {
   std::optional<tls_stream> tls_;
 };
 
+// Beast sizes each read by the buffer's free capacity (at least 512 bytes): without room a 40 KB
+// response or watch event would arrive in dozens of small reads. 64 KB per kept-alive connection.
+constexpr std::size_t read_buffer_bytes = 64 * 1024;
+
 struct connection {
-  explicit connection(beast::tcp_stream tcp) : stream(std::move(tcp)) {}
-  connection(beast::tcp_stream tcp, ssl::context& ctx) : stream(std::move(tcp), ctx) {}
+  explicit connection(beast::tcp_stream tcp) : stream(std::move(tcp)) { buffer.reserve(read_buffer_bytes); }
+  connection(beast::tcp_stream tcp, ssl::context& ctx) : stream(std::move(tcp), ctx) { buffer.reserve(read_buffer_bytes); }
 
   dual_stream stream;
   beast::flat_buffer buffer;

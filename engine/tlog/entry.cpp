@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <deque>
 #include <memory>
 
 namespace chainsd::tlog {
@@ -25,7 +26,7 @@ struct md_ctx_free { void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); 
 using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
 
 // A PUBLIC KEY PEM or a certificate PEM (whose key is used).
-pkey_ptr load_key(std::string_view pem) {
+pkey_ptr decode_key(std::string_view pem) {
   auto bio = [&] { return std::unique_ptr<BIO, bio_free>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))); };
   if (auto b = bio(); b) {
     if (EVP_PKEY* k = PEM_read_bio_PUBKEY(b.get(), nullptr, nullptr, nullptr)) return pkey_ptr(k);
@@ -37,6 +38,26 @@ pkey_ptr load_key(std::string_view pem) {
     }
   }
   throw verify_error("not a PEM public key or certificate");
+}
+
+// Decoding a PEM costs far more than a verification (OpenSSL's decoder lookup): the few keys in
+// use (the log's, a signer's, the current Fulcio certificate's) are kept decoded, per thread.
+pkey_ptr load_key(std::string_view pem) {
+  struct entry {
+    std::string pem;
+    pkey_ptr key;
+  };
+  thread_local std::deque<entry> cache;
+  for (auto& e : cache)
+    if (e.pem == pem) {
+      EVP_PKEY_up_ref(e.key.get());
+      return pkey_ptr(e.key.get());
+    }
+  auto key = decode_key(pem);
+  EVP_PKEY_up_ref(key.get());
+  cache.push_front(entry{std::string(pem), pkey_ptr(key.get())});
+  if (cache.size() > 8) cache.pop_back();
+  return key;
 }
 
 std::string sha256_hex(std::string_view data) { return to_hex(sha256(data)); }
