@@ -49,12 +49,13 @@ bool valid_artifact_object(const result& r) {
 }  // namespace
 
 namespace {
-std::string digest_key(const std::string& name, const std::string& alg, const std::string& hex) {
-  std::string k = name;
-  k += '\0';
-  k += alg;
-  k += '\0';
-  k += hex;
+// A hash of (name, algorithm, hex): candidates found through it are re-checked, so a collision
+// costs a comparison, never a wrong merge.
+std::size_t digest_key(const std::string& name, const std::string& alg, const std::string& hex) {
+  std::hash<std::string_view> h;
+  std::size_t k = h(name);
+  k ^= h(alg) + 0x9e3779b97f4a7c15ULL + (k << 6) + (k >> 2);
+  k ^= h(hex) + 0x9e3779b97f4a7c15ULL + (k << 6) + (k >> 2);
   return k;
 }
 
@@ -63,7 +64,7 @@ std::string digest_key(const std::string& name, const std::string& alg, const st
 bool artifact_equal(const digest_set& existing, const digest_set& digest) {
   return std::any_of(existing.begin(), existing.end(), [&](const auto& kv) {
     auto it = digest.find(kv.first);
-    return (it == digest.end() ? std::string() : it->second) == kv.second;
+    return (it == digest.end() ? std::string_view() : std::string_view(it->second)) == kv.second;
   });
 }
 }  // namespace

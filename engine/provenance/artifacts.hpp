@@ -51,11 +51,11 @@ class artifact_list {
   std::vector<std::pair<std::string, digest_set>> items_;
   // Short lists (a run's few images and materials) are searched linearly; the index below is
   // built once a list grows past this, so long lists stay linear-time overall.
-  static constexpr std::size_t index_threshold = 32;
+  static constexpr std::size_t index_threshold = 8;
   bool indexed_ = false;
   // (name, algorithm, hex) -> items that had that digest, in increasing order. Entries can go
   // stale when a merge overwrites a hex, so candidates are re-checked.
-  std::unordered_map<std::string, std::vector<std::size_t>> by_digest_;
+  std::unordered_map<std::size_t, std::vector<std::size_t>> by_digest_;
   // Items holding an empty hex: upstream treats them as equal to any same-named artifact lacking
   // that algorithm, which no digest index can find.
   std::unordered_map<std::string, std::vector<std::size_t>> with_empty_hex_;

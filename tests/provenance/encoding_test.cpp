@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <chainsd/plugin/encoding.hpp>
+
 #include "provenance/encoding.hpp"
 #include "provenance/image_ref.hpp"
 
@@ -20,6 +22,52 @@ TEST_CASE("base64 is standard and padded") {
   CHECK(base64_encode("fo") == "Zm8=");
   CHECK(base64_encode("foo") == "Zm9v");
   CHECK(base64_encode("\"gcr.io/my/image\"") == "Imdjci5pby9teS9pbWFnZSI=");
+}
+
+TEST_CASE("base64 of every length and byte value decodes back; RFC 4648 vectors") {
+  CHECK(base64_encode("foobar") == "Zm9vYmFy");
+  CHECK(base64_encode("fooba") == "Zm9vYmE=");
+  CHECK(base64_encode(std::string("\xff\xfe\xfd\x00", 4)) == "//79AA==");
+  std::string data;
+  for (int i = 0; i < 1030; ++i) data += static_cast<char>((i * 131 + 7) & 0xff);
+  for (std::size_t len = 0; len < data.size(); len += (len < 64 ? 1 : 97)) {
+    auto in = data.substr(0, len);
+    auto enc = base64_encode(in);
+    REQUIRE(enc.size() == (len + 2) / 3 * 4);
+    REQUIRE(chainsd::plugin::base64_decode(enc) == in);
+  }
+}
+
+TEST_CASE("JSON strings: the bulk copy of plain bytes escapes exactly what a byte loop does") {
+  // Specials at every offset of strings around the 8-byte word size, in both escaping modes,
+  // against a byte-by-byte reference (ASCII and one valid two-byte character).
+  auto reference = [](std::string_view s, bool html) {
+    static const char hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (unsigned char c : s) {
+      if (c == '"') out += "\\\"";
+      else if (c == '\\') out += "\\\\";
+      else if (c == '\n') out += "\\n";
+      else if (c < 0x20 || (html && (c == '<' || c == '>' || c == '&'))) {
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+      } else out += static_cast<char>(c);
+    }
+    return out + "\"";
+  };
+  const char* specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "<", ">", "&", "\x7f", "\xc3\xa9"};
+  for (std::size_t len = 1; len < 26; ++len)
+    for (std::size_t pos = 0; pos < len; ++pos)
+      for (const char* sp : specials) {
+        std::string s(len, 'a');
+        s.replace(pos, 1, sp);
+        std::string go, plain;
+        append_go_json_string(go, s);
+        append_json_string(plain, s);
+        REQUIRE(go == reference(s, true));
+        REQUIRE(plain == reference(s, false));
+      }
 }
 
 TEST_CASE("RFC 3339 times are rendered in UTC") {
