@@ -6,6 +6,8 @@
 
 #include <boost/json.hpp>
 
+#include <optional>
+
 #include "provenance/detail.hpp"
 #include "provenance/encoding.hpp"
 
@@ -75,30 +77,44 @@ bj::object step(const step_spec& spec, const step_state& state) {
   return o;
 }
 
-bj::object metadata(const run_view& run) {
-  bj::object m(doc_sp());
-  if (run.start_time) m["buildStartedOn"] = *run.start_time;
-  if (run.completion_time) m["buildFinishedOn"] = *run.completion_time;
-  m["completeness"] = bj::object({{"parameters", false}, {"environment", false}, {"materials", false}}, doc_sp());
-  auto r = run.label("chains.tekton.dev/reproducible");
-  m["reproducible"] = r && *r == "true";
-  return m;
-}
-
-bj::array materials_json(const material_list& mats) {
-  bj::array a(doc_sp());
-  for (const auto& [uri, digest] : mats) {
-    bj::object o(doc_sp());
-    if (!uri.empty()) o["uri"] = uri;
-    if (!digest.empty()) o["digest"] = digest_json(digest);
-    a.push_back(std::move(o));
+// The same attest.Step written directly, keys in protojson's (sorted) order: a TaskRun's steps are
+// most of its predicate, and building them as a tree first costs more than writing them.
+void write_step(std::string& out, const step_spec& spec, const step_state& state) {
+  out += R"({"annotations":null,"arguments":)";
+  if (spec.args) {
+    out += '[';
+    for (std::size_t i = 0; i < spec.args->size(); ++i) {
+      if (i) out += ',';
+      append_json_string(out, (*spec.args)[i]);
+    }
+    out += ']';
+  } else {
+    out += "null";
   }
-  return a;
+  out += R"(,"entryPoint":)";
+  if (!spec.script.empty()) {
+    append_json_string(out, spec.script);
+  } else {
+    std::string entry;
+    for (std::size_t i = 0; i < spec.command.size(); ++i) {
+      if (i) entry += ' ';
+      entry += spec.command[i];
+    }
+    append_json_string(out, entry);
+  }
+  std::string_view image = state.image_id;
+  if (image.substr(0, 18) == "docker-pullable://") image.remove_prefix(18);
+  out += R"(,"environment":{"container":)";
+  append_json_string(out, state.name);
+  out += R"(,"image":)";
+  append_json_string(out, "oci://" + std::string(image));
+  out += "}}";
 }
 
-bj::object task_run_build_config(const run_view& tr) {
+void write_task_run_build_config(std::string& out, const run_view& tr) {
   static const step_spec empty_step;
-  bj::array steps(doc_sp());
+  out += R"({"steps":[)";
+  bool first = true;
   for (const auto& s : tr.steps) {
     const step_spec* spec = &empty_step;
     if (tr.status_task_spec)
@@ -107,11 +123,50 @@ bj::object task_run_build_config(const run_view& tr) {
           spec = &ts;
           break;
         }
-    steps.push_back(step(*spec, s));
+    if (!first) out += ',';
+    first = false;
+    write_step(out, *spec, s);
   }
-  bj::object config(doc_sp());
-  config["steps"] = std::move(steps);
-  return config;
+  out += "]}";
+}
+
+void write_materials(std::string& out, const material_list& mats) {
+  out += '[';
+  bool first = true;
+  for (const auto& [uri, digest] : mats) {
+    if (!first) out += ',';
+    first = false;
+    out += '{';
+    if (!digest.empty()) {
+      out += R"("digest":{)";
+      bool f = true;
+      for (const auto& [alg, hex] : digest) {  // std::map: byte order, as protojson sorts
+        if (!f) out += ',';
+        f = false;
+        append_json_string(out, alg);
+        out += ':';
+        append_json_string(out, hex);
+      }
+      out += '}';
+    }
+    if (!uri.empty()) {
+      if (!digest.empty()) out += ',';
+      out += R"("uri":)";
+      append_json_string(out, uri);
+    }
+    out += '}';
+  }
+  out += ']';
+}
+
+bj::object metadata(const run_view& run) {
+  bj::object m(doc_sp());
+  if (run.start_time) m["buildStartedOn"] = *run.start_time;
+  if (run.completion_time) m["buildFinishedOn"] = *run.completion_time;
+  m["completeness"] = bj::object({{"parameters", false}, {"environment", false}, {"materials", false}}, doc_sp());
+  auto r = run.label("chains.tekton.dev/reproducible");
+  m["reproducible"] = r && *r == "true";
+  return m;
 }
 
 // v1.PipelineTaskResultRefs: the pipeline tasks whose results a task references.
@@ -211,11 +266,10 @@ bj::value pipeline_run_build_config(const run_view& pr, const child_index& child
 
 std::string make_slsa_v1(const run_view& run, const std::vector<run_view>& children, const std::string& builder_id,
                          bool deep) {
-  bj::object pred(doc_sp());
-  pred["builder"] = bj::object({{"id", builder_id}}, doc_sp());
-  pred["buildType"] = run.gvk();
   material_list subjects;
   material_list mats;
+  bj::object inv(doc_sp());
+  std::optional<bj::value> pipeline_build_config;
   if (run.kind == run_kind::task_run) {
     subjects = subject_digests(run, nullptr, deep);
     artifact_list list;
@@ -223,9 +277,7 @@ std::string make_slsa_v1(const run_view& run, const std::vector<run_view>& child
     list.add_all(sidecar_image_materials(run));
     list.add_all(task_params_and_results_materials(run));
     mats = list.items();
-    pred["invocation"] = invocation(run, run.params, run.status_task_spec ? run.status_task_spec->params
-                                                                          : std::vector<param_spec>{});
-    pred["buildConfig"] = task_run_build_config(run);
+    inv = invocation(run, run.params, run.status_task_spec ? run.status_task_spec->params : std::vector<param_spec>{});
   } else {
     child_index idx(run, children);
     subjects = subject_digests(run, &idx, deep);
@@ -241,12 +293,10 @@ std::string make_slsa_v1(const run_view& run, const std::vector<run_view>& child
         }
     list.add_all(pipeline_params_and_results_materials(run, idx, deep));
     mats = list.items();
-    pred["invocation"] = invocation(run, run.params, run.status_pipeline_spec ? run.status_pipeline_spec->params
-                                                                              : std::vector<param_spec>{});
-    pred["buildConfig"] = pipeline_run_build_config(run, idx);
+    inv = invocation(run, run.params, run.status_pipeline_spec ? run.status_pipeline_spec->params
+                                                               : std::vector<param_spec>{});
+    pipeline_build_config = pipeline_run_build_config(run, idx);
   }
-  pred["metadata"] = metadata(run);
-  if (!mats.empty()) pred["materials"] = materials_json(mats);
 
   std::string out = R"({"_type":"https://in-toto.io/Statement/v0.1")";
   if (!subjects.empty()) {
@@ -254,8 +304,24 @@ std::string make_slsa_v1(const run_view& run, const std::vector<run_view>& child
     write_subjects(out, subjects);
   }
   out += R"(,"predicateType":"https://slsa.dev/provenance/v0.2","predicate":)";
-  write_sorted(out, pred);
-  out += '}';
+  // The predicate's keys in sorted order (uppercase sorts first): buildConfig, buildType,
+  // builder, invocation, materials, metadata.
+  out += R"({"buildConfig":)";
+  if (pipeline_build_config) write_sorted(out, *pipeline_build_config);
+  else write_task_run_build_config(out, run);
+  out += R"(,"buildType":)";
+  append_json_string(out, run.gvk());
+  out += R"(,"builder":{"id":)";
+  append_json_string(out, builder_id);
+  out += R"(},"invocation":)";
+  write_sorted(out, inv);
+  if (!mats.empty()) {
+    out += R"(,"materials":)";
+    write_materials(out, mats);
+  }
+  out += R"(,"metadata":)";
+  write_sorted(out, metadata(run));
+  out += "}}";
   return out;
 }
 
