@@ -224,22 +224,24 @@ namespace {
 material_list image_materials(const run_view& tr, bool sidecars) {
   artifact_list list;
   std::size_t i = 0;
-  auto add = [&](const std::string& image_id, const std::string& path) {
+  // The path names the field in an error only: built then, not for every image.
+  auto path = [&] { return (sidecars ? "status.sidecars[" : "status.steps[") + std::to_string(i) + "].imageID"; };
+  auto add = [&](const std::string& image_id) {
     auto at = image_id.find('@');
     if (at == std::string::npos || image_id.find('@', at + 1) != std::string::npos)
-      throw input_error(tr.source + ": " + path + ": expected imageID \"" + image_id + "\" to be separable by @");
+      throw input_error(tr.source + ": " + path() + ": expected imageID \"" + image_id + "\" to be separable by @");
     auto d = split_digest(image_id.substr(at + 1));
     if (!d)
-      throw input_error(tr.source + ": " + path + ": expected imageID \"" + image_id +
+      throw input_error(tr.source + ": " + path() + ": expected imageID \"" + image_id +
                         "\" to be separable by @ and :");
     std::string uri = image_id.substr(0, at);
     if (uri.rfind("docker-pullable://", 0) == 0) uri.erase(0, 18);
     list.add("oci://" + uri, digest_set{{d->first, d->second}});
   };
   if (sidecars) {
-    for (const auto& id : tr.sidecar_image_ids) add(id, "status.sidecars[" + std::to_string(i++) + "].imageID");
+    for (; i < tr.sidecar_image_ids.size(); ++i) add(tr.sidecar_image_ids[i]);
   } else {
-    for (const auto& s : tr.steps) add(s.image_id, "status.steps[" + std::to_string(i++) + "].imageID");
+    for (; i < tr.steps.size(); ++i) add(tr.steps[i].image_id);
   }
   return list.items();
 }
