@@ -137,7 +137,11 @@ int run_controller(const args& a) {
     ko.burst = static_cast<double>(f.get_int("kube-api-burst", 1, 1'000'000));
     ko.max_idle_connections = static_cast<std::size_t>(f.get_int("max-in-flight", 1, 100'000)) + 8;
     kube::client kube_client(ex, kcfg, ko);
-    net::http_client outbound(ex);
+    // Plugins' outbound calls (registries, Rekor, Fulcio, ...): a run may make two at once
+    // (an image signature and an attestation), so keep that many connections for reuse.
+    net::client_options outbound_options;
+    outbound_options.max_idle_per_host = 2 * ko.max_idle_connections;
+    net::http_client outbound(ex, outbound_options);
     plugin_host::host_services host(ex, outbound, &kube_client, f.get("signing-secrets"));
 
     // chains-config: the snapshot in force and the plugin instances built for it.

@@ -107,14 +107,14 @@ std::map<std::string, std::string> parse_challenge(std::string_view h) {
 
 registry_session::registry_session(plugin::host& h, std::string registry, std::string repository,
                                    std::string mount_from, std::optional<basic_credentials> creds,
-                                   session_options opts, std::map<std::string, std::string>& schemes)
+                                   session_options opts, registry_cache& cache)
     : host_(h),
       registry_(std::move(registry)),
       repository_(std::move(repository)),
       mount_from_(std::move(mount_from)),
       creds_(std::move(creds)),
       opts_(opts),
-      schemes_(schemes) {}
+      cache_(cache) {}
 
 plugin::error registry_session::status_error(std::string_view what, const plugin::http_response& r) const {
   plugin::errc code = plugin::errc::permanent;
@@ -132,14 +132,12 @@ std::string registry_session::absolute(std::string_view location) const {
   return scheme_ + "://" + registry_ + (location.empty() || location.front() != '/' ? "/" : "") + std::string(location);
 }
 
-boost::asio::awaitable<plugin::result<plugin::http_response>> registry_session::send(std::string method,
-                                                                                       std::string url,
-                                                                                       plugin::header_list headers,
-                                                                                       std::string body) {
+boost::asio::awaitable<plugin::result<plugin::http_response>> registry_session::send_once(
+    const std::string& method, const std::string& url, const plugin::header_list& headers, std::string body) {
   plugin::http_request req;
-  req.method = std::move(method);
-  req.url = std::move(url);
-  req.headers = std::move(headers);
+  req.method = method;
+  req.url = url;
+  req.headers = headers;
   if (!authorization_.empty()) req.headers.emplace_back("Authorization", authorization_);
   req.body = std::move(body);
   req.timeout = opts_.timeout;
@@ -149,29 +147,67 @@ boost::asio::awaitable<plugin::result<plugin::http_response>> registry_session::
   co_return r;
 }
 
-boost::asio::awaitable<plugin::result<void>> registry_session::authenticate() {
-  std::vector<std::string> candidates;
-  if (auto it = schemes_.find(registry_); it != schemes_.end()) {
-    candidates.push_back(it->second);
-  } else {
-    candidates.push_back("https");
-    // go-containerregistry's order for insecure and loopback registries: HTTPS, then HTTP.
-    if (opts_.allow_http) candidates.push_back("http");
+boost::asio::awaitable<plugin::result<plugin::http_response>> registry_session::send(std::string method,
+                                                                                       std::string url,
+                                                                                       plugin::header_list headers,
+                                                                                       std::string body) {
+  if (!from_cache_) {
+    auto r = co_await send_once(method, url, headers, std::move(body));
+    co_return r;
   }
+  // Authenticated from what an earlier session learnt: a 401 means that changed (the registry now
+  // asks for credentials, a token was revoked): discover again and retry this request once.
+  std::string kept = body;
+  auto r = co_await send_once(method, url, headers, std::move(body));
+  if (!r || r->status != 401) co_return r;
+  if (!token_key_.empty()) cache_.tokens.erase(token_key_);
+  cache_.hosts.erase(registry_);
+  auto d = co_await discover();  // clears from_cache_: one retry
+  if (!d) co_return d.error();
+  auto again = co_await send_once(method, url, headers, std::move(kept));
+  co_return again;
+}
+
+boost::asio::awaitable<plugin::result<void>> registry_session::authenticate() {
+  if (auto it = cache_.hosts.find(registry_); it != cache_.hosts.end()) {
+    scheme_ = it->second.scheme;
+    from_cache_ = true;
+    auto r = co_await use_challenge(it->second.challenge);
+    co_return r;
+  }
+  auto r = co_await discover();
+  co_return r;
+}
+
+boost::asio::awaitable<plugin::result<void>> registry_session::discover() {
+  // go-containerregistry's order for insecure and loopback registries: HTTPS, then HTTP; after a
+  // 401 the scheme that answered before goes first.
+  std::vector<std::string> candidates{"https"};
+  if (opts_.allow_http) candidates.push_back("http");
+  if (from_cache_ && scheme_ == "http" && opts_.allow_http) candidates = {"http", "https"};
+  from_cache_ = false;
   plugin::result<plugin::http_response> ping = plugin::fail(plugin::errc::retryable, "no scheme tried");
   for (const auto& s : candidates) {
     scheme_ = s;
     authorization_.clear();
-    std::string url = scheme_ + "://" + registry_ + "/v2/";
-    ping = co_await send("GET", url, {}, "");
+    token_key_.clear();
+    ping = co_await send_once("GET", scheme_ + "://" + registry_ + "/v2/", {}, "");
     if (ping) break;
   }
   if (!ping) co_return plugin::fail(plugin::errc::retryable, "registry " + registry_ + " unreachable: " + ping.error().message);
+  if (ping->status != 200 && ping->status != 401) co_return status_error("GET /v2/", *ping);
+  std::string challenge = ping->status == 401 ? header(*ping, "WWW-Authenticate") : std::string();
+  if (ping->status == 401 && challenge.empty()) co_return status_error("GET /v2/", *ping);
   // Remember only a registry's answer: a TLS port answering plain HTTP with 400 must not stick.
-  if (ping->status == 200 || ping->status == 401) schemes_[registry_] = scheme_;
-  if (ping->status == 200) co_return plugin::result<void>{};
-  if (ping->status != 401) co_return status_error("GET /v2/", *ping);
-  auto challenge_header = header(*ping, "WWW-Authenticate");
+  cache_.hosts[registry_] = registry_cache::host_state{scheme_, challenge};
+  auto r = co_await use_challenge(std::move(challenge));
+  co_return r;
+}
+
+boost::asio::awaitable<plugin::result<void>> registry_session::use_challenge(std::string challenge_header) {
+  authorization_.clear();
+  token_key_.clear();
+  if (challenge_header.empty()) co_return plugin::result<void>{};  // anonymous
   auto challenge = parse_challenge(challenge_header);
   if (challenge[""] == "basic") {
     if (!creds_)
@@ -198,12 +234,23 @@ boost::asio::awaitable<plugin::result<void>> registry_session::fetch_token(std::
   if (!challenge["service"].empty()) query = "service=" + url_encode(challenge["service"]) + "&";
   query += "scope=" + url_encode("repository:" + repository_ + (opts_.pull_only ? ":pull" : ":pull,push"));
   if (!mount_from_.empty()) query += "&scope=" + url_encode("repository:" + mount_from_ + ":pull");
+  const std::string basic =
+      creds_ ? "Basic " + plugin::base64_encode(creds_->username + ":" + creds_->password) : std::string();
+  // A token is reused for the same realm, scopes and credentials until shortly before it expires.
+  const std::string key = with_query(realm, query) + "\n" + basic;
+  const auto now = std::chrono::steady_clock::now();
+  if (auto it = cache_.tokens.find(key); it != cache_.tokens.end()) {
+    if (now < it->second.expires) {
+      authorization_ = "Bearer " + it->second.value;
+      token_key_ = key;
+      co_return plugin::result<void>{};
+    }
+    cache_.tokens.erase(it);
+  }
   plugin::http_request req;
   req.url = with_query(realm, query);
   req.timeout = opts_.timeout;
-  if (creds_)
-    req.headers.emplace_back("Authorization",
-                             "Basic " + plugin::base64_encode(creds_->username + ":" + creds_->password));
+  if (!basic.empty()) req.headers.emplace_back("Authorization", basic);
   auto r = co_await host_.http(std::move(req));
   if (!r) co_return plugin::fail(plugin::errc::retryable, "token server " + realm + " for " + registry_ + ": " + r.error().message);
   if (r->status != 200) {
@@ -211,15 +258,27 @@ boost::asio::awaitable<plugin::result<void>> registry_session::fetch_token(std::
     co_return e;
   }
   std::string token;
+  long long expires_in = 60;  // the Docker token spec's default lifetime
   try {
     auto v = json::parse(r->body);
     for (const char* k : {"token", "access_token"})
       if (auto* t = v.as_object().if_contains(k); t && t->is_string() && token.empty()) token = std::string(t->get_string());
+    if (auto* e = v.as_object().if_contains("expires_in"); e && e->is_number()) expires_in = e->to_number<long long>();
   } catch (const std::exception&) {
   }
   if (token.empty())
     co_return plugin::fail(plugin::errc::retryable, "token server " + realm + " for " + registry_ + " returned no token");
   authorization_ = "Bearer " + token;
+  // Kept until 10 s before it expires (half its lifetime when that is under 20 s).
+  const long long usable = expires_in > 20 ? expires_in - 10 : expires_in / 2;
+  if (usable > 0) {
+    if (cache_.tokens.size() >= registry_cache::max_tokens) {
+      std::erase_if(cache_.tokens, [now](const auto& e) { return e.second.expires <= now; });
+      if (cache_.tokens.size() >= registry_cache::max_tokens) cache_.tokens.clear();
+    }
+    cache_.tokens[key] = registry_cache::token{token, now + std::chrono::seconds(usable)};
+    token_key_ = key;
+  }
   co_return plugin::result<void>{};
 }
 
@@ -251,11 +310,23 @@ boost::asio::awaitable<plugin::result<std::optional<std::string>>> registry_sess
 }
 
 boost::asio::awaitable<plugin::result<void>> registry_session::ensure_blob(std::string digest, std::string content) {
-  auto head = co_await send("HEAD", base() + "/blobs/" + digest, {}, "");
-  if (!head) co_return head.error();
-  if (head->status == 200) co_return plugin::result<void>{};
-  if (head->status != 404) co_return status_error("HEAD blob " + digest, *head);
+  const std::string key = where() + "@" + digest;
+  if (cache_.known_blobs.count(key)) {
+    skipped_known_ = true;
+    co_return plugin::result<void>{};
+  }
+  const bool small = content.size() <= blind_upload_max && (opts_.chunk_size == 0 || content.size() <= opts_.chunk_size);
+  if (!small || !mount_from_.empty()) {
+    auto head = co_await send("HEAD", base() + "/blobs/" + digest, {}, "");
+    if (!head) co_return head.error();
+    if (head->status == 200) {
+      cache_.remember_blob(key);
+      co_return plugin::result<void>{};
+    }
+    if (head->status != 404) co_return status_error("HEAD blob " + digest, *head);
+  }
   auto r = co_await upload(std::move(digest), std::move(content));
+  if (r) cache_.remember_blob(key);
   co_return r;
 }
 

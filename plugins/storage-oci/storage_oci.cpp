@@ -72,13 +72,14 @@ std::string rfc3339_now() {
 class oci_storage final : public plugin::storage {
  public:
   oci_storage(plugin::host& h, std::optional<image_ref> repository, bool insecure, bool bundles,
-              credential_set file_creds, std::size_t chunk_size)
+              credential_set file_creds, std::size_t chunk_size, std::chrono::milliseconds credentials_ttl)
       : host_(h),
         repository_(std::move(repository)),
         insecure_(insecure),
         bundles_(bundles),
         file_creds_(std::move(file_creds)),
-        chunk_size_(chunk_size) {}
+        chunk_size_(chunk_size),
+        credentials_ttl_(credentials_ttl) {}
 
   boost::asio::awaitable<plugin::result<plugin::store_result>> store(plugin::store_request req) override {
     std::vector<push_job> jobs;
@@ -235,7 +236,7 @@ class oci_storage final : public plugin::storage {
     session_options opts;
     opts.allow_http = insecure_ || is_loopback(ref.registry);
     opts.pull_only = true;
-    registry_session session(host_, ref.registry, ref.repository, "", creds->find(ref.registry), opts, schemes_);
+    registry_session session(host_, ref.registry, ref.repository, "", creds->find(ref.registry), opts, cache_);
     auto failed = [&](const plugin::error& e) {
       host_.count("chainsd_plugin_oci_index_reads_total", "Images read to list the manifests of an index, by outcome",
                   {{"result", plugin::to_string(e.code)}});
@@ -356,7 +357,7 @@ class oci_storage final : public plugin::storage {
     opts.allow_http = insecure_ || is_loopback(target.registry);
     opts.chunk_size = chunk_size_;
     registry_session session(host_, target.registry, target.repository, mount_from, creds.find(target.registry),
-                             opts, schemes_);
+                             opts, cache_);
     const std::string tag = cosign_tag(job.subject.digest, job.suffix);
     const std::string what = std::string(job.suffix == "sig" ? "signature" : "attestation") + " of " +
                              job.subject.str() + " (" + run + ")";
@@ -388,17 +389,24 @@ class oci_storage final : public plugin::storage {
         co_return plugin::result<void>{};
       }
     }
-    auto blob = co_await session.ensure_blob(job.content.digest, job.content.content);
-    if (!blob) co_return failed(blob.error());
     layers.push_back(layer_descriptor(job.content));
-    std::string config = config_json(layers);
-    std::string config_digest = sha256_digest(config);
-    std::size_t config_size = config.size();
-    auto cfg_blob = co_await session.ensure_blob(config_digest, std::move(config));
-    if (!cfg_blob) co_return failed(cfg_blob.error());
-    std::string manifest = manifest_json(config_digest, config_size, layers);
-    auto put = co_await session.put_manifest(tag, std::string(oci_manifest_type), std::move(manifest));
-    if (!put) co_return failed(put.error());
+    const std::string config = config_json(layers);
+    const std::string config_digest = sha256_digest(config);
+    const std::string manifest = manifest_json(config_digest, config.size(), layers);
+    for (int attempt = 0;; ++attempt) {
+      auto blob = co_await session.ensure_blob(job.content.digest, job.content.content);
+      if (!blob) co_return failed(blob.error());
+      auto cfg_blob = co_await session.ensure_blob(config_digest, config);
+      if (!cfg_blob) co_return failed(cfg_blob.error());
+      auto put = co_await session.put_manifest(tag, std::string(oci_manifest_type), manifest);
+      if (put) break;
+      // A blob skipped as known may have been garbage-collected since: check them and retry once.
+      if (attempt == 0 && session.skipped_known_blobs() && put.error().code == plugin::errc::permanent) {
+        session.forget_known_blobs();
+        continue;
+      }
+      co_return failed(put.error());
+    }
     host_.log(plugin::log_level::info, "oci layer stored",
               {{"run", run}, {"image", job.subject.str()}, {"tag", session.where() + ":" + tag},
                {"digest", job.content.digest}});
@@ -428,7 +436,7 @@ class oci_storage final : public plugin::storage {
     opts.allow_http = insecure_ || is_loopback(target.registry);
     opts.chunk_size = chunk_size_;
     registry_session session(host_, target.registry, target.repository, "", creds.find(target.registry), opts,
-                             schemes_);
+                             cache_);
     const std::string what = std::string(job.suffix == "sig" ? "signature bundle" : "attestation bundle") + " of " +
                              target.str() + " (" + run + ")";
     auto failed = [&](const plugin::error& e) {
@@ -489,17 +497,26 @@ class oci_storage final : public plugin::storage {
       }
     }
 
-    auto empty = co_await session.ensure_blob(sha256_digest("{}"), "{}");
-    if (!empty) co_return failed(empty.error());
-    auto blob = co_await session.ensure_blob(job.content.digest, job.content.content);
-    if (!blob) co_return failed(blob.error());
     const std::string created = rfc3339_now();
-    std::string manifest = referrer_manifest(subject_desc, job.content.digest, job.content.content.size(),
-                                             job.predicate_type, created);
+    const std::string manifest = referrer_manifest(subject_desc, job.content.digest, job.content.content.size(),
+                                                   job.predicate_type, created);
     const std::string manifest_digest = sha256_digest(manifest);
     const std::size_t manifest_size = manifest.size();
-    auto put = co_await session.put_manifest(manifest_digest, std::string(oci_manifest_type), std::move(manifest));
-    if (!put) co_return failed(put.error());
+    plugin::result<std::string> put = std::string();
+    for (int attempt = 0;; ++attempt) {
+      auto empty = co_await session.ensure_blob(sha256_digest("{}"), "{}");
+      if (!empty) co_return failed(empty.error());
+      auto blob = co_await session.ensure_blob(job.content.digest, job.content.content);
+      if (!blob) co_return failed(blob.error());
+      put = co_await session.put_manifest(manifest_digest, std::string(oci_manifest_type), manifest);
+      if (put) break;
+      // A blob skipped as known may have been garbage-collected since: check them and retry once.
+      if (attempt == 0 && session.skipped_known_blobs() && put.error().code == plugin::errc::permanent) {
+        session.forget_known_blobs();
+        continue;
+      }
+      co_return failed(put.error());
+    }
     if (put->empty()) {
       // The registry ignored the subject: maintain the referrers tag schema index ourselves.
       json::object index;
@@ -532,10 +549,59 @@ class oci_storage final : public plugin::storage {
     co_return plugin::result<void>{};
   }
 
+  // Released when the lookup coroutine's frame goes, whatever way it ends.
+  struct lookup_guard {
+    oci_storage* self;
+    std::string key;
+    ~lookup_guard() {
+      auto it = self->sa_loading_.find(key);
+      if (it == self->sa_loading_.end()) return;
+      it->second->cancel();  // wakes the waiters; they re-check the cache
+      self->sa_loading_.erase(it);
+    }
+  };
+
+  // The run's service-account credentials, cached per (namespace, account) for credentials_ttl_:
+  // a burst of runs costs one lookup (concurrent stores wait for the one in progress), and a
+  // changed account or secret is read again once the entry expires. Failures are not cached.
+  boost::asio::awaitable<plugin::result<credential_set>> service_account_credentials(plugin::run_ref run) {
+    if (run.namespace_name.empty()) co_return credential_set{};
+    if (credentials_ttl_.count() <= 0) {
+      auto r = co_await read_service_account_credentials(std::move(run));
+      co_return r;
+    }
+    const std::string key =
+        run.namespace_name + "/" + (run.service_account.empty() ? std::string("default") : run.service_account);
+    for (;;) {
+      if (auto it = sa_cache_.find(key); it != sa_cache_.end()) {
+        if (std::chrono::steady_clock::now() < it->second.expires) co_return it->second.creds;
+        sa_cache_.erase(it);
+      }
+      auto loading = sa_loading_.find(key);
+      if (loading == sa_loading_.end()) break;
+      auto timer = loading->second;
+      auto waited = co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+      (void)waited;
+    }
+    sa_loading_.emplace(key, std::make_shared<boost::asio::steady_timer>(host_.executor(),
+                                                                         boost::asio::steady_timer::time_point::max()));
+    lookup_guard guard{this, key};
+    auto r = co_await read_service_account_credentials(std::move(run));
+    if (r) {
+      const auto now = std::chrono::steady_clock::now();
+      if (sa_cache_.size() >= max_cached_accounts) {
+        std::erase_if(sa_cache_, [now](const auto& e) { return e.second.expires <= now; });
+        if (sa_cache_.size() >= max_cached_accounts) sa_cache_.clear();
+      }
+      sa_cache_[key] = cached_credentials{now + credentials_ttl_, *r};
+    }
+    co_return r;
+  }
+
   // The `.dockerconfigjson` / `.dockercfg` imagePullSecrets of the run's service account, as
   // upstream's k8schain. A missing account or secret, or no permission to read it, means "no
   // credentials from there" (logged); an unreachable API server is retryable.
-  boost::asio::awaitable<plugin::result<credential_set>> service_account_credentials(plugin::run_ref run) {
+  boost::asio::awaitable<plugin::result<credential_set>> read_service_account_credentials(plugin::run_ref run) {
     credential_set out;
     if (run.namespace_name.empty()) co_return out;
     const std::string sa = run.service_account.empty() ? "default" : run.service_account;
@@ -604,9 +670,19 @@ class oci_storage final : public plugin::storage {
   bool warned_override_ = false;
   credential_set file_creds_;
   std::size_t chunk_size_;
-  std::map<std::string, std::string> schemes_;  // registry → scheme that answered its ping
-  std::map<std::string, std::shared_ptr<boost::asio::steady_timer>> busy_tags_;
-  std::size_t in_flight_ = 0;  // spawned subject pushes not finished yet  // "<repo>:<tag>" being written
+  registry_cache cache_;  // schemes, challenges, tokens and known blobs of the registries pushed to
+  std::map<std::string, std::shared_ptr<boost::asio::steady_timer>> busy_tags_;  // "<repo>:<tag>" being written
+  std::size_t in_flight_ = 0;  // spawned subject pushes not finished yet
+  // Service-account credentials by "<namespace>/<account>", until `expires`; lookups in progress
+  // (other stores for the same account wait for them instead of asking the API server again).
+  struct cached_credentials {
+    std::chrono::steady_clock::time_point expires;
+    credential_set creds;
+  };
+  std::chrono::milliseconds credentials_ttl_;
+  std::map<std::string, cached_credentials> sa_cache_;
+  std::map<std::string, std::shared_ptr<boost::asio::steady_timer>> sa_loading_;
+  static constexpr std::size_t max_cached_accounts = 1024;
 };
 
 }  // namespace storage_oci
@@ -686,8 +762,17 @@ chainsd::plugin::result<std::unique_ptr<chainsd::plugin::storage>> make_oci_stor
       }
     }
   }
+  // How long the credentials read from a service account are reused (milliseconds; 0 = read on
+  // every store). Not a chains-config key the engine forwards yet: the default, 30 s, applies.
+  std::chrono::milliseconds ttl{30'000};
+  if (auto t = config_value(cfg, "storage.oci.credentials-cache-ms"); !t.empty()) {
+    if (t.find_first_not_of("0123456789") != std::string::npos || t.size() > 9)
+      return plugin::fail(plugin::errc::bad_config,
+                          "storage.oci.credentials-cache-ms: \"" + t + "\" is not a number of milliseconds");
+    ttl = std::chrono::milliseconds(std::stoll(t));
+  }
   return std::make_unique<storage_oci::oci_storage>(h, std::move(repository), insecure,
-                                                    format == "sigstore-bundle", std::move(creds), chunk);
+                                                    format == "sigstore-bundle", std::move(creds), chunk, ttl);
 }
 
 CHAINSD_STORAGE_PLUGIN("oci", "0.1.0", make_oci_storage)

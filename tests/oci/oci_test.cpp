@@ -15,9 +15,12 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <optional>
 #include <random>
 #include <set>
+#include <thread>
 
 using namespace oci_test;
 namespace json = boost::json;
@@ -568,6 +571,141 @@ TEST_CASE("oci storage with sigstore-bundle pushes OCI 1.1 referrers with the ta
   CHECK(api.call("GET", "/v2/" + repo + "/manifests/" + fallback + ".sig").status == 404);
 }
 
+TEST_CASE("oci storage: requests per push once the registry is known, re-discovery on 401") {
+  registry_process reg({});
+  oci_host h;
+  registry_api api{h, reg.base_url(), ""};
+  test_keys keys;
+  const std::string repo = "count/app";
+  const std::string image_repo = reg.host() + "/" + repo;
+  const std::string digest = api.push_image(repo);
+  const std::string digest2 = api.push_image("count/other");
+  auto st = make(h);
+  auto methods = [&] {
+    std::vector<std::string> out;
+    for (const auto& l : h.http_requests) {
+      auto sp = l.find(' ');
+      auto path = l.substr(l.find("/v2/", sp));
+      std::string kind = path == "/v2/" ? "ping" : path.find("/manifests/") != std::string::npos ? "manifest"
+                                                                                                 : "blob";
+      out.push_back(l.substr(0, sp) + " " + kind);
+    }
+    return out;
+  };
+  const std::vector<std::string> push = {"GET manifest", "POST blob", "PUT blob", "POST blob", "PUT blob",
+                                         "PUT manifest"};
+  // The first push pings the registry; the next ones (any repository of it) do not, and upload
+  // the new layer and config without asking whether they exist first.
+  h.http_requests.clear();
+  REQUIRE(store(h, *st, signature_request(keys, image_repo, digest, true)).has_value());
+  auto first = push;
+  first.insert(first.begin(), {"GET ping", "GET ping"});  // HTTPS, then plain HTTP (loopback)
+  CHECK(h.http_requests[0].rfind("GET https://", 0) == 0);
+  CHECK(methods() == first);
+  h.http_requests.clear();
+  REQUIRE(store(h, *st, attestation_request(keys, image_repo, digest)).has_value());
+  CHECK(methods() == push);
+  h.http_requests.clear();
+  REQUIRE(store(h, *st, signature_request(keys, reg.host() + "/count/other", digest2, false)).has_value());
+  CHECK(methods() == push);
+  // Both pushes are readable as cosign's layout.
+  auto [m, d] = api.manifest(repo, "sha256-" + digest.substr(7) + ".att");
+  CHECK(check_cosign_manifest(api, repo, m, "application/vnd.dsse.envelope.v1+json").size() == 1);
+
+  SECTION("a 401 to a request made with what was learnt: ping again and retry it once") {
+    int left = 1;
+    h.rewrite = [&](const std::string& url, plugin::http_response& r) {
+      if (left > 0 && url.find("/manifests/") != std::string::npos) {
+        --left;
+        r = plugin::http_response{401, {{"WWW-Authenticate", "Basic realm=\"x\""}}, ""};
+      }
+    };
+    h.http_requests.clear();
+    auto again = attestation_request(keys, image_repo, digest);
+    again.signature.insert(again.signature.size() - 1, R"(,"x":1)");
+    auto r = store(h, *st, again);
+    INFO((r ? std::string() : r.error().message));
+    REQUIRE(r.has_value());
+    auto seen = methods();
+    REQUIRE(seen.size() == push.size() + 2);
+    CHECK(seen[0] == "GET manifest");  // 401
+    CHECK(seen[1] == "GET ping");  // the scheme that worked, first
+    CHECK(h.http_requests[1].rfind("GET http://", 0) == 0);
+    CHECK(seen[2] == "GET manifest");
+    auto [m2, d2] = api.manifest(repo, "sha256-" + digest.substr(7) + ".att");
+    CHECK(check_cosign_manifest(api, repo, m2, "application/vnd.dsse.envelope.v1+json").size() == 2);
+  }
+}
+
+TEST_CASE("oci storage caches service-account credentials for a short time") {
+  registry_process reg({false, "chains", "s3cret pass"});
+  oci_host h;
+  registry_api api{h, reg.base_url(), "Basic " + plugin::base64_encode("chains:s3cret pass")};
+  test_keys keys;
+  const std::string repo = "burst/app";
+  const std::string image_repo = reg.host() + "/" + repo;
+  std::vector<std::string> digests;
+  for (int i = 0; i < 6; ++i) digests.push_back(api.push_image(repo + std::to_string(i)));
+  auto secret = [&](const std::string& password) {
+    std::string cfg = R"({"auths":{")" + reg.host() + R"(":{"auth":")" + plugin::base64_encode("chains:" + password) +
+                      R"("}}})";
+    h.kube_objects["/api/v1/namespaces/ns/secrets/regcred"] = {
+        200, R"({"type":"kubernetes.io/dockerconfigjson","data":{".dockerconfigjson":")" + plugin::base64_encode(cfg) +
+                 R"("}})"};
+  };
+  h.kube_objects["/api/v1/namespaces/ns/serviceaccounts/builder"] = {
+      200, R"({"metadata":{"name":"builder"},"imagePullSecrets":[{"name":"regcred"}]})"};
+  secret("s3cret pass");
+  auto req = [&](int i) {
+    auto r = signature_request(keys, image_repo + std::to_string(i), digests[i], false);
+    r.run.service_account = "builder";
+    return r;
+  };
+  const std::vector<std::string> one_lookup{"GET /api/v1/namespaces/ns/serviceaccounts/builder",
+                                            "GET /api/v1/namespaces/ns/secrets/regcred"};
+
+  SECTION("a burst of concurrent stores reads the account and its secret once (default TTL)") {
+    auto st = make(h);
+    std::vector<std::future<plugin::result<plugin::store_result>>> fs;
+    for (int i = 0; i < 5; ++i) fs.push_back(boost::asio::co_spawn(h.ctx, st->store(req(i)), boost::asio::use_future));
+    h.ctx.restart();
+    h.ctx.run();
+    for (auto& f : fs) {
+      auto r = f.get();
+      INFO((r ? std::string() : r.error().message));
+      CHECK(r.has_value());
+    }
+    CHECK(h.kube_requests == one_lookup);
+    // A changed secret is not seen within the TTL: the cached credentials still work.
+    secret("wrong");
+    CHECK(store(h, *st, req(5)).has_value());
+    CHECK(h.kube_requests == one_lookup);
+  }
+  SECTION("a changed secret is read again once the entry expires") {
+    auto st = make(h, {{"storage.oci.credentials-cache-ms", "300"}});
+    REQUIRE(store(h, *st, req(0)).has_value());
+    CHECK(h.kube_requests == one_lookup);
+    secret("wrong");
+    REQUIRE(store(h, *st, req(1)).has_value());  // still cached
+    CHECK(h.kube_requests.size() == 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    auto r = store(h, *st, req(2));
+    REQUIRE(r.has_error());
+    CHECK(r.error().code == plugin::errc::unauthenticated);
+    CHECK(h.kube_requests.size() == 4);
+    secret("s3cret pass");
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    CHECK(store(h, *st, req(2)).has_value());
+    CHECK(h.kube_requests.size() == 6);
+  }
+  SECTION("0 reads the account on every store; failures are not cached") {
+    auto st = make(h, {{"storage.oci.credentials-cache-ms", "0"}});
+    REQUIRE(store(h, *st, req(0)).has_value());
+    REQUIRE(store(h, *st, req(1)).has_value());
+    CHECK(h.kube_requests.size() == 4);
+  }
+}
+
 TEST_CASE("oci storage with htpasswd basic auth uses the run's service account imagePullSecrets") {
   registry_process reg({false, "chains", "s3cret pass"});
   oci_host h;
@@ -672,6 +810,13 @@ TEST_CASE("oci storage with Docker token auth asks the realm for push scope with
     api.manifest(repo, "sha256-" + digest.substr(7) + ".att");
     auto log = reg.token_requests();
     CHECK_THAT(log, Catch::Contains(R"("service": "chainsd-test-registry", "scope": ["repository:tokened/app:pull,push"], "authorized": true)"));
+    // The second store reused the first one's token (expires_in 300 s): one token request.
+    auto count = [](const std::string& text, const std::string& what) {
+      std::size_t n = 0;
+      for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+      return n;
+    };
+    CHECK(count(log, R"("scope": ["repository:tokened/app:pull,push"])") == 1);
   }
   SECTION("reading an index asks the realm for pull only") {
     auto st = make(h, {{"storage.oci.docker-config", (keys.dir / "config.json").string()}});
@@ -770,6 +915,7 @@ TEST_CASE("oci storage factory rejects bad configuration naming the key") {
   bad({{"storage.oci.encoding-format", "json"}}, "storage.oci.encoding-format");
   bad({{"storage.oci.docker-config", "/nonexistent/config.json"}}, "storage.oci.docker-config");
   bad({{"storage.oci.upload-chunk-size", "-1"}}, "storage.oci.upload-chunk-size");
+  bad({{"storage.oci.credentials-cache-ms", "30s"}}, "storage.oci.credentials-cache-ms");
   // Like the engine (Go's ParseBool): other spellings are accepted, unknown ones warned about.
   CHECK(oci_plugin().make_storage("oci", h, {{"storage.oci.repository.insecure", "True"}}).has_value());
   CHECK(oci_plugin().make_storage("oci", h, {{"storage.oci.repository.insecure", "yes"}}).has_value());

@@ -49,13 +49,12 @@ def node_hash(l, r):
 
 
 def split_point(n):
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
+    # The largest power of two smaller than n (n > 1).
+    return 1 << ((n - 1).bit_length() - 1)
 
 
 def mth(leaves):
+    # RFC 6962 MTH from scratch: the reference the incremental tree is tested against.
     if not leaves:
         return sha256(b"")
     if len(leaves) == 1:
@@ -65,6 +64,7 @@ def mth(leaves):
 
 
 def path(m, leaves):
+    # RFC 6962 PATH(m, D[n]) from scratch (reference).
     if len(leaves) <= 1:
         return []
     k = split_point(len(leaves))
@@ -73,17 +73,103 @@ def path(m, leaves):
     return path(m - k, leaves[k:]) + [mth(leaves[:k])]
 
 
-def load_verifier(pem):
+class Tree:
+    """An append-only RFC 6962 tree keeping every complete subtree: levels[h][i] is the hash of
+    leaves [i * 2^h, (i + 1) * 2^h). An append costs O(log n) hashes (amortized 1), the root and an
+    inclusion proof against the current size O(log n) (the right edge of the tree is folded from
+    the O(log n) complete subtrees it is made of, and cached until the next append)."""
+
+    def __init__(self):
+        self.levels = [[]]
+        self.edge = {}  # start -> MTH(leaves[start:size]) for the current size
+
+    def __len__(self):
+        return len(self.levels[0])
+
+    def leaf(self, index):
+        return self.levels[0][index]
+
+    def append(self, lh):
+        levels = self.levels
+        levels[0].append(lh)
+        h = 0
+        while len(levels[h]) % 2 == 0:
+            if h + 1 == len(levels):
+                levels.append([])
+            level = levels[h]
+            levels[h + 1].append(node_hash(level[-2], level[-1]))
+            h += 1
+        self.edge = {}
+
+    def _range(self, lo, hi):
+        # MTH(leaves[lo:hi]) for the ranges RFC 6962 recursion visits: either a complete aligned
+        # subtree, or a range ending at the current size.
+        n = hi - lo
+        if n == 0:
+            return sha256(b"")
+        if n & (n - 1) == 0 and lo % n == 0:
+            h = n.bit_length() - 1
+            return self.levels[h][lo >> h]
+        if hi == len(self) and lo in self.edge:
+            return self.edge[lo]
+        k = split_point(n)
+        r = node_hash(self._range(lo, lo + k), self._range(lo + k, hi))
+        if hi == len(self):
+            self.edge[lo] = r
+        return r
+
+    def root(self):
+        return self._range(0, len(self))
+
+    def path(self, m):
+        # PATH(m, D[n]) for the current size n, as the recursive definition orders it (leaf first).
+        out = []
+        lo, hi = 0, len(self)
+        while hi - lo > 1:
+            k = split_point(hi - lo)
+            if m < lo + k:
+                out.append(self._range(lo + k, hi))
+                hi = lo + k
+            else:
+                out.append(self._range(lo, lo + k))
+                lo = lo + k
+        out.reverse()
+        return out
+
+
+def _decode_verifier(pem):
+    # -> (public key, canonical PEM): Rekor re-encodes keys and certificates
+    # (x509.PublicKey.CanonicalValue).
     if b"CERTIFICATE" in pem:
-        return x509.load_pem_x509_certificate(pem).public_key()
-    return serialization.load_pem_public_key(pem)
+        cert = x509.load_pem_x509_certificate(pem)
+        return cert.public_key(), cert.public_bytes(serialization.Encoding.PEM)
+    key = serialization.load_pem_public_key(pem)
+    return key, key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+# Decoding a PEM (OpenSSL 3's decoder lookup) costs ~10x a verification; the few verifiers in use
+# are kept decoded. Failures are not cached (they raise every time, as before).
+_verifiers = {}
+_verifiers_lock = threading.Lock()
+
+
+def decoded_verifier(pem):
+    v = _verifiers.get(pem)
+    if v is None:
+        v = _decode_verifier(pem)
+        with _verifiers_lock:
+            if len(_verifiers) >= 256:
+                _verifiers.clear()
+            _verifiers[pem] = v
+    return v
+
+
+def load_verifier(pem):
+    return decoded_verifier(pem)[0]
 
 
 def canonical_pem(pem):
-    # Rekor re-encodes keys and certificates (x509.PublicKey.CanonicalValue).
-    if b"CERTIFICATE" in pem:
-        return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.PEM)
-    return load_verifier(pem).public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return decoded_verifier(pem)[1]
 
 
 def verify(key, sig, message=None, digest=None):
@@ -129,7 +215,8 @@ class Log:
         self.log_id = hashlib.sha256(der).hexdigest()
         self.key_hint = hashlib.sha256(der).digest()[:4]
         self.bodies = []      # canonical body bytes by index
-        self.leaves = []      # leaf hashes by index
+        self.tree = Tree()
+        self.leaves = self.tree.levels[0]  # leaf hashes by index
         self.times = []
         self.by_leaf = {}     # leaf hash hex -> index
         self.fault = fault
@@ -141,6 +228,7 @@ class Log:
 
     def set_fault(self, fault):
         self.fault = fault or ""
+        self.faults = frozenset(self.fault.split(","))
         self.fail_left, self.fail_status, self.slow_ms = 0, 0, 0
         for f in self.fault.split(","):
             if f.startswith("5xx:"):
@@ -151,7 +239,7 @@ class Log:
                 self.slow_ms = int(f[5:])
 
     def has(self, f):
-        return f in self.fault.split(",")
+        return f in self.faults
 
     def sign(self, data):
         return self.key.sign(data, ec.ECDSA(hashes.SHA256()))
@@ -167,16 +255,17 @@ class Log:
         return note + "\n\u2014 %s %s\n" % (HOSTNAME, base64.b64encode(self.key_hint + sig).decode())
 
     def entry(self, index):
-        # Proof against the current tree, as Rekor answers reads.
-        size = len(self.leaves)
-        leaves = self.leaves[:size]
-        root = mth(leaves)
-        proof = path(index, leaves)
-        body = self.bodies[index]
+        # Proof against the current tree, as Rekor answers reads. Only the tree is read under the
+        # lock; the signatures are made outside it.
+        with self.lock:
+            size = len(self.tree)
+            root = self.tree.root()
+            proof = self.tree.path(index)
+            body = self.bodies[index]
+            integrated = self.times[index]
         body_b64 = base64.b64encode(body).decode()
         if self.has("bad-body"):
             body_b64 = base64.b64encode(body.replace(b'"sha256"', b'"SHA256"')).decode()
-        integrated = self.times[index]
         set_payload = canonical({"body": body_b64, "integratedTime": integrated, "logID": self.log_id,
                                  "logIndex": index})
         set_sig = self.sign(set_payload)
@@ -255,7 +344,7 @@ class Log:
             if lh.hex() in self.by_leaf:
                 return False, self.by_leaf[lh.hex()]
             self.bodies.append(body)
-            self.leaves.append(lh)
+            self.tree.append(lh)
             self.times.append(int(time.time()))
             self.by_leaf[lh.hex()] = len(self.leaves) - 1
             self.uploads += 1
@@ -268,6 +357,10 @@ class Log:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     log_obj = None
+    # Status line, headers and body leave in one send (handle_one_request flushes after each
+    # request), and TCP_NODELAY: no Nagle + delayed-ACK stall (~40 ms) on kept-alive connections.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet: tests read our stdout for the port only
         pass
@@ -289,6 +382,8 @@ class Handler(BaseHTTPRequestHandler):
         log = self.log_obj
         if log.slow_ms:
             time.sleep(log.slow_ms / 1000)
+        if log.fail_left <= 0:
+            return False
         with log.lock:
             if log.fail_left > 0:
                 log.fail_left -= 1
@@ -315,8 +410,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, log.pub_pem, ctype="application/x-pem-file")
         if u.path == "/api/v1/log":
             with log.lock:
-                size = len(log.leaves)
-                root = mth(log.leaves[:size])
+                size = len(log.tree)
+                root = log.tree.root()
             return self.send(200, {"rootHash": root.hex(), "treeSize": size, "treeID": str(TREE_ID),
                                    "signedTreeHead": log.checkpoint(size, root), "inactiveShards": []})
         if u.path == "/api/v1/log/entries":
@@ -325,16 +420,15 @@ class Handler(BaseHTTPRequestHandler):
                 index = int(q.get("logIndex", [""])[0])
             except ValueError:
                 return self.error(400, "logIndex is required")
-            with log.lock:
-                if index < 0 or index >= len(log.leaves):
-                    return self.error(404, "entry not found")
-                return self.send(200, log.entry(index))
+            if index < 0 or index >= len(log.leaves):
+                return self.error(404, "entry not found")
+            return self.send(200, log.entry(index))
         if u.path.startswith("/api/v1/log/entries/"):
             with log.lock:
                 index = log.find_uuid(u.path.rsplit("/", 1)[1])
-                if index is None:
-                    return self.error(404, "entry not found")
-                return self.send(200, log.entry(index))
+            if index is None:
+                return self.error(404, "entry not found")
+            return self.send(200, log.entry(index))
         self.error(404, "no route " + u.path)
 
     def do_POST(self):
@@ -357,9 +451,14 @@ class Handler(BaseHTTPRequestHandler):
         if not created:
             return self.error(409, "an equivalent entry already exists in the transparency log with UUID " +
                               log.uuid(index), headers=[("Location", location)])
-        with log.lock:
-            entry = log.entry(index)
-        self.send(201, entry, headers=[("Location", location), ("ETag", log.uuid(index))])
+        self.send(201, log.entry(index), headers=[("Location", location), ("ETag", log.uuid(index))])
+
+
+class Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a burst of new connections (a client opening its
+    # pool at full concurrency) overflows it, and the dropped SYNs cost the client retries.
+    request_queue_size = 1024
+    daemon_threads = True
 
 
 def main():
@@ -375,8 +474,7 @@ def main():
     if a.public_key_out:
         with open(a.public_key_out, "wb") as f:
             f.write(Handler.log_obj.pub_pem)
-    srv = ThreadingHTTPServer((a.host, a.port), Handler)
-    srv.daemon_threads = True
+    srv = Server((a.host, a.port), Handler)
     if a.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.tls_cert, a.tls_key)
