@@ -153,8 +153,10 @@ class Registry:
         self.host = host
         cfg = os.path.join(work, "registry.yml")
         with open(cfg, "w") as f:
-            f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
-                    "    rootdirectory: %s/registry\nhttp:\n  addr: %s\n" % (work, self.host))
+            storage = ("  inmemory: {}\n" if os.environ.get("BENCH_REGISTRY_INMEMORY")
+                       else "  filesystem:\n    rootdirectory: %s/registry\n" % work)
+            f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n%s"
+                    "http:\n  addr: %s\n" % (storage, self.host))
         self.proc = subprocess.Popen(["taskset", "-c", "1", "/usr/bin/docker-registry", "serve", cfg],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
