@@ -39,6 +39,7 @@ std::vector<flag_spec> controller_flags() {
       {"config-namespace", "namespace of the chains-config ConfigMap (default: $SYSTEM_NAMESPACE, as upstream's Deployment sets it, else tekton-chains)", ""},
       {"metrics-addr", "HOST:PORT of /metrics, /healthz and /readyz (empty: off)", "0.0.0.0:9090"},
       {"max-in-flight", "runs signed concurrently", "64"},
+      {"max-queued-mb", "documents of queued runs kept in memory (MiB); beyond it a queued run is read again when its turn comes", "64"},
       {"log-level", "debug, info, warn or error", "info"},
       {"drain-timeout", "seconds to let runs in flight finish on SIGTERM", "10"},
       // One patch per run: the limit must not be what caps signing throughput; API Priority and
@@ -183,6 +184,7 @@ int run_controller(const args& a) {
     for (const auto& ns : split_csv(f.get("namespace"))) ro.namespaces.insert(ns);
     ro.max_in_flight = static_cast<std::size_t>(f.get_int("max-in-flight", 1, 100'000));
     ro.retry_base = std::chrono::milliseconds(f.get_int("retry-base-ms", 1, 3'600'000));
+    ro.max_queued_json_bytes = static_cast<std::size_t>(f.get_int("max-queued-mb", 0, 1'000'000)) << 20;
     reconciler::reconciler rec(ex, cluster, [&plugins] { return plugins; }, ro);
 
     std::string watch_ns = ro.namespaces.size() == 1 ? *ro.namespaces.begin() : std::string();

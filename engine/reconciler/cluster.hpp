@@ -20,6 +20,13 @@ struct patch_outcome {
   std::string error;           // why it failed
 };
 
+struct get_outcome {
+  bool ok = false;
+  bool not_found = false;
+  std::string json;   // the run, when ok
+  std::string error;  // why it failed
+};
+
 class cluster {
  public:
   virtual ~cluster() = default;
@@ -29,6 +36,9 @@ class cluster {
   // tekton-chains-controller; retried with force on conflict.
   virtual boost::asio::awaitable<patch_outcome> apply_annotations(run_meta run,
                                                                   std::map<std::string, std::string> annotations) = 0;
+
+  // The run as it is now (a queued run whose document was not kept).
+  virtual boost::asio::awaitable<get_outcome> get_run(run_meta run) = 0;
 
   // The run's child TaskRuns (label tekton.dev/pipelineRun=<name>), raw JSON each; nullopt on
   // an API failure (the caller retries later).

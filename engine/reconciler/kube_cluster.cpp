@@ -80,6 +80,22 @@ boost::asio::awaitable<patch_outcome> kube_cluster::apply_annotations(run_meta r
   co_return out;
 }
 
+boost::asio::awaitable<get_outcome> kube_cluster::get_run(run_meta run) {
+  get_outcome out;
+  auto r = co_await client_.get(resource_of(run), run.namespace_name, run.name);
+  if (r.ok()) {
+    out.ok = true;
+    out.json = std::move(r.body);
+  } else if (r.not_found()) {
+    out.not_found = true;
+  } else {
+    auto st = r.error();
+    out.error = "get " + std::string(run.kind_lower()) + " " + run.key() + ": " + std::to_string(st.code) + " " +
+                st.reason + ": " + st.message;
+  }
+  co_return out;
+}
+
 boost::asio::awaitable<std::optional<std::vector<std::string>>> kube_cluster::list_child_taskruns(std::string ns,
                                                                                                   std::string pipelinerun) {
   kube::list_options o;

@@ -98,6 +98,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     run_meta meta;
     state st = state::queued;
     bool dirty = false;  // newer data arrived while in flight
+    bool fetch = false;  // the document was not kept (max_queued_json_bytes): read it again
     // What we last wrote, to overlay a view older than our own patch.
     std::string patched_rv;
     std::map<std::string, std::string> written;
@@ -164,7 +165,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     if (it != entries_.end()) {
       auto& e = it->second;
       if (e.st == state::in_flight) {
-        e.json = std::move(ev.object);
+        keep_json(e, std::move(ev.object), true);
         e.meta = std::move(meta);
         e.dirty = true;
         return;
@@ -173,7 +174,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
         erase_entry(it);
         return;
       }
-      e.json = std::move(ev.object);
+      keep_json(e, std::move(ev.object), false);
       e.meta = std::move(meta);
       if (e.st == state::parked) enqueue(uid, e);
       return;  // queued: picks up the new data; waiting_retry: keeps its backoff
@@ -181,10 +182,24 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     if (!wants_work(meta)) return;
     entry e;
     e.kind = kind;
-    e.json = std::move(ev.object);
     e.meta = std::move(meta);
     auto [ins, ok] = entries_.emplace(uid, std::move(e));
+    keep_json(ins->second, std::move(ev.object), false);
     enqueue(uid, ins->second);
+  }
+
+  // Keeps a run's document unless the documents kept would pass max_queued_json_bytes (`always`:
+  // runs in flight); otherwise the run is marked to be read again when its turn comes.
+  void keep_json(entry& e, std::string json, bool always) {
+    kept_json_bytes_ -= e.json.size();
+    std::string().swap(e.json);
+    if (always || kept_json_bytes_ + json.size() <= opts_.max_queued_json_bytes) {
+      kept_json_bytes_ += json.size();
+      e.json = std::move(json);
+      e.fetch = false;
+    } else {
+      e.fetch = true;
+    }
   }
 
   void enqueue(const std::string& uid, entry& e) {
@@ -196,6 +211,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
 
   void erase_entry(std::unordered_map<std::string, entry>::iterator it) {
     if (it->second.kind == run_kind::pipeline_run) parked_parents_.erase(it->second.meta.key());
+    kept_json_bytes_ -= it->second.json.size();
     entries_.erase(it);
   }
 
@@ -286,6 +302,38 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     if (!self->wants_work(meta)) {
       self->finish(uid, false);
       co_return;
+    }
+    if (e->fetch) {
+      // Queued while the kept documents were at their bound: read the run as it is now.
+      auto got = co_await self->cluster_.get_run(meta);
+      e = self->lookup(uid);
+      if (!e) co_return;
+      if (got.not_found) {
+        log::info("run deleted before it could be signed", {{"run", meta.key()}, {"uid", uid}});
+        self->finish(uid, false);
+        co_return;
+      }
+      if (!got.ok) {
+        log::warn("cannot read queued run; will retry", {{"run", meta.key()}, {"uid", uid}, {"error", got.error}});
+        self->schedule_retry(uid, *e, 0);
+        co_return;
+      }
+      try {
+        e->meta = parse_run_meta(got.json, meta.kind);
+        meta = e->meta;
+        if (!e->patched_rv.empty() && !older(e->patched_rv, meta.resource_version))
+          meta.chains_annotations = e->written;
+      } catch (const std::exception& ex) {
+        log::error("ignoring run that cannot be read", {{"run", meta.key()}, {"uid", uid}, {"error", ex.what()}});
+        self->finish(uid, false);
+        co_return;
+      }
+      self->keep_json(*e, got.json, true);
+      json = std::move(got.json);
+      if (!self->wants_work(meta)) {
+        self->finish(uid, false);
+        co_return;
+      }
     }
     auto set = self->plugins_();
 
@@ -402,6 +450,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
   asio::steady_timer wake_;
   bool stopping_ = false;
   std::size_t in_flight_ = 0;
+  std::size_t kept_json_bytes_ = 0;  // documents of entries (see keep_json)
   std::unordered_map<std::string, entry> entries_;
   std::deque<std::string> ready_;
   std::multimap<clock_type::time_point, std::string> delayed_;

@@ -37,6 +37,10 @@ struct reconciler_options {
   std::chrono::milliseconds retry_max{60'000};
   // How long to remember a run we just patched, to ignore watch events that predate the patch.
   std::chrono::milliseconds patched_memory{600'000};
+  // Documents of queued runs kept from their watch events, in bytes. Beyond it a queued run keeps
+  // only its metadata and is read again (one GET) when its turn comes: a backlog of 100,000
+  // unsigned runs costs metadata, not 100,000 documents. Runs in flight always keep theirs.
+  std::size_t max_queued_json_bytes = std::size_t{64} << 20;
 };
 
 class reconciler {

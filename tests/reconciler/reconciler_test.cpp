@@ -70,6 +70,19 @@ struct fake_cluster final : cluster {
   boost::asio::awaitable<std::optional<std::vector<std::string>>> list_child_taskruns(std::string, std::string) override {
     co_return std::vector<std::string>{};
   }
+  std::map<std::string, std::string> current;  // name -> JSON, what get_run answers (absent: 404)
+  std::vector<std::string> gets;
+  boost::asio::awaitable<get_outcome> get_run(run_meta run) override {
+    gets.push_back(run.name);
+    get_outcome out;
+    if (auto it = current.find(run.name); it != current.end()) {
+      out.ok = true;
+      out.json = it->second;
+    } else {
+      out.not_found = true;
+    }
+    co_return out;
+  }
   int events = 0;
   boost::asio::awaitable<void> record_event(run_meta, std::string, std::string, std::string) override {
     ++events;
@@ -84,7 +97,7 @@ struct harness {
   std::shared_ptr<plugin_set> set;
   std::unique_ptr<chainsd::reconciler::reconciler> rec;
 
-  explicit harness(std::set<std::string> managed_by = {}) {
+  explicit harness(std::set<std::string> managed_by = {}, std::size_t max_queued_json_bytes = std::size_t{64} << 20) {
     auto cfg = std::make_shared<config::config>(config::default_config());
     cfg->oci.storage = {""};         // images off: one signature per run
     cfg->taskrun.storage = {""};     // storage off too: we look at the patch itself
@@ -97,6 +110,7 @@ struct harness {
     set->signers.emplace("x509", std::move(s));
     reconciler_options o;
     o.retry_base = std::chrono::milliseconds(1);
+    o.max_queued_json_bytes = max_queued_json_bytes;
     rec = std::make_unique<chainsd::reconciler::reconciler>(ctx.get_executor(), cluster, [this] { return set; }, o);
     boost::asio::co_spawn(ctx, rec->run(), boost::asio::detached);
   }
@@ -177,6 +191,25 @@ TEST_CASE("a finished run is signed once; stale and duplicate events do not sign
   h.rec->on_event(run_kind::task_run, event(signed_json, "u1", "101"));
   h.settle();
   CHECK(h.signer->calls == 1);
+  CHECK(h.rec->tracked() == 0);
+}
+
+TEST_CASE("beyond max_queued_json_bytes queued runs keep metadata only and are read again when their turn comes") {
+  const auto doc = run_json("r0", "u0", "10", true);
+  harness h({}, 2 * doc.size() + 10);  // room for two documents
+  for (int i = 0; i < 5; ++i) {
+    auto name = "r" + std::to_string(i), uid = "u" + std::to_string(i);
+    h.cluster.current[name] = run_json(name, uid, "20", true);  // what a GET sees now
+    h.rec->on_event(run_kind::task_run, event(run_json(name, uid, "10", true), uid, "10", kube::event_type::added));
+  }
+  // r3 was deleted, r4 signed by someone else, before their turn.
+  h.cluster.current.erase("r3");
+  h.cluster.current["r4"] = run_json("r4", "u4", "21", true, R"({"chains.tekton.dev/signed":"true"})");
+  h.settle();
+  // Two documents were kept (r0, r1); r2..r4 were read again; r3 is gone, r4 needs nothing.
+  CHECK(h.cluster.gets == std::vector<std::string>{"r2", "r3", "r4"});
+  CHECK(h.cluster.applies.size() == 3);
+  CHECK(h.signer->calls == 3);
   CHECK(h.rec->tracked() == 0);
 }
 
