@@ -100,6 +100,25 @@ def test_retries_then_failed_with_reason_and_event():
     work.remove()
 
 
+def test_backlog_beyond_max_queued_mb_is_read_again_and_signed_once():
+    """--max-queued-mb 0: no queued document is kept; each run is read (GET) when its turn comes
+    and signed exactly once (deleted and already-signed runs: the reconciler unit test)."""
+    server, work = signing_env()
+    with server:
+        names = ["backlog-%d" % i for i in range(12)]
+        for n in names:
+            create(server, taskrun(n))
+        st, _, before = server.request("GET", "/testserver/stats")
+        with Chainsd(server, work, "--max-queued-mb", "0", "--max-in-flight", "2") as c:
+            for n in names:
+                wait_signed(server, "taskruns", "default", n)
+            st, _, after = server.request("GET", "/testserver/stats")
+            gets = after["verbs"]["get"] - before["verbs"]["get"]
+            check(gets >= len(names), "each queued run was read again: %d GETs for %d runs" % (gets, len(names)))
+            check(c.metric("watcher_taskrun_marked_signed_total") == len(names), "each run signed once")
+    work.remove()
+
+
 def test_restart_does_not_sign_twice():
     server, work = signing_env()
     with server:
