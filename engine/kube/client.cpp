@@ -88,6 +88,7 @@ client::awaitable_result client::request(std::string method, std::string path_an
     if (!content_type.empty()) req.headers.emplace_back("Content-Type", content_type);
     im.add_auth(req);
     req.body = body;
+    req.replayable = idempotent;  // e.g. a server-side apply
 
     std::chrono::milliseconds delay{-1};
     try {

@@ -175,7 +175,7 @@ call parse_call(const request& req) {
   const std::string method = req.method;
   c.head = method == "HEAD";
   c.idempotent = method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
-                 method == "PUT" || method == "DELETE";
+                 method == "PUT" || method == "DELETE" || req.replayable;
 
   auto parsed = boost::urls::parse_uri(req.url);
   if (!parsed) throw http_error(c.prefix + ": invalid url: " + parsed.error().message(), parsed.error());
@@ -423,9 +423,11 @@ struct exchanged {
 // connect() and exchange() take `c` and `msg` by reference (an exception to the by-value rule):
 // they are private and always awaited at once by a caller whose frame owns both.
 
-// Sends the request and reads the response header. A reused connection that fails before any
-// response byte arrived was most likely closed by the peer while idle: the request is replayed
-// once on a fresh connection (for idempotent requests also when the header was cut short).
+// Sends the request and reads the response header. A reused connection that fails while the
+// request is being written was closed by the peer while idle: the request is replayed once on a
+// fresh connection. Once the request was written the server may have acted on it, so a failure
+// before (or while) the response header arrives is replayed only for idempotent or replayable
+// requests, as Go's transport does.
 asio::awaitable<exchanged> exchange(std::shared_ptr<client_state> st, const call& c,
                                     const http::request<http::string_body>& msg,
                                     steady::time_point deadline, bool stream_body) {
@@ -444,7 +446,7 @@ asio::awaitable<exchanged> exchange(std::shared_ptr<client_state> st, const call
     auto [rec, n] = co_await conn->stream.async_read_some(conn->buffer.prepare(16 * 1024), use_tuple);
     conn->buffer.commit(n);
     if (rec) {
-      if (may_retry && peer_closed(rec)) continue;
+      if (may_retry && c.idempotent && peer_closed(rec)) continue;
       fail(c, "reading response failed", rec);
     }
 

@@ -53,6 +53,10 @@ struct request {
   std::string body;
   std::chrono::milliseconds timeout{30'000};  // deadline for the whole exchange (send() only)
   std::size_t max_body = 64u << 20;           // larger responses fail with http_error
+  // Repeating the request is harmless although its method is not idempotent (a server-side apply
+  // PATCH, an upload the server dedupes): like Go's Idempotency-Key, it lets the client replay the
+  // request after a reused connection fails once it was sent.
+  bool replayable = false;
 };
 
 struct response {

@@ -33,6 +33,7 @@ boost::asio::awaitable<plugin::result<plugin::http_response>> host_services::htt
   r.headers = std::move(req.headers);
   r.body = std::move(req.body);
   r.timeout = req.timeout;
+  r.replayable = req.replayable;
   try {
     auto resp = co_await http_.send(std::move(r));
     co_return plugin::http_response{resp.status, std::move(resp.headers), std::move(resp.body)};

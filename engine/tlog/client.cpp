@@ -155,6 +155,7 @@ boost::asio::awaitable<log_entry> client::upload(proposal p) {
   auto k = co_await public_key();
   net::request req;
   req.method = "POST";
+  req.replayable = true;  // Rekor answers a repeated entry with 409 and its location
   req.url = base_ + "/api/v1/log/entries";
   req.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
   req.body = p.json;

@@ -141,6 +141,8 @@ boost::asio::awaitable<plugin::result<plugin::http_response>> registry_session::
   if (!authorization_.empty()) req.headers.emplace_back("Authorization", authorization_);
   req.body = std::move(body);
   req.timeout = opts_.timeout;
+  // Starting an upload again only opens another session; a chunk (PATCH) must not be repeated.
+  req.replayable = method != "PATCH";
   // The host's transport errors already read "METHOD url: reason".
   auto r = co_await host_.http(std::move(req));
   if (!r) co_return plugin::fail(plugin::errc::retryable, r.error().message);

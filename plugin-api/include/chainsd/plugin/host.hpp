@@ -33,6 +33,9 @@ struct http_request {
   header_list headers;
   std::string body;
   std::chrono::milliseconds timeout{30'000};
+  // Repeating it is harmless although the method is not idempotent (a POST the server dedupes or
+  // that only opens a session): the host may then replay it after a reused connection failed.
+  bool replayable = false;
 };
 
 struct http_response {
