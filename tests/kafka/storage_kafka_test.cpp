@@ -328,8 +328,11 @@ TEST_CASE("an unreachable bootstrap server fails the store as retryable within t
   CHECK(r.error().code == plugin::errc::retryable);
   CHECK_THAT(r.error().message, Catch::Contains("ns/build-1"));
   CHECK(took >= std::chrono::milliseconds(1400));
-  CHECK(took < std::chrono::milliseconds(1500 + 5000));  // librdkafka's verdict, before our own deadline
+  // librdkafka's verdict came before the store's own deadline (message.timeout.ms + the report
+  // grace): its error code is in the message. That, not a wall-clock bound that a loaded CI
+  // machine can stretch, is what tells the two apart.
   CHECK_THAT(r.error().message, Catch::Contains("_MSG_TIMED_OUT"));
+  CHECK(took < std::chrono::seconds(60));
   close_storage(host, **st);
   // librdkafka's connection errors reached the log, through the loop thread.
   CHECK(host.logged("kafka producer error"));
