@@ -125,9 +125,9 @@ boost::asio::awaitable<log_entry> client::fetch(std::string path) {
   }
 }
 
-boost::asio::awaitable<log_entry> client::get_by_uuid(std::string uuid) {
+boost::asio::awaitable<log_entry> client::fetch_verified(std::string path) {
   auto k = co_await public_key();
-  auto e = co_await fetch("/api/v1/log/entries/" + net::url_encode_component(uuid));
+  auto e = co_await fetch(std::move(path));
   try {
     verify_set(e, k);
     verify_inclusion(e);
@@ -138,17 +138,12 @@ boost::asio::awaitable<log_entry> client::get_by_uuid(std::string uuid) {
   co_return e;
 }
 
+boost::asio::awaitable<log_entry> client::get_by_uuid(std::string uuid) {
+  return fetch_verified("/api/v1/log/entries/" + net::url_encode_component(uuid));
+}
+
 boost::asio::awaitable<log_entry> client::get_by_index(std::int64_t index) {
-  auto k = co_await public_key();
-  auto e = co_await fetch("/api/v1/log/entries?logIndex=" + std::to_string(index));
-  try {
-    verify_set(e, k);
-    verify_inclusion(e);
-    verify_checkpoint(e, k);
-  } catch (const verify_error& ex) {
-    throw tlog_error("transparency log " + base_ + " entry " + e.uuid + ": " + ex.what(), false);
-  }
-  co_return e;
+  return fetch_verified("/api/v1/log/entries?logIndex=" + std::to_string(index));
 }
 
 boost::asio::awaitable<log_entry> client::upload(proposal p) {

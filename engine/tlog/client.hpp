@@ -67,6 +67,8 @@ class client {
 
  private:
   boost::asio::awaitable<log_entry> fetch(std::string path);
+  // fetch, then the SET, inclusion proof and checkpoint checked against the log's key.
+  boost::asio::awaitable<log_entry> fetch_verified(std::string path);
 
   net::http_client& http_;
   client_options opts_;

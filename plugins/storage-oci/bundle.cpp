@@ -92,16 +92,9 @@ std::string bundle_json(json::object envelope, std::string_view cert_pem, std::s
 }  // namespace
 
 json::object tlog_entry(std::string_view rekor_entry_json) {
-  if (rekor_entry_json.empty()) return {};
   json::value v;
-  try {
-    v = json::parse(rekor_entry_json);
-  } catch (const std::exception&) {
-    return {};
-  }
-  if (!v.is_object()) return {};
-  const json::object* e = &v.get_object();
-  if (!e->contains("body") && e->size() == 1 && e->begin()->value().is_object()) e = &e->begin()->value().get_object();
+  const json::object* e = rekor_entry_object(rekor_entry_json, v);
+  if (!e) return {};
   auto* body = e->if_contains("body");
   auto* time = e->if_contains("integratedTime");
   auto* index = e->if_contains("logIndex");

@@ -108,20 +108,26 @@ layer make_layer(std::string media_type, std::string content, std::string b64_si
   return l;
 }
 
-std::string rekor_bundle_json(std::string_view rekor_entry_json) {
-  if (rekor_entry_json.empty()) return {};
-  json::value v;
+const json::object* rekor_entry_object(std::string_view rekor_entry_json, json::value& doc) {
+  if (rekor_entry_json.empty()) return nullptr;
   try {
-    v = json::parse(rekor_entry_json);
+    doc = json::parse(rekor_entry_json);
   } catch (const std::exception&) {
-    return {};
+    return nullptr;
   }
-  if (!v.is_object()) return {};
-  const json::object* entry = &v.get_object();
-  if (entry->contains("SignedEntryTimestamp")) return json::serialize(v);
+  if (!doc.is_object()) return nullptr;
+  const json::object* entry = &doc.get_object();
   // The Rekor API answers {"<uuid>": LogEntryAnon}: unwrap the single entry.
   if (!entry->contains("body") && entry->size() == 1 && entry->begin()->value().is_object())
     entry = &entry->begin()->value().get_object();
+  return entry;
+}
+
+std::string rekor_bundle_json(std::string_view rekor_entry_json) {
+  json::value v;
+  const json::object* entry = rekor_entry_object(rekor_entry_json, v);
+  if (!entry) return {};
+  if (v.get_object().contains("SignedEntryTimestamp")) return json::serialize(v);
   const json::object* verification = member_object(*entry, "verification");
   auto body = entry->find("body");
   auto time = entry->find("integratedTime");

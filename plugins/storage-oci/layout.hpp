@@ -5,6 +5,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <map>
 #include <optional>
@@ -57,6 +58,10 @@ struct layer {
 layer make_layer(std::string media_type, std::string content, std::string b64_signature, std::string_view cert_pem,
                  std::string_view chain_pem, std::string_view bundle_json,
                  std::map<std::string, std::string> extra_annotations = {});
+
+// A Rekor entry as the engine hands it over ({"<uuid>": LogEntryAnon} or the bare entry), parsed
+// into `doc`: the entry object inside it, or nullptr when the text is not a JSON object.
+const boost::json::object* rekor_entry_object(std::string_view rekor_entry_json, boost::json::value& doc);
 
 // cosign's RekorBundle JSON ({"SignedEntryTimestamp","Payload":{body,integratedTime,logIndex,logID}})
 // from a Rekor entry as the Rekor API returns it ({"<uuid>": {...}} or the bare LogEntryAnon).
