@@ -200,7 +200,8 @@ def start_chainsd(build, work, server, plugins=("x509", "tekton"), key=True, env
             sh("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
                os.path.join(secrets, "x509.pem"))
     wrap = os.environ.get("CHAINSD_BENCH_WRAP", "").split()
-    proc = subprocess.Popen(["taskset", "-c", "0", *wrap, os.path.join(build, "engine/app/chainsd"), "--kubeconfig",
+    exe = os.environ.get("CHAINSD_BENCH_EXE") or os.path.join(build, "engine/app/chainsd")
+    proc = subprocess.Popen(["taskset", "-c", "0", *wrap, exe, "--kubeconfig",
                              server.kubeconfig, "--plugin-dir", pdir, "--signing-secrets", secrets,
                              "--metrics-addr", "127.0.0.1:0", "--max-in-flight", "256", *extra],
                             stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))

@@ -473,6 +473,7 @@ header_list copy_headers(const parser_t& p) {
 }
 
 constexpr std::size_t read_chunk = 16 * 1024;
+constexpr std::size_t body_padding = 64;  // simdjson::SIMDJSON_PADDING
 
 asio::awaitable<response> do_send(std::shared_ptr<client_state> st, request req) {
   const call c = parse_call(req);
@@ -484,16 +485,23 @@ asio::awaitable<response> do_send(std::shared_ptr<client_state> st, request req)
     response r;
     r.status = p.get().result_int();
     r.headers = copy_headers(p);
-    if (auto len = p.content_length()) r.body.reserve(static_cast<std::size_t>(*len));
-    std::vector<char> buf(read_chunk);
+    // The parser writes the body straight into r.body (no bounce buffer). The spare capacity
+    // past a known length lets JSON parsers that need padding (simdjson) use it in place.
+    std::size_t used = 0;
+    if (auto len = p.content_length()) {  // within max_body: the parser checked it with the header
+      r.body.reserve(static_cast<std::size_t>(*len) + body_padding);
+      r.body.resize(static_cast<std::size_t>(*len));
+    }
     while (!p.is_done()) {
-      p.get().body().data = buf.data();
-      p.get().body().size = buf.size();
+      if (r.body.size() - used < read_chunk / 4) r.body.resize(std::max(r.body.size() * 2, used + read_chunk));
+      p.get().body().data = r.body.data() + used;
+      p.get().body().size = r.body.size() - used;
       auto [ec, n] = co_await http::async_read_some(ex.conn->stream, ex.conn->buffer, p, use_tuple);
-      r.body.append(buf.data(), buf.size() - p.get().body().size);
+      used = r.body.size() - p.get().body().size;
       if (ec == http::error::need_buffer) ec = {};
       if (ec) fail(c, "reading response body failed", ec);
     }
+    r.body.resize(used);
     if (p.keep_alive() && msg.keep_alive() && !p.need_eof() && ex.conn->buffer.size() == 0)
       st->release(c.key, std::move(ex.conn));
     co_return r;

@@ -281,23 +281,24 @@ struct encoder {
   const fail_fn& report;
 
   // `report` throws; the fallback keeps this function honest about never returning.
-  [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
+  [[noreturn]] void fail(const json_path& at, const std::string& problem) const {
+    auto path = at.str();
     report(path, problem);
     throw std::runtime_error(path + ": " + problem);
   }
 
-  void expect(dom::element el, dom::element_type t, const std::string& path, const char* what) const {
+  void expect(dom::element el, dom::element_type t, const json_path& path, const char* what) const {
     if (el.type() != t) fail(path, std::string("must be ") + what + ", got " + type_name(el.type()));
   }
 
-  bj::value param_value(dom::element el, const std::string& path) const {
+  bj::value param_value(dom::element el, const json_path& path) const {
     switch (el.type()) {
       case dom::element_type::STRING: return bj::value(std::string_view(el));
       case dom::element_type::ARRAY: {
         bj::array a;
         std::size_t i = 0;
         for (auto e : dom::array(el)) {
-          expect(e, dom::element_type::STRING, path + "[" + std::to_string(i++) + "]", "a string");
+          expect(e, dom::element_type::STRING, json_path(path, i++), "a string");
           a.emplace_back(std::string_view(e));
         }
         return a;
@@ -306,7 +307,7 @@ struct encoder {
         bj::object o;
         for (auto [k, v] : dom::object(el)) {
           if (v.type() == dom::element_type::NULL_VALUE) continue;
-          expect(v, dom::element_type::STRING, path + "." + std::string(k), "a string");
+          expect(v, dom::element_type::STRING, json_path(path, k), "a string");
           o[k] = std::string_view(v);
         }
         return o;
@@ -318,22 +319,22 @@ struct encoder {
     return nullptr;
   }
 
-  bj::array params(dom::array arr, const std::string& path) const {
+  bj::array params(dom::array arr, const json_path& path) const {
     bj::array out;
     std::size_t i = 0;
     for (auto el : arr) {
-      auto p = path + "[" + std::to_string(i++) + "]";
+      const json_path p(path, i++);
       expect(el, dom::element_type::OBJECT, p, "an object");
       bj::object o;
       dom::element name, value;
       o["name"] = "";
       if (dom::object(el).at_key("name").get(name) == simdjson::SUCCESS && name.type() != dom::element_type::NULL_VALUE) {
-        expect(name, dom::element_type::STRING, p + ".name", "a string");
+        expect(name, dom::element_type::STRING, json_path(p, "name"), "a string");
         o["name"] = std::string_view(name);
       }
       o["value"] = "";
       if (dom::object(el).at_key("value").get(value) == simdjson::SUCCESS && value.type() != dom::element_type::NULL_VALUE)
-        o["value"] = param_value(value, p + ".value");
+        o["value"] = param_value(value, json_path(p, "value"));
       out.push_back(std::move(o));
     }
     return out;
@@ -353,10 +354,10 @@ struct encoder {
     return std::nullopt;
   }
 
-  bj::object encode(const type& t, dom::object obj, const std::string& path) const {
+  bj::object encode(const type& t, dom::object obj, const json_path& path) const {
     bj::object out;
     for (const auto& f : t.fields) {
-      auto p = path + "." + std::string(f.key);
+      const json_path p(path, f.key);
       auto found = lookup(obj, f.key);
       bool present = found && found->type() != dom::element_type::NULL_VALUE;
       if (!present) {
@@ -398,7 +399,7 @@ struct encoder {
           bj::array a;
           std::size_t i = 0;
           for (auto e : dom::array(el)) {
-            expect(e, dom::element_type::STRING, p + "[" + std::to_string(i++) + "]", "a string");
+            expect(e, dom::element_type::STRING, json_path(p, i++), "a string");
             a.emplace_back(std::string_view(e));
           }
           if (!a.empty()) out[f.key] = std::move(a);
@@ -433,7 +434,7 @@ struct encoder {
           bj::array a;
           std::size_t i = 0;
           for (auto e : dom::array(el)) {
-            auto ep = p + "[" + std::to_string(i++) + "]";
+            const json_path ep(p, i++);
             expect(e, dom::element_type::OBJECT, ep, "an object");
             a.push_back(encode(*f.t, dom::object(e), ep));
           }
@@ -456,7 +457,7 @@ bj::object pipeline_run_spec(dom::object spec, const fail_fn& fail) {
   return encoder{fail}.encode(model::pipeline_run_spec, spec, "spec");
 }
 
-bj::object task_ref(dom::object ref, const std::string& path, const fail_fn& fail) {
+bj::object task_ref(dom::object ref, const json_path& path, const fail_fn& fail) {
   return encoder{fail}.encode(model::task_ref, ref, path);
 }
 

@@ -10,6 +10,8 @@
 
 #include <boost/json/object.hpp>
 
+#include "provenance/json_path.hpp"
+
 #include <functional>
 #include <string>
 
@@ -20,6 +22,6 @@ using fail_fn = std::function<void(const std::string& path, const std::string& p
 boost::json::object task_run_spec(simdjson::dom::object spec, const fail_fn& fail);
 boost::json::object pipeline_run_spec(simdjson::dom::object spec, const fail_fn& fail);
 // v1.TaskRef / v1.PipelineRef alone (pipeline tasks in v0.2 buildConfig).
-boost::json::object task_ref(simdjson::dom::object ref, const std::string& path, const fail_fn& fail);
+boost::json::object task_ref(simdjson::dom::object ref, const json_path& path, const fail_fn& fail);
 
 }  // namespace chainsd::provenance::gospec

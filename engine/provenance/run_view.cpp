@@ -9,6 +9,7 @@
 
 #include "provenance/encoding.hpp"
 #include "provenance/go_spec.hpp"
+#include "provenance/json_path.hpp"
 
 namespace chainsd::provenance {
 namespace {
@@ -33,8 +34,8 @@ const char* type_name(dom::element_type t) {
 struct reader {
   std::string_view source;
 
-  [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
-    throw input_error(std::string(source) + ": " + path + ": " + problem);
+  [[noreturn]] void fail(const json_path& path, const std::string& problem) const {
+    throw input_error(std::string(source) + ": " + path.str() + ": " + problem);
   }
 
   gospec::fail_fn failer() const {
@@ -49,56 +50,56 @@ struct reader {
     return el;
   }
 
-  std::optional<dom::object> object_member(dom::object obj, std::string_view key, const std::string& path) const {
+  std::optional<dom::object> object_member(dom::object obj, std::string_view key, const json_path& path) const {
     auto el = member(obj, key);
     if (!el) return std::nullopt;
     if (el->type() != dom::element_type::OBJECT) fail(path, std::string("must be an object, got ") + type_name(el->type()));
     return dom::object(*el);
   }
 
-  std::optional<dom::array> array_member(dom::object obj, std::string_view key, const std::string& path) const {
+  std::optional<dom::array> array_member(dom::object obj, std::string_view key, const json_path& path) const {
     auto el = member(obj, key);
     if (!el) return std::nullopt;
     if (el->type() != dom::element_type::ARRAY) fail(path, std::string("must be an array, got ") + type_name(el->type()));
     return dom::array(*el);
   }
 
-  std::string string_member(dom::object obj, std::string_view key, const std::string& path) const {
+  std::string string_member(dom::object obj, std::string_view key, const json_path& path) const {
     auto el = member(obj, key);
     if (!el) return {};
     if (el->type() != dom::element_type::STRING) fail(path, std::string("must be a string, got ") + type_name(el->type()));
     return std::string(std::string_view(*el));
   }
 
-  dom::object as_object(dom::element el, const std::string& path) const {
+  dom::object as_object(dom::element el, const json_path& path) const {
     if (el.type() != dom::element_type::OBJECT) fail(path, std::string("must be an object, got ") + type_name(el.type()));
     return dom::object(el);
   }
 
-  std::vector<std::string> string_array(dom::array arr, const std::string& path) const {
+  std::vector<std::string> string_array(dom::array arr, const json_path& path) const {
     std::vector<std::string> out;
     std::size_t i = 0;
     for (auto el : arr) {
       if (el.type() != dom::element_type::STRING)
-        fail(path + "[" + std::to_string(i) + "]", std::string("must be a string, got ") + type_name(el.type()));
+        fail(json_path(path, i), std::string("must be a string, got ") + type_name(el.type()));
       out.emplace_back(std::string_view(el));
       ++i;
     }
     return out;
   }
 
-  std::map<std::string, std::string> string_map(dom::object obj, const std::string& path) const {
+  std::map<std::string, std::string> string_map(dom::object obj, const json_path& path) const {
     std::map<std::string, std::string> out;
     for (auto [k, v] : obj) {
       if (v.type() == dom::element_type::NULL_VALUE) continue;
       if (v.type() != dom::element_type::STRING)
-        fail(path + "." + std::string(k), std::string("must be a string, got ") + type_name(v.type()));
+        fail(json_path(path, k), std::string("must be a string, got ") + type_name(v.type()));
       out[std::string(k)] = std::string(std::string_view(v));
     }
     return out;
   }
 
-  param_value value(dom::element el, const std::string& path) const {
+  param_value value(dom::element el, const json_path& path) const {
     param_value v;
     switch (el.type()) {
       case dom::element_type::STRING: v.str = std::string(std::string_view(el)); break;
@@ -117,68 +118,68 @@ struct reader {
     return v;
   }
 
-  std::vector<result> results(dom::object parent, std::string_view key, const std::string& path) const {
+  std::vector<result> results(dom::object parent, std::string_view key, const json_path& path) const {
     std::vector<result> out;
     auto arr = array_member(parent, key, path);
     if (!arr) return out;
     out.reserve(arr->size());
     std::size_t i = 0;
     for (auto el : *arr) {
-      auto p = path + "[" + std::to_string(i++) + "]";
+      const json_path p(path, i++);
       auto obj = as_object(el, p);
       result r;
-      r.name = string_member(obj, "name", p + ".name");
-      if (r.name.empty()) fail(p + ".name", "missing");
-      r.type = string_member(obj, "type", p + ".type");
-      if (auto v = member(obj, "value")) r.value = value(*v, p + ".value");
+      r.name = string_member(obj, "name", json_path(p, "name"));
+      if (r.name.empty()) fail(json_path(p, "name"), "missing");
+      r.type = string_member(obj, "type", json_path(p, "type"));
+      if (auto v = member(obj, "value")) r.value = value(*v, json_path(p, "value"));
       out.push_back(std::move(r));
     }
     return out;
   }
 
-  std::vector<param> params(dom::object parent, std::string_view key, const std::string& path) const {
+  std::vector<param> params(dom::object parent, std::string_view key, const json_path& path) const {
     std::vector<param> out;
     auto arr = array_member(parent, key, path);
     if (!arr) return out;
     std::size_t i = 0;
     for (auto el : *arr) {
-      auto p = path + "[" + std::to_string(i++) + "]";
+      const json_path p(path, i++);
       auto obj = as_object(el, p);
       param pa;
-      pa.name = string_member(obj, "name", p + ".name");
-      if (auto v = member(obj, "value")) pa.value = value(*v, p + ".value");
+      pa.name = string_member(obj, "name", json_path(p, "name"));
+      if (auto v = member(obj, "value")) pa.value = value(*v, json_path(p, "value"));
       out.push_back(std::move(pa));
     }
     return out;
   }
 
-  std::vector<param_spec> param_specs(dom::object parent, const std::string& path) const {
+  std::vector<param_spec> param_specs(dom::object parent, const json_path& path) const {
     std::vector<param_spec> out;
     auto arr = array_member(parent, "params", path);
     if (!arr) return out;
     std::size_t i = 0;
     for (auto el : *arr) {
-      auto p = path + "[" + std::to_string(i++) + "]";
+      const json_path p(path, i++);
       auto obj = as_object(el, p);
       param_spec ps;
-      ps.name = string_member(obj, "name", p + ".name");
-      if (auto d = member(obj, "default")) ps.default_value = value(*d, p + ".default");
+      ps.name = string_member(obj, "name", json_path(p, "name"));
+      if (auto d = member(obj, "default")) ps.default_value = value(*d, json_path(p, "default"));
       out.push_back(std::move(ps));
     }
     return out;
   }
 
-  std::optional<ref_source> ref(dom::object parent, const std::string& path) const {
+  std::optional<ref_source> ref(dom::object parent, const json_path& path) const {
     auto obj = object_member(parent, "refSource", path);
     if (!obj) return std::nullopt;
     ref_source r;
-    r.uri = string_member(*obj, "uri", path + ".uri");
-    if (auto d = object_member(*obj, "digest", path + ".digest")) r.digest = string_map(*d, path + ".digest");
-    r.entry_point = string_member(*obj, "entryPoint", path + ".entryPoint");
+    r.uri = string_member(*obj, "uri", json_path(path, "uri"));
+    if (auto d = object_member(*obj, "digest", json_path(path, "digest"))) r.digest = string_map(*d, json_path(path, "digest"));
+    r.entry_point = string_member(*obj, "entryPoint", json_path(path, "entryPoint"));
     return r;
   }
 
-  std::optional<std::string> time(dom::object parent, std::string_view key, const std::string& path) const {
+  std::optional<std::string> time(dom::object parent, std::string_view key, const json_path& path) const {
     auto s = string_member(parent, key, path);
     if (s.empty()) return std::nullopt;
     auto t = normalize_rfc3339(s);
@@ -189,7 +190,7 @@ struct reader {
 
 // config.FeatureFlags: Go matches JSON keys to fields case-insensitively and writes them back
 // with the struct's tags, dropping zero values (omitempty).
-bj::object feature_flags_json(const reader& r, dom::object flags, const std::string& path) {
+bj::object feature_flags_json(const reader& r, dom::object flags, const json_path& path) {
   enum class t { boolean, string, integer, bool_ptr };
   static const std::vector<std::pair<std::string_view, t>> fields{
       {"disableCredsInit", t::boolean},
@@ -235,7 +236,7 @@ bj::object feature_flags_json(const reader& r, dom::object flags, const std::str
           break;
         }
     if (!field) continue;  // unknown fields are dropped, as encoding/json does
-    auto p = path + "." + std::string(key);
+    const json_path p(path, key);
     if (v.type() == dom::element_type::NULL_VALUE) {
       values.erase(field->first);
       continue;
@@ -284,18 +285,19 @@ void collect_strings(dom::element el, std::vector<std::string>& out) {
 }
 
 std::vector<pipeline_task> pipeline_tasks(const reader& r, dom::object spec, std::string_view key,
-                                          const std::string& path) {
+                                          const json_path& path) {
   std::vector<pipeline_task> out;
   auto arr = r.array_member(spec, key, path);
   if (!arr) return out;
   std::size_t i = 0;
   for (auto el : *arr) {
-    auto p = path + "[" + std::to_string(i++) + "]";
+    const json_path p(path, i++);
     auto obj = r.as_object(el, p);
     pipeline_task t;
-    t.name = r.string_member(obj, "name", p + ".name");
-    if (auto ref = r.object_member(obj, "taskRef", p + ".taskRef")) t.task_ref = gospec::task_ref(*ref, p + ".taskRef", r.failer());
-    if (auto ra = r.array_member(obj, "runAfter", p + ".runAfter")) t.run_after = r.string_array(*ra, p + ".runAfter");
+    t.name = r.string_member(obj, "name", json_path(p, "name"));
+    if (auto ref = r.object_member(obj, "taskRef", json_path(p, "taskRef")))
+      t.task_ref = gospec::task_ref(*ref, json_path(p, "taskRef"), r.failer());
+    if (auto ra = r.array_member(obj, "runAfter", json_path(p, "runAfter"))) t.run_after = r.string_array(*ra, json_path(p, "runAfter"));
     // PipelineTaskResultRefs looks at params, matrix params and when expressions.
     for (auto k : {"params", "matrix", "when"})
       if (auto m = r.member(obj, k)) collect_strings(*m, t.reference_strings);
@@ -407,40 +409,43 @@ run_view parse_run(std::string_view json, std::string_view source, std::optional
     v.condition_status = r.string_member(first, "status", "status.conditions[0].status");
   }
   v.results = r.results(*status, "results", "status.results");
-  if (auto steps = r.array_member(*status, "steps", "status.steps")) {
+  const json_path status_steps("status.steps");
+  if (auto steps = r.array_member(*status, "steps", status_steps)) {
     v.steps.reserve(steps->size());
     std::size_t i = 0;
     for (auto el : *steps) {
-      auto p = "status.steps[" + std::to_string(i++) + "]";
+      const json_path p(status_steps, i++);
       auto obj = r.as_object(el, p);
       step_state s;
-      s.name = r.string_member(obj, "name", p + ".name");
-      s.image_id = r.string_member(obj, "imageID", p + ".imageID");
-      s.results = r.results(obj, "results", p + ".results");
-      if (auto prov = r.object_member(obj, "provenance", p + ".provenance")) s.provenance = r.ref(*prov, p + ".provenance.refSource");
+      s.name = r.string_member(obj, "name", json_path(p, "name"));
+      s.image_id = r.string_member(obj, "imageID", json_path(p, "imageID"));
+      s.results = r.results(obj, "results", json_path(p, "results"));
+      if (auto prov = r.object_member(obj, "provenance", json_path(p, "provenance"))) s.provenance = r.ref(*prov, json_path(json_path(p, "provenance"), "refSource"));
       v.steps.push_back(std::move(s));
     }
   }
-  if (auto sidecars = r.array_member(*status, "sidecars", "status.sidecars")) {
+  const json_path status_sidecars("status.sidecars");
+  if (auto sidecars = r.array_member(*status, "sidecars", status_sidecars)) {
     std::size_t i = 0;
     for (auto el : *sidecars) {
-      auto p = "status.sidecars[" + std::to_string(i++) + "]";
-      v.sidecar_image_ids.push_back(r.string_member(r.as_object(el, p), "imageID", p + ".imageID"));
+      const json_path p(status_sidecars, i++);
+      v.sidecar_image_ids.push_back(r.string_member(r.as_object(el, p), "imageID", json_path(p, "imageID")));
     }
   }
   if (auto ts = r.object_member(*status, "taskSpec", "status.taskSpec")) {
     task_spec t;
     t.params = r.param_specs(*ts, "status.taskSpec.params");
-    if (auto steps = r.array_member(*ts, "steps", "status.taskSpec.steps")) {
+    const json_path task_spec_steps("status.taskSpec.steps");
+    if (auto steps = r.array_member(*ts, "steps", task_spec_steps)) {
       std::size_t i = 0;
       for (auto el : *steps) {
-        auto p = "status.taskSpec.steps[" + std::to_string(i++) + "]";
+        const json_path p(task_spec_steps, i++);
         auto obj = r.as_object(el, p);
         step_spec s;
-        s.name = r.string_member(obj, "name", p + ".name");
-        if (auto c = r.array_member(obj, "command", p + ".command")) s.command = r.string_array(*c, p + ".command");
-        if (auto a = r.array_member(obj, "args", p + ".args")) s.args = r.string_array(*a, p + ".args");
-        s.script = r.string_member(obj, "script", p + ".script");
+        s.name = r.string_member(obj, "name", json_path(p, "name"));
+        if (auto c = r.array_member(obj, "command", json_path(p, "command"))) s.command = r.string_array(*c, json_path(p, "command"));
+        if (auto a = r.array_member(obj, "args", json_path(p, "args"))) s.args = r.string_array(*a, json_path(p, "args"));
+        s.script = r.string_member(obj, "script", json_path(p, "script"));
         t.steps.push_back(std::move(s));
       }
     }

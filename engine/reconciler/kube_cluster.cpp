@@ -67,7 +67,7 @@ boost::asio::awaitable<patch_outcome> kube_cluster::apply_annotations(run_meta r
   if (r.ok()) {
     out.ok = true;
     try {
-      out.resource_version = scanner_.scan_object(r.body).resource_version;
+      out.resource_version = scanner_.scan_object(r.body).resource_version;  // in place
     } catch (const std::exception&) {
     }
   } else if (r.not_found()) {

@@ -22,11 +22,11 @@ bool managed_by_allowed(const std::string& managed_by, const std::set<std::strin
 }
 
 pass_result next_annotations(const std::map<std::string, std::string>& existing,
-                             const std::map<std::string, std::string>& stored, const std::vector<std::string>& errors,
+                             std::map<std::string, std::string> stored, const std::vector<std::string>& errors,
                              bool permanent) {
   pass_result r;
-  r.annotations = existing;
-  for (const auto& [k, v] : stored) r.annotations[k] = v;
+  r.annotations = std::move(stored);
+  for (const auto& [k, v] : existing) r.annotations.try_emplace(k, v);  // a stored value wins
   if (errors.empty()) {
     r.annotations[std::string(signed_annotation)] = "true";
     r.annotations.erase(std::string(error_annotation));
@@ -388,7 +388,8 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
           .get_counter(m.failures_name, "Total number of signing failures", {{"error_type", outcome.error_type}})
           .inc();
 
-    auto pass = next_annotations(meta.chains_annotations, outcome.annotations, outcome.errors, outcome.permanent);
+    auto pass = next_annotations(meta.chains_annotations, std::move(outcome.annotations), outcome.errors,
+                                 outcome.permanent);
     auto patched = co_await self->cluster_.apply_annotations(meta, pass.annotations);
     e = self->lookup(uid);
     if (!e) co_return;

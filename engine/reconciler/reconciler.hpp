@@ -78,8 +78,10 @@ struct pass_result {
   bool retry = false;           // a retry must be scheduled
   int retries = -1;             // value written to chains.tekton.dev/retries (-1: none)
 };
+// `stored` is taken by value: its values (the payload and signature annotations, tens of KB) are
+// moved into the result.
 pass_result next_annotations(const std::map<std::string, std::string>& existing,
-                             const std::map<std::string, std::string>& stored, const std::vector<std::string>& errors,
+                             std::map<std::string, std::string> stored, const std::vector<std::string>& errors,
                              bool permanent);
 
 }  // namespace chainsd::reconciler

@@ -37,6 +37,26 @@ TEST_CASE("merge patch follows RFC 7386") {
   }
 }
 
+TEST_CASE("to_json writes what json::serialize writes, as a value") {
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls += static_cast<char>(c);
+  json::object o{{"empty", ""},
+                 {"quotes \"and\\ slashes/", "a\"b\\c/d"},
+                 {"controls", controls},
+                 {"utf8", "\xc3\xa9\xe2\x80\xa8\xf0\x9f\x94\x91"},
+                 {"long", std::string(100000, 'x') + "\"" + std::string(33, 'y') + "\n"},
+                 {"numbers", json::array{0, -1, std::int64_t{-9223372036854775807LL - 1}, std::uint64_t{18446744073709551615ULL},
+                                         1.5, -0.0, 1e300, 3.0}},
+                 {"literals", json::array{true, false, nullptr}},
+                 {"nested", json::object{{"a", json::array{json::object{}, json::array{}, json::object{{"b", json::array{1}}}}}}}};
+  json::value v = o;
+  const std::string ours = ts::to_json(v);
+  CHECK(json::parse(ours) == v);
+  CHECK(ours.size() >= json::serialize(v).size() - 8);  // same escapes, give or take \u00xx spellings
+  for (const char* doc : {"{}", "[]", R"({"a":[1,{"b":null}],"c":"\u0001"})", "\"s\"", "-12", "true"})
+    CHECK(ts::to_json(j(doc)) == json::serialize(j(doc)));
+}
+
 TEST_CASE("json patch follows RFC 6902") {
   json::value v = j(R"({"foo":["bar","baz"],"a":{"b":1}})");
   ts::apply_json_patch(v, j(R"([

@@ -64,4 +64,17 @@ TEST_CASE("spec fields of the wrong type are reported with their path") {
         "r.json: spec.timeout: \"soon\" is not a duration");
   CHECK(error_of(R"({"kind":"PipelineRun","spec":{"pipelineSpec":{"tasks":[{"retries":"2"}]}},"status":{}})") ==
         "r.json: spec.pipelineSpec.tasks[0].retries: must be an integer, got a string");
+  // Paths through nested lists, maps and the status (built only when an error is reported).
+  CHECK(error_of(R"({"kind":"TaskRun","spec":{"taskSpec":{"steps":[{},{"args":["a",1]}]}},"status":{}})") ==
+        "r.json: spec.taskSpec.steps[1].args[1]: must be a string, got a number");
+  CHECK(error_of(R"({"kind":"TaskRun","spec":{"params":[{"name":"p","value":{"k":[]}}]},"status":{}})") ==
+        "r.json: spec.params[0].value.k: must be a string, got an array");
+  CHECK(error_of(R"({"kind":"TaskRun","spec":{},"status":{"steps":[{},{"provenance":{"refSource":{"uri":2}}}]}})") ==
+        "r.json: status.steps[1].provenance.refSource.uri: must be a string, got a number");
+  CHECK(error_of(R"({"kind":"TaskRun","spec":{},"status":{"sidecars":[{"imageID":[]}]}})") ==
+        "r.json: status.sidecars[0].imageID: must be a string, got an array");
+  CHECK(error_of(R"({"kind":"TaskRun","metadata":{"labels":{"a":1}},"status":{}})") ==
+        "r.json: metadata.labels.a: must be a string, got a number");
+  CHECK(error_of(R"({"kind":"TaskRun","status":{"provenance":{"featureFlags":{"EnableAPIFields":1}}}})") ==
+        "r.json: status.provenance.featureFlags.EnableAPIFields: must be a string, got a number");
 }

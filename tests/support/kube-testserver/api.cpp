@@ -16,7 +16,7 @@ std::shared_ptr<const std::string> shared(std::string s) {
 api_response json_response(unsigned status, const json::value& v) {
   api_response r;
   r.status = status;
-  r.parts.push_back(shared(json::serialize(v)));
+  r.parts.push_back(shared(to_json(v)));
   return r;
 }
 

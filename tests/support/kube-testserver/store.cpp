@@ -233,7 +233,7 @@ object_ptr store::commit(std::size_t res, json::value obj, event_type type, obje
   rec->name = std::string(string_at(md, "name"));
   rec->rv = rv;
   rec->labels = labels_of(obj.get_object());
-  rec->bytes = json::serialize(obj);
+  rec->bytes = to_json(obj);
   object_ptr ptr = rec;
   std::string key = key_of(t, rec->ns, rec->name);
   if (type == event_type::deleted) objects_[res].erase(key);
@@ -323,7 +323,7 @@ std::shared_ptr<const std::string> store::bookmark_object(std::size_t res, bool 
   json::object md{{"resourceVersion", std::to_string(rv_)}};
   if (initial_events_end) md["annotations"] = json::object{{"k8s.io/initial-events-end", "true"}};
   json::object o{{"kind", t.kind}, {"apiVersion", t.api_version()}, {"metadata", std::move(md)}};
-  return std::make_shared<const std::string>(json::serialize(o));
+  return std::make_shared<const std::string>(to_json(o));
 }
 
 std::shared_ptr<const std::string> store::status_object(unsigned code, std::string_view reason,
@@ -335,7 +335,7 @@ std::shared_ptr<const std::string> store::status_object(unsigned code, std::stri
                  {"message", message},
                  {"reason", reason},
                  {"code", code}};
-  return std::make_shared<const std::string>(json::serialize(o));
+  return std::make_shared<const std::string>(to_json(o));
 }
 
 void store::ensure_namespace(const std::string& ns, bool emit) {
@@ -428,7 +428,7 @@ object_ptr store::create(std::size_t res, const std::string& ns, json::value bod
     auto rec = std::make_shared<stored_object>();
     rec->ns = ns;
     rec->name = name;
-    rec->bytes = json::serialize(body);
+    rec->bytes = to_json(body);
     return rec;
   }
   if (t.resource == "namespaces" && t.group.empty()) {
@@ -493,7 +493,7 @@ object_ptr store::finish_update(std::size_t res, object_ptr existing, const json
   if (next == old_value) return existing;  // a no-op write keeps the resourceVersion
   if (opt.dry_run) {
     auto rec = std::make_shared<stored_object>(*existing);
-    rec->bytes = json::serialize(next);
+    rec->bytes = to_json(next);
     return rec;
   }
   // Removing the last finalizer of an object being deleted completes the deletion.
@@ -565,7 +565,7 @@ object_ptr store::patch(std::size_t res, const std::string& ns, const std::strin
         auto rec = std::make_shared<stored_object>();
         rec->ns = ns;
         rec->name = name;
-        rec->bytes = json::serialize(body);
+        rec->bytes = to_json(body);
         return rec;
       }
       return commit(res, std::move(body), event_type::added, nullptr, true);

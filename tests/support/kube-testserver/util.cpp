@@ -1,10 +1,13 @@
 #include "util.hpp"
 
+#include "runtime/log.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <optional>
@@ -152,6 +155,59 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
 }
 
 std::string now_rfc3339() { return rfc3339(std::chrono::system_clock::now()); }
+
+void append_json(std::string& out, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += '"';
+        log::json_escape(out, kv.key());
+        out += "\":";
+        append_json(out, kv.value());
+      }
+      out += '}';
+      return;
+    }
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        append_json(out, e);
+      }
+      out += ']';
+      return;
+    }
+    case json::kind::string:
+      out += '"';
+      log::json_escape(out, v.get_string());
+      out += '"';
+      return;
+    case json::kind::int64:
+    case json::kind::uint64: {
+      char buf[24];
+      auto r = v.is_int64() ? std::to_chars(buf, buf + sizeof buf, v.get_int64())
+                            : std::to_chars(buf, buf + sizeof buf, v.get_uint64());
+      out.append(buf, r.ptr);
+      return;
+    }
+    case json::kind::bool_: out += v.get_bool() ? "true" : "false"; return;
+    case json::kind::null: out += "null"; return;
+    case json::kind::double_: out += json::serialize(v); return;  // Boost's shortest round-trip form
+  }
+}
+
+std::string to_json(const json::value& v) {
+  std::string out;
+  out.reserve(4096);
+  append_json(out, v);
+  return out;
+}
 
 std::string now_rfc3339_micro() {
   using namespace std::chrono;
