@@ -34,6 +34,7 @@ import urllib.request
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 SIGNED = "watcher_taskrun_marked_signed_total"
+FAILED = "watcher_taskrun_marked_failed_total"
 
 
 def sh(*args, **kw):
@@ -189,8 +190,9 @@ def start_chainsd(build, work, server, plugins=("x509", "tekton"), key=True, env
     pdir = os.path.join(work, "plugins")
     os.makedirs(pdir, exist_ok=True)
     os.chmod(pdir, 0o755)
+    engine_build = os.environ.get("CHAINSD_BENCH_BUILD") or build
     for name in plugins:
-        shutil.copy(os.path.join(build, PLUGINS[name]), pdir)
+        shutil.copy(os.path.join(engine_build, PLUGINS[name]), pdir)
         os.chmod(os.path.join(pdir, os.path.basename(PLUGINS[name])), 0o644)
     secrets = os.path.join(work, "secrets")
     if not os.path.exists(secrets):
@@ -200,7 +202,7 @@ def start_chainsd(build, work, server, plugins=("x509", "tekton"), key=True, env
             sh("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
                os.path.join(secrets, "x509.pem"))
     wrap = os.environ.get("CHAINSD_BENCH_WRAP", "").split()
-    exe = os.environ.get("CHAINSD_BENCH_EXE") or os.path.join(build, "engine/app/chainsd")
+    exe = os.path.join(os.environ.get("CHAINSD_BENCH_BUILD") or build, "engine/app/chainsd")
     proc = subprocess.Popen(["taskset", "-c", "0", *wrap, exe, "--kubeconfig",
                              server.kubeconfig, "--plugin-dir", pdir, "--signing-secrets", secrets,
                              "--metrics-addr", "127.0.0.1:0", "--max-in-flight", "256", *extra],
@@ -238,6 +240,9 @@ def wait_signed(proc, addr, work, n, t0, timeout=600):
     while done < n:
         time.sleep(0.05)
         done = metric(addr, SIGNED)
+        failed = metric(addr, FAILED)
+        if failed:
+            raise RuntimeError("%d runs marked failed; log tail:\n%s" % (failed, tail(work)))
         if proc.poll() is not None:
             raise RuntimeError("chainsd exited: " + tail(work))
         if time.monotonic() - t0 > timeout:

@@ -65,6 +65,116 @@ void read_object(od::object o, object_meta& m, api_status* st) {
 
 }  // namespace
 
+namespace {
+
+// A cursor over JSON text that skips what it is not asked for. Malformed input makes a step fail
+// (false); nothing is validated beyond what locating the field needs.
+class skipper {
+ public:
+  explicit skipper(std::string_view s) : p_(s.data()), end_(s.data() + s.size()) {}
+
+  bool peek(char c) {
+    ws();
+    return p_ < end_ && *p_ == c;
+  }
+  bool eat(char c) {
+    if (!peek(c)) return false;
+    ++p_;
+    return true;
+  }
+  // A string's raw contents (escapes left as they are); the cursor is past its closing quote.
+  bool string(std::string_view& raw, bool& escaped) {
+    if (!eat('"')) return false;
+    const char* start = p_;
+    escaped = false;
+    for (;;) {
+      auto* q = static_cast<const char*>(std::memchr(p_, '"', static_cast<std::size_t>(end_ - p_)));
+      if (!q) return false;
+      std::size_t backslashes = 0;
+      for (const char* b = q; b > start && b[-1] == '\\'; --b) ++backslashes;
+      escaped = escaped || backslashes > 0 || std::memchr(start, '\\', static_cast<std::size_t>(q - start));
+      p_ = q + 1;
+      if (backslashes % 2 == 0) {
+        raw = std::string_view(start, static_cast<std::size_t>(q - start));
+        return true;
+      }
+    }
+  }
+  bool skip_value() {
+    ws();
+    if (p_ >= end_) return false;
+    if (*p_ == '"') {
+      std::string_view raw;
+      bool escaped;
+      return string(raw, escaped);
+    }
+    if (*p_ != '{' && *p_ != '[') {  // number or literal
+      while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ']') ++p_;
+      return p_ < end_;
+    }
+    int depth = 0;
+    while (p_ < end_) {
+      char c = *p_;
+      if (c == '"') {
+        std::string_view raw;
+        bool escaped;
+        if (!string(raw, escaped)) return false;
+        continue;
+      }
+      ++p_;
+      if (c == '{' || c == '[') ++depth;
+      else if ((c == '}' || c == ']') && --depth == 0) return true;
+    }
+    return false;
+  }
+
+ private:
+  void ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  const char* p_;
+  const char* end_;
+};
+
+// Calls on_member(key, cursor) for each member of the object at the cursor; on_member consumes
+// the value and returns 1 to go on, 0 to stop with success, -1 on failure.
+template <class F>
+bool for_members(skipper& s, F&& on_member) {
+  if (!s.eat('{')) return false;
+  if (s.eat('}')) return true;
+  for (;;) {
+    std::string_view key;
+    bool escaped;
+    if (!s.string(key, escaped) || !s.eat(':')) return false;
+    int r = on_member(escaped ? std::string_view() : key);
+    if (r <= 0) return r == 0;
+    if (s.eat(',')) continue;
+    return s.eat('}');
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> quick_resource_version(std::string_view body) {
+  skipper s(body);
+  std::optional<std::string> found;
+  bool ok = for_members(s, [&](std::string_view key) {
+    if (key != "metadata") return s.skip_value() ? 1 : -1;
+    if (!s.peek('{')) return -1;
+    bool md_ok = for_members(s, [&](std::string_view k) {
+      if (k != "resourceVersion") return s.skip_value() ? 1 : -1;
+      std::string_view raw;
+      bool escaped;
+      if (!s.peek('"') || !s.string(raw, escaped) || escaped) return -1;
+      found = std::string(raw);
+      return 0;
+    });
+    return md_ok && found ? 0 : -1;
+  });
+  if (!ok) return std::nullopt;
+  return found;
+}
+
 struct json_scanner::impl {
   od::parser parser_;
   std::string scratch_;  // padded copy of a watch line

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,12 @@ class json_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// metadata.resourceVersion of an object body, found without parsing the rest: every other value
+// is skipped (strings with memchr), so an object carrying tens of KB of annotations costs a few
+// microseconds. nullopt when the body is not a JSON object with that field as a plain string
+// (callers then parse it in full, which reports what is wrong).
+std::optional<std::string> quick_resource_version(std::string_view body);
 
 class json_scanner {
  public:

@@ -133,6 +133,10 @@ void artifact_list::add_all(const std::vector<std::pair<std::string, digest_set>
   for (const auto& [n, d] : items) add(n, d);
 }
 
+void artifact_list::add_all(std::vector<std::pair<std::string, digest_set>>&& items) {
+  for (auto& [n, d] : items) add(std::move(n), std::move(d));
+}
+
 std::vector<digest_ref> extract_oci_images(const std::vector<result>& results) {
   std::vector<digest_ref> out;
   std::unordered_set<std::string> seen;

@@ -41,7 +41,9 @@ class artifact_list {
  public:
   void add(std::string name, digest_set digest);
   void add_all(const std::vector<std::pair<std::string, digest_set>>& items);
-  const std::vector<std::pair<std::string, digest_set>>& items() const { return items_; }
+  void add_all(std::vector<std::pair<std::string, digest_set>>&& items);  // moves each item in
+  const std::vector<std::pair<std::string, digest_set>>& items() const& { return items_; }
+  std::vector<std::pair<std::string, digest_set>> items() && { return std::move(items_); }
   bool empty() const { return items_.empty(); }
 
  private:

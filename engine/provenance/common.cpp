@@ -243,7 +243,7 @@ material_list image_materials(const run_view& tr, bool sidecars) {
   } else {
     for (; i < tr.steps.size(); ++i) add(tr.steps[i].image_id);
   }
-  return list.items();
+  return std::move(list).items();
 }
 
 std::string string_val(const param_value& v) { return v.type == param_value::kind::string ? v.str : std::string(); }
@@ -279,7 +279,7 @@ material_list task_params_and_results_materials(const run_view& tr) {
   artifact_list list;
   if (!commit.empty()) list.add(url, digest_set{{"sha1", commit}});
   list.add_all(materials_from_structured(tr.results));
-  return list.items();
+  return std::move(list).items();
 }
 
 material_list step_actions_results_materials(const run_view& tr) {
@@ -294,7 +294,7 @@ material_list step_actions_results_materials(const run_view& tr) {
     if (!commit.empty()) list.add(url, digest_set{{"sha1", commit}});
   }
   list.add_all(materials_from_structured(step_results(tr)));
-  return list.items();
+  return std::move(list).items();
 }
 
 material_list pipeline_params_and_results_materials(const run_view& pr, const child_index& children, bool deep) {
@@ -319,7 +319,7 @@ material_list pipeline_params_and_results_materials(const run_view& pr, const ch
     if (r.name == "CHAINS-GIT_URL") url = string_val(r.value);
   }
   if (!commit.empty() && !url.empty()) list.add(spdx_git(url), digest_set{{"sha1", commit}});
-  return list.items();
+  return std::move(list).items();
 }
 
 namespace {
@@ -335,16 +335,16 @@ void subjects_from_object(const std::vector<result>& results, artifact_list& lis
 material_list subject_digests(const run_view& run, const child_index* children, bool deep) {
   artifact_list pr_list;
   subjects_from_object(run.results, pr_list);
-  if (run.kind == run_kind::task_run || !deep || !children) return pr_list.items();
+  if (run.kind == run_kind::task_run || !deep || !children) return std::move(pr_list).items();
   artifact_list list;
   if (run.status_pipeline_spec)
     for (const auto* tr : children->executed()) {
       artifact_list tr_list;
       subjects_from_object(tr->results, tr_list);
-      list.add_all(tr_list.items());
+      list.add_all(std::move(tr_list).items());
     }
-  list.add_all(pr_list.items());
-  return list.items();
+  list.add_all(std::move(pr_list).items());
+  return std::move(list).items();
 }
 
 material_list subjects_from_build_artifacts(const std::vector<result>& results) {
@@ -352,7 +352,7 @@ material_list subjects_from_build_artifacts(const std::vector<result>& results) 
   for (const auto& b : extract_build_artifacts(results))
     if (auto d = split_digest(b.digest)) list.add(b.uri, digest_set{{d->first, d->second}});
   for (const auto& img : extract_oci_images(results)) list.add(img.repository, digest_set{{"sha256", img.hex()}});
-  return list.items();
+  return std::move(list).items();
 }
 
 }  // namespace chainsd::provenance::detail

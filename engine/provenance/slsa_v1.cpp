@@ -276,7 +276,7 @@ std::string make_slsa_v1(const run_view& run, const std::vector<run_view>& child
     list.add_all(step_image_materials(run));
     list.add_all(sidecar_image_materials(run));
     list.add_all(task_params_and_results_materials(run));
-    mats = list.items();
+    mats = std::move(list).items();
     inv = invocation(run, run.params, run.status_task_spec ? run.status_task_spec->params : std::vector<param_spec>{});
   } else {
     child_index idx(run, children);
@@ -292,7 +292,7 @@ std::string make_slsa_v1(const run_view& run, const std::vector<run_view>& child
           if (tr->provenance_ref) list.add(tr->provenance_ref->uri, tr->provenance_ref->digest);
         }
     list.add_all(pipeline_params_and_results_materials(run, idx, deep));
-    mats = list.items();
+    mats = std::move(list).items();
     inv = invocation(run, run.params, run.status_pipeline_spec ? run.status_pipeline_spec->params
                                                                : std::vector<param_spec>{});
     pipeline_build_config = pipeline_run_build_config(run, idx);

@@ -163,7 +163,7 @@ material_list alpha4_task_subjects(const run_view& tr) {
   artifact_list list;
   for (const auto& s : tr.steps) list.add_all(subjects_from_build_artifacts(s.results));
   list.add_all(subjects_from_build_artifacts(tr.results));
-  return list.items();
+  return std::move(list).items();
 }
 
 }  // namespace
@@ -199,7 +199,7 @@ std::string make_slsa_v2(bool alpha4, const run_view& run, const std::vector<run
           alpha4_task_byproducts(*tr, byproducts);
           list.add_all(alpha4_task_subjects(*tr));
         }
-      subjects = list.items();
+      subjects = std::move(list).items();
     } else {
       for (const auto& r : run.results) byproducts.push_back(byproduct("pipelineRunResults/" + r.name, r.value));
       subjects = subject_digests(run, &idx, deep);

@@ -56,19 +56,28 @@ std::string annotation_apply_body(const run_meta& run, const std::map<std::strin
 boost::asio::awaitable<patch_outcome> kube_cluster::apply_annotations(run_meta run,
                                                                       std::map<std::string, std::string> annotations) {
   patch_outcome out;
-  auto body = annotation_apply_body(run, annotations);
-  auto r = co_await client_.apply(resource_of(run), run.namespace_name, run.name, body, field_manager, false);
+  // The body (tens of KB of payload and signature) is moved into the request; the rare forced
+  // retry builds it again.
+  auto r = co_await client_.apply(resource_of(run), run.namespace_name, run.name,
+                                  annotation_apply_body(run, annotations), field_manager, false);
   if (r.conflict()) {
     // Only another writer of our annotations conflicts; upstream forces then, and so do we.
     log::warn("server-side apply conflict on chains annotations; forcing",
               {{"run", run.key()}, {"uid", run.uid}, {"error", r.error().message}});
-    r = co_await client_.apply(resource_of(run), run.namespace_name, run.name, body, field_manager, true);
+    r = co_await client_.apply(resource_of(run), run.namespace_name, run.name, annotation_apply_body(run, annotations),
+                               field_manager, true);
   }
   if (r.ok()) {
     out.ok = true;
-    try {
-      out.resource_version = scanner_.scan_object(r.body).resource_version;  // in place
-    } catch (const std::exception&) {
+    // The response is the whole run (its annotations included): find the version without
+    // parsing the rest, and parse in full only what the quick look cannot read.
+    if (auto rv = kube::quick_resource_version(r.body)) {
+      out.resource_version = std::move(*rv);
+    } else {
+      try {
+        out.resource_version = scanner_.scan_object(r.body).resource_version;
+      } catch (const std::exception&) {
+      }
     }
   } else if (r.not_found()) {
     out.not_found = true;

@@ -121,3 +121,26 @@ TEST_CASE("result: 404/409/410 are branches; value() throws kube_error") {
     CHECK(std::string(e.what()) == "404 NotFound: nope");
   }
 }
+
+TEST_CASE("quick_resource_version finds metadata.resourceVersion and nothing else, or gives up") {
+  using chainsd::kube::quick_resource_version;
+  const std::string big(70000, 'A');
+  // Annotations before the version, escaped quotes and lookalike text inside strings, nested
+  // resourceVersion fields elsewhere, numbers and literals to skip, whitespace between tokens.
+  const std::string doc = R"({ "apiVersion" : "tekton.dev/v1", "n": -1.5e3, "t": [true, null, {"x": []}],
+    "spec": {"resourceVersion": "wrong", "metadata": {"resourceVersion": "nested"}},
+    "s": "\"metadata\":{\"resourceVersion\":\"fake\"} \\",
+    "metadata" : { "annotations": {"a": ")" + big + R"(", "b": "x\\\"y"},
+                   "resourceVersion" : "4711", "name": "r" }, "status": {}})";
+  CHECK(quick_resource_version(doc) == std::optional<std::string>("4711"));
+  // Agrees with the full parse.
+  std::string copy = doc;
+  CHECK(chainsd::kube::json_scanner().scan_object(copy).resource_version == "4711");
+  CHECK(quick_resource_version(R"({"metadata":{"resourceVersion":"1"}})") == std::optional<std::string>("1"));
+  // Not found or not readable: nullopt, never a wrong value.
+  for (const char* bad : {"", "[]", "{", R"({"metadata":{}})", R"({"metadata":{"name":"x"}})", R"({"metadata":"x"})",
+                          R"({"metadata":{"resourceVersion":7}})", R"({"metadata":{"resourceVersion":"a\u0031"}})",
+                          R"({"spec":{"metadata":{"resourceVersion":"2"}}})", R"({"a":"unterminated)",
+                          R"({"a":{"b":[1,2}, "metadata":{"resourceVersion":"3"})"})
+    CHECK_FALSE(quick_resource_version(bad).has_value());
+}

@@ -38,6 +38,46 @@ TEST_CASE("base64 of every length and byte value decodes back; RFC 4648 vectors"
   }
 }
 
+TEST_CASE("base64: the vector path writes what the byte loop writes, for every length and offset") {
+  // A textbook encoder as the reference; lengths around the 24-byte steps and the 28-byte read.
+  auto reference = [](std::string_view in) {
+    static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 3 <= in.size(); i += 3) {
+      unsigned v = unsigned(static_cast<unsigned char>(in[i])) << 16 |
+                   unsigned(static_cast<unsigned char>(in[i + 1])) << 8 | static_cast<unsigned char>(in[i + 2]);
+      for (int k = 18; k >= 0; k -= 6) out += a[(v >> k) & 63];
+    }
+    if (in.size() - i == 1) {
+      unsigned v = unsigned(static_cast<unsigned char>(in[i])) << 16;
+      out += a[v >> 18];
+      out += a[(v >> 12) & 63];
+      out += "==";
+    } else if (in.size() - i == 2) {
+      unsigned v = unsigned(static_cast<unsigned char>(in[i])) << 16 | unsigned(static_cast<unsigned char>(in[i + 1])) << 8;
+      out += a[v >> 18];
+      out += a[(v >> 12) & 63];
+      out += a[(v >> 6) & 63];
+      out += '=';
+    }
+    return out;
+  };
+  std::string data;
+  std::uint32_t x = 12345;
+  for (int i = 0; i < 70000; ++i) {
+    x = x * 1103515245u + 12345u;
+    data += static_cast<char>(i < 256 ? i : x >> 24);  // every byte value first
+  }
+  for (std::size_t off = 0; off < 5; ++off)
+    for (std::size_t len = 0; len < 200; ++len) {
+      auto in = std::string_view(data).substr(off, len);
+      REQUIRE(base64_encode(in) == reference(in));
+    }
+  REQUIRE(base64_encode(data) == reference(data));
+  REQUIRE(base64_encode(std::string(1000, '\xff')) == reference(std::string(1000, '\xff')));
+}
+
 TEST_CASE("JSON strings: the bulk copy of plain bytes escapes exactly what a byte loop does") {
   // Specials at every offset of strings around the 8-byte word size, in both escaping modes,
   // against a byte-by-byte reference (ASCII and one valid two-byte character).

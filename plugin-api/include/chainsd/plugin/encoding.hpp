@@ -7,6 +7,11 @@
 #include <string>
 #include <string_view>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CHAINSD_PLUGIN_BASE64_AVX2 1
+#include <immintrin.h>
+#endif
+
 namespace chainsd::plugin {
 
 namespace detail {
@@ -20,6 +25,41 @@ inline constexpr auto base64_pairs = [] {
   }
   return t;
 }();
+
+#ifdef CHAINSD_PLUGIN_BASE64_AVX2
+// 24 bytes to 32 characters per step with AVX2 (Wojciech Muła's method: move each 6-bit group
+// into its own byte with two multiplies, then add the offset of its alphabet range). Returns how
+// many input bytes it encoded (a multiple of 3); the caller encodes the rest. ~3x the scalar loop.
+__attribute__((target("avx2"))) inline std::size_t base64_encode_avx2(const unsigned char* p, std::size_t n,
+                                                                      char* o) {
+  const __m256i shuffle = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,  //
+                                           1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+  // Offsets from a 6-bit value to its character: A-Z, a-z, 0-9 (ten entries), '+', '/'.
+  const __m256i offsets = _mm256_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0,  //
+                                           65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0);
+  std::size_t i = 0;
+  for (; i + 28 <= n; i += 24, o += 32) {  // the second 16-byte load reads up to p[i + 27]
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 12));
+    __m256i in = _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1), shuffle);
+    const __m256i t0 = _mm256_mulhi_epu16(_mm256_and_si256(in, _mm256_set1_epi32(0x0fc0fc00)),
+                                          _mm256_set1_epi32(0x04000040));
+    const __m256i t1 = _mm256_mullo_epi16(_mm256_and_si256(in, _mm256_set1_epi32(0x003f03f0)),
+                                          _mm256_set1_epi32(0x01000010));
+    const __m256i sextets = _mm256_or_si256(t0, t1);
+    __m256i index = _mm256_subs_epu8(sextets, _mm256_set1_epi8(51));  // 52..63 -> 1..12, else 0
+    index = _mm256_sub_epi8(index, _mm256_cmpgt_epi8(sextets, _mm256_set1_epi8(25)));  // +1 from 26 up
+    const __m256i chars = _mm256_add_epi8(sextets, _mm256_shuffle_epi8(offsets, index));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), chars);
+  }
+  return i;
+}
+
+inline bool base64_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
 }  // namespace detail
 
 // Standard padded base64 (RFC 4648 §4), as Go's base64.StdEncoding.
@@ -31,6 +71,12 @@ inline std::string base64_encode(std::string_view in) {
   char* o = out.data();
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   std::size_t i = 0;
+#ifdef CHAINSD_PLUGIN_BASE64_AVX2
+  if (in.size() >= 64 && detail::base64_has_avx2()) {
+    i = detail::base64_encode_avx2(p, in.size(), o);
+    o += i / 3 * 4;
+  }
+#endif
   for (; i + 2 < in.size(); i += 3, o += 4) {
     unsigned v = unsigned{p[i]} << 16 | unsigned{p[i + 1]} << 8 | p[i + 2];
     std::memcpy(o, pairs + 2 * (v >> 12), 2);
