@@ -7,11 +7,16 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace chainsd::reconciler {
+
+// A run's chains annotations as applied: shared, not copied, between the patch being written and
+// the reconciler's memory of what it wrote (the values are tens of KB).
+using shared_annotations = std::shared_ptr<const std::map<std::string, std::string>>;
 
 struct patch_outcome {
   bool ok = false;
@@ -34,8 +39,7 @@ class cluster {
   // Server-side apply of `annotations` (every chains.tekton.dev/* annotation chainsd owns on the
   // run, complete: apply semantics drop owned keys that are absent) with field manager
   // tekton-chains-controller; retried with force on conflict.
-  virtual boost::asio::awaitable<patch_outcome> apply_annotations(run_meta run,
-                                                                  std::map<std::string, std::string> annotations) = 0;
+  virtual boost::asio::awaitable<patch_outcome> apply_annotations(run_meta run, shared_annotations annotations) = 0;
 
   // The run as it is now (a queued run whose document was not kept).
   virtual boost::asio::awaitable<get_outcome> get_run(run_meta run) = 0;

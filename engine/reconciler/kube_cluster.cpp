@@ -53,18 +53,17 @@ std::string annotation_apply_body(const run_meta& run, const std::map<std::strin
   return b;
 }
 
-boost::asio::awaitable<patch_outcome> kube_cluster::apply_annotations(run_meta run,
-                                                                      std::map<std::string, std::string> annotations) {
+boost::asio::awaitable<patch_outcome> kube_cluster::apply_annotations(run_meta run, shared_annotations annotations) {
   patch_outcome out;
   // The body (tens of KB of payload and signature) is moved into the request; the rare forced
   // retry builds it again.
   auto r = co_await client_.apply(resource_of(run), run.namespace_name, run.name,
-                                  annotation_apply_body(run, annotations), field_manager, false);
+                                  annotation_apply_body(run, *annotations), field_manager, false);
   if (r.conflict()) {
     // Only another writer of our annotations conflicts; upstream forces then, and so do we.
     log::warn("server-side apply conflict on chains annotations; forcing",
               {{"run", run.key()}, {"uid", run.uid}, {"error", r.error().message}});
-    r = co_await client_.apply(resource_of(run), run.namespace_name, run.name, annotation_apply_body(run, annotations),
+    r = co_await client_.apply(resource_of(run), run.namespace_name, run.name, annotation_apply_body(run, *annotations),
                                field_manager, true);
   }
   if (r.ok()) {

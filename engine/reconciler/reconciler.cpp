@@ -101,7 +101,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     bool fetch = false;  // the document was not kept (max_queued_json_bytes): read it again
     // What we last wrote, to overlay a view older than our own patch.
     std::string patched_rv;
-    std::map<std::string, std::string> written;
+    shared_annotations written;  // set with patched_rv
   };
 
   impl(asio::any_io_executor ex, cluster& c, plugin_set_provider p, reconciler_options o)
@@ -298,7 +298,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     run_meta meta = e->meta;
     std::string json = e->json;
     // A view older than our own last patch lacks what we wrote (retries, stored annotations).
-    if (!e->patched_rv.empty() && !older(e->patched_rv, meta.resource_version)) meta.chains_annotations = e->written;
+    if (!e->patched_rv.empty() && !older(e->patched_rv, meta.resource_version)) meta.chains_annotations = *e->written;
     if (!self->wants_work(meta)) {
       self->finish(uid, false);
       co_return;
@@ -322,7 +322,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
         e->meta = parse_run_meta(got.json, meta.kind);
         meta = e->meta;
         if (!e->patched_rv.empty() && !older(e->patched_rv, meta.resource_version))
-          meta.chains_annotations = e->written;
+          meta.chains_annotations = *e->written;
       } catch (const std::exception& ex) {
         log::error("ignoring run that cannot be read", {{"run", meta.key()}, {"uid", uid}, {"error", ex.what()}});
         self->finish(uid, false);
@@ -390,7 +390,8 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
 
     auto pass = next_annotations(meta.chains_annotations, std::move(outcome.annotations), outcome.errors,
                                  outcome.permanent);
-    auto patched = co_await self->cluster_.apply_annotations(meta, pass.annotations);
+    auto applied = std::make_shared<const std::map<std::string, std::string>>(std::move(pass.annotations));
+    auto patched = co_await self->cluster_.apply_annotations(meta, applied);
     e = self->lookup(uid);
     if (!e) co_return;
     if (patched.not_found) {
@@ -405,7 +406,9 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
       co_return;
     }
     e->patched_rv = patched.resource_version;
-    e->written = std::move(pass.annotations);
+    e->written = std::move(applied);
+    std::string error_reason;  // what the error annotation now says (the entry may be erased below)
+    if (auto it = e->written->find(std::string(error_annotation)); it != e->written->end()) error_reason = it->second;
     self->latency_->observe(std::chrono::duration<double>(clock_type::now() - started).count());
     if (outcome.errors.empty()) {
       m.marked_signed->inc();
@@ -415,15 +418,15 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
       self->finish(uid, true);
     } else if (pass.final_failure) {
       m.marked_failed->inc();
-      std::string reason = e->written[std::string(error_annotation)];  // the entry may be erased below
-      log::error("run marked failed", {{"run", meta.key()}, {"kind", meta.kind_name()}, {"uid", uid}, {"error", reason}});
+      log::error("run marked failed",
+                 {{"run", meta.key()}, {"kind", meta.kind_name()}, {"uid", uid}, {"error", error_reason}});
       self->remember_patched(uid, patched.resource_version);
       self->finish(uid, true);
-      co_await self->cluster_.record_event(meta, "Warning", "SigningFailed", reason);
+      co_await self->cluster_.record_event(meta, "Warning", "SigningFailed", error_reason);
     } else {
       log::warn("signing failed; will retry",
                 {{"run", meta.key()}, {"uid", uid}, {"retries", std::to_string(pass.retries)},
-                 {"error", e->written[std::string(error_annotation)]}});
+                 {"error", error_reason}});
       self->schedule_retry(uid, *e, pass.retries);
     }
   }

@@ -63,8 +63,8 @@ struct counting_signer final : plugin::signer {
 struct fake_cluster final : cluster {
   int next_rv = 100;
   std::vector<std::map<std::string, std::string>> applies;
-  boost::asio::awaitable<patch_outcome> apply_annotations(run_meta, std::map<std::string, std::string> a) override {
-    applies.push_back(a);
+  boost::asio::awaitable<patch_outcome> apply_annotations(run_meta, shared_annotations a) override {
+    applies.push_back(*a);
     co_return patch_outcome{true, false, std::to_string(++next_rv), ""};
   }
   boost::asio::awaitable<std::optional<std::vector<std::string>>> list_child_taskruns(std::string, std::string) override {
