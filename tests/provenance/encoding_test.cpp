@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <optional>
+
 #include <chainsd/plugin/encoding.hpp>
 
 #include "provenance/encoding.hpp"
@@ -76,6 +78,64 @@ TEST_CASE("base64: the vector path writes what the byte loop writes, for every l
     }
   REQUIRE(base64_encode(data) == reference(data));
   REQUIRE(base64_encode(std::string(1000, '\xff')) == reference(std::string(1000, '\xff')));
+}
+
+TEST_CASE("base64 decoding: the four-at-a-time path accepts and rejects what the bit loop does") {
+  // The previous decoder, one character at a time, as the reference.
+  auto reference = [](std::string_view in) -> std::optional<std::string> {
+    auto val = [](char c) -> int {
+      if (c >= 'A' && c <= 'Z') return c - 'A';
+      if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+      if (c >= '0' && c <= '9') return c - '0' + 52;
+      if (c == '+') return 62;
+      if (c == '/') return 63;
+      return -1;
+    };
+    std::string out;
+    unsigned acc = 0;
+    int bits = 0;
+    bool padding = false;
+    for (char c : in) {
+      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+      if (c == '=') {
+        padding = true;
+        continue;
+      }
+      int v = val(c);
+      if (v < 0 || padding) return std::nullopt;
+      acc = (acc << 6) | static_cast<unsigned>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += static_cast<char>((acc >> bits) & 0xff);
+      }
+    }
+    if (bits >= 6) return std::nullopt;
+    return out;
+  };
+  auto ours = [](std::string_view in) -> std::optional<std::string> {
+    try {
+      return chainsd::plugin::base64_decode(in);
+    } catch (const std::invalid_argument&) {
+      return std::nullopt;
+    }
+  };
+  std::string data;
+  for (int i = 0; i < 3000; ++i) data += static_cast<char>((i * 197 + 11) & 0xff);
+  const std::string enc = base64_encode(data);
+  const char* noise[] = {" ", "\n", "\r\n", "\t", "=", "==", "*", "-", "\x80", "A", "AB"};
+  std::uint32_t x = 7;
+  for (int round = 0; round < 4000; ++round) {
+    x = x * 1103515245u + 12345u;
+    std::size_t len = (x >> 8) % 200;
+    std::string in = enc.substr((x >> 4) % 64 * 4, len);
+    x = x * 1103515245u + 12345u;
+    if (round % 3) in.insert((x >> 8) % (in.size() + 1), noise[(x >> 20) % std::size(noise)]);
+    REQUIRE(ours(in) == reference(in));
+  }
+  REQUIRE(ours(enc) == std::optional<std::string>(data));
+  REQUIRE(ours("Zm9v\nYmFy") == std::optional<std::string>("foobar"));
+  REQUIRE_FALSE(ours("Zm9v=YmFy").has_value());
 }
 
 TEST_CASE("JSON strings: the bulk copy of plain bytes escapes exactly what a byte loop does") {

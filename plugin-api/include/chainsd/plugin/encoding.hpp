@@ -100,34 +100,53 @@ inline std::string base64_encode(std::string_view in) {
 
 // Standard base64; padding optional, ASCII whitespace ignored. Throws std::invalid_argument.
 inline std::string base64_decode(std::string_view in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
+  // -1: invalid, -2: whitespace, -3: '='.
+  static constexpr auto values = [] {
+    std::array<signed char, 256> t{};
+    for (auto& v : t) v = -1;
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(detail::base64_alphabet[i])] = static_cast<signed char>(i);
+    t[' '] = t['\n'] = t['\r'] = t['\t'] = -2;
+    t['='] = -3;
+    return t;
+  }();
+  std::string out(in.size() / 4 * 3 + 3, '\0');
+  char* o = out.data();
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const std::size_t n = in.size();
   unsigned acc = 0;
   int bits = 0;
   bool padding = false;
-  for (char c : in) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
+  std::size_t i = 0;
+  while (i < n) {
+    // Whole groups of four alphabet characters (the bulk of any payload), three bytes at a time.
+    if (bits == 0 && !padding) {
+      for (; i + 4 <= n; i += 4) {
+        const int a = values[p[i]], b = values[p[i + 1]], c = values[p[i + 2]], d = values[p[i + 3]];
+        if ((a | b | c | d) < 0) break;
+        const unsigned v = unsigned(a) << 18 | unsigned(b) << 12 | unsigned(c) << 6 | unsigned(d);
+        o[0] = static_cast<char>(v >> 16);
+        o[1] = static_cast<char>(v >> 8);
+        o[2] = static_cast<char>(v);
+        o += 3;
+      }
+      if (i >= n) break;
+    }
+    const int v = values[p[i++]];
+    if (v == -2) continue;
+    if (v == -3) {
       padding = true;
       continue;
     }
-    int v = val(c);
     if (v < 0 || padding) throw std::invalid_argument("invalid base64");
     acc = (acc << 6) | static_cast<unsigned>(v);
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
+      *o++ = static_cast<char>((acc >> bits) & 0xff);
     }
   }
   if (bits >= 6) throw std::invalid_argument("invalid base64 length");
+  out.resize(static_cast<std::size_t>(o - out.data()));
   return out;
 }
 
