@@ -1,5 +1,7 @@
 #include "kube/config.hpp"
 
+#include <chainsd/plugin/encoding.hpp>
+
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -88,36 +90,17 @@ bool token_source::reload() {
 // ---- base64 ----------------------------------------------------------------------------------
 
 std::string base64_decode(std::string_view in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  unsigned buf = 0;
-  int bits = 0;
-  bool padding = false;
-  for (char c : in) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      padding = true;
-      continue;
-    }
-    int v = val(c);
-    if (v < 0 || padding) throw config_error("invalid base64 data");
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xFF));
-    }
+  // Kubeconfigs carry standard base64; the URL-safe alphabet is accepted too.
+  std::string standard(in);
+  for (char& c : standard) {
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
   }
-  if (bits >= 6) throw config_error("invalid base64 data (truncated)");
-  return out;
+  try {
+    return plugin::base64_decode(standard);
+  } catch (const std::invalid_argument& e) {
+    throw config_error(std::string("invalid base64 data: ") + e.what());
+  }
 }
 
 // ---- in-cluster ------------------------------------------------------------------------------

@@ -34,6 +34,9 @@ TEST_CASE("base64 decoding accepts padding, no padding and line breaks") {
   CHECK(base64_decode("Q0VSVCBQRU0") == "CERT PEM");
   CHECK(base64_decode("Q0VS\nVCBQ\r\nRU0=") == "CERT PEM");
   CHECK_THROWS_AS(base64_decode("Q0V*"), config_error);
+  CHECK_THROWS_AS(base64_decode("Q0VSV"), config_error);  // a lone sextet cannot be a byte
+  CHECK(base64_decode("-_8=") == "\xfb\xff");  // the URL-safe alphabet too
+  CHECK(base64_decode("+/8=") == "\xfb\xff");
 }
 
 TEST_CASE("kubeconfig: current-context with inline CA data and a token") {
