@@ -288,16 +288,6 @@ object_meta json_scanner::scan_object(std::string_view body) {
   return m;
 }
 
-object_meta json_scanner::scan_object(std::string& body) {
-  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING)
-    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  object_meta m;
-  od::document doc = impl_->iterate(body.data(), body.size(), body.capacity());
-  od::object o;
-  check(doc.get_object().get(o), "object");
-  read_object(o, m, nullptr);
-  return m;
-}
 
 // ---- Status decoding (lives here: it is the other simdjson user) --------------------------------
 

@@ -69,9 +69,6 @@ class json_scanner {
 
   // metadata of a single object body (e.g. a get or create response).
   object_meta scan_object(std::string_view body);
-  // The same, parsing `body` in place (its spare capacity is used as simdjson's padding, grown
-  // when short) instead of copying it.
-  object_meta scan_object(std::string& body);
 
  private:
   struct impl;

@@ -486,14 +486,18 @@ asio::awaitable<response> do_send(std::shared_ptr<client_state> st, request req)
     r.status = p.get().result_int();
     r.headers = copy_headers(p);
     // The parser writes the body straight into r.body (no bounce buffer). The spare capacity
-    // past a known length lets JSON parsers that need padding (simdjson) use it in place.
+    // past a known length is simdjson's padding: a list page is scanned in place (scan_list).
     std::size_t used = 0;
-    if (auto len = p.content_length()) {  // within max_body: the parser checked it with the header
+    // A length the parser checked against max_body with the header; HEAD, 204 and 304 responses
+    // are done at the header whatever length they announce, and get no buffer.
+    const auto len = p.is_done() ? boost::none : p.content_length();
+    if (len) {
       r.body.reserve(static_cast<std::size_t>(*len) + body_padding);
       r.body.resize(static_cast<std::size_t>(*len));
     }
     while (!p.is_done()) {
-      if (r.body.size() - used < read_chunk / 4) r.body.resize(std::max(r.body.size() * 2, used + read_chunk));
+      // Chunked or read-to-close bodies grow as they come; a known length never needs to.
+      if (!len && r.body.size() - used < read_chunk / 4) r.body.resize(std::max(r.body.size() * 2, used + read_chunk));
       p.get().body().data = r.body.data() + used;
       p.get().body().size = r.body.size() - used;
       auto [ec, n] = co_await http::async_read_some(ex.conn->stream, ex.conn->buffer, p, use_tuple);

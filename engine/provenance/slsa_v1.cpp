@@ -53,16 +53,28 @@ bj::object invocation(const run_view& run, const std::vector<param>& params, con
   return inv;
 }
 
-// attest.Step
-bj::object step(const step_spec& spec, const step_state& state) {
-  bj::object o(doc_sp());
+// attest.Step's entryPoint: the script, else the command joined by spaces.
+std::string step_entry_point(const step_spec& spec) {
+  if (!spec.script.empty()) return spec.script;
   std::string entry;
   for (std::size_t i = 0; i < spec.command.size(); ++i) {
     if (i) entry += ' ';
     entry += spec.command[i];
   }
-  if (!spec.script.empty()) entry = spec.script;
-  o["entryPoint"] = entry;
+  return entry;
+}
+
+// attest.Step's environment.image: the step's imageID as an oci:// URI.
+std::string step_image_uri(const step_state& state) {
+  std::string_view image = state.image_id;
+  if (image.substr(0, 18) == "docker-pullable://") image.remove_prefix(18);
+  return "oci://" + std::string(image);
+}
+
+// attest.Step
+bj::object step(const step_spec& spec, const step_state& state) {
+  bj::object o(doc_sp());
+  o["entryPoint"] = step_entry_point(spec);
   if (spec.args) {
     bj::array a(doc_sp());
     for (const auto& s : *spec.args) a.emplace_back(s);
@@ -70,9 +82,7 @@ bj::object step(const step_spec& spec, const step_state& state) {
   } else {
     o["arguments"] = nullptr;  // a nil []string in an interface{}: written as null
   }
-  std::string image = state.image_id;
-  if (image.rfind("docker-pullable://", 0) == 0) image.erase(0, 18);
-  o["environment"] = bj::object({{"image", "oci://" + image}, {"container", state.name}}, doc_sp());
+  o["environment"] = bj::object({{"image", step_image_uri(state)}, {"container", state.name}}, doc_sp());
   o["annotations"] = nullptr;
   return o;
 }
@@ -92,22 +102,11 @@ void write_step(std::string& out, const step_spec& spec, const step_state& state
     out += "null";
   }
   out += R"(,"entryPoint":)";
-  if (!spec.script.empty()) {
-    append_json_string(out, spec.script);
-  } else {
-    std::string entry;
-    for (std::size_t i = 0; i < spec.command.size(); ++i) {
-      if (i) entry += ' ';
-      entry += spec.command[i];
-    }
-    append_json_string(out, entry);
-  }
-  std::string_view image = state.image_id;
-  if (image.substr(0, 18) == "docker-pullable://") image.remove_prefix(18);
+  append_json_string(out, step_entry_point(spec));
   out += R"(,"environment":{"container":)";
   append_json_string(out, state.name);
   out += R"(,"image":)";
-  append_json_string(out, "oci://" + std::string(image));
+  append_json_string(out, step_image_uri(state));
   out += "}}";
 }
 

@@ -20,6 +20,12 @@ void add_str(std::string& out, std::string_view s) {
   out += '"';
 }
 
+// "apply to taskrun ns/name: 422 Invalid: ..." — what a failed call on a run reports.
+std::string call_failed(std::string_view what, const run_meta& run, const kube::api_status& st) {
+  return std::string(what) + " " + std::string(run.kind_lower()) + " " + run.key() + ": " + std::to_string(st.code) +
+         " " + st.reason + ": " + st.message;
+}
+
 std::string now_rfc3339() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -81,9 +87,7 @@ boost::asio::awaitable<patch_outcome> kube_cluster::apply_annotations(run_meta r
   } else if (r.not_found()) {
     out.not_found = true;
   } else {
-    auto st = r.error();
-    out.error = "apply to " + std::string(run.kind_lower()) + " " + run.key() + ": " + std::to_string(st.code) + " " +
-                st.reason + ": " + st.message;
+    out.error = call_failed("apply to", run, r.error());
   }
   co_return out;
 }
@@ -97,9 +101,7 @@ boost::asio::awaitable<get_outcome> kube_cluster::get_run(run_meta run) {
   } else if (r.not_found()) {
     out.not_found = true;
   } else {
-    auto st = r.error();
-    out.error = "get " + std::string(run.kind_lower()) + " " + run.key() + ": " + std::to_string(st.code) + " " +
-                st.reason + ": " + st.message;
+    out.error = call_failed("get", run, r.error());
   }
   co_return out;
 }

@@ -20,6 +20,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -44,6 +46,39 @@ bool is_loopback(std::string_view registry) {
 }
 
 std::string run_name(const plugin::store_request& req) { return req.run.namespace_name + "/" + req.run.name; }
+
+// Keys some coroutine is working on (a tag being rewritten, credentials being read), each with a
+// timer that never fires on its own: others wait on it and are woken when the work ends.
+class busy_keys {
+ public:
+  // Waits once if `key` is busy and returns true (the caller re-checks its state); false if free.
+  boost::asio::awaitable<bool> wait_if_busy(const std::string& key) {
+    auto it = keys_.find(key);
+    if (it == keys_.end()) co_return false;
+    auto timer = it->second;
+    auto waited = co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    (void)waited;
+    co_return true;
+  }
+  void mark(std::string key, boost::asio::any_io_executor ex) {
+    keys_.emplace(std::move(key), std::make_shared<boost::asio::steady_timer>(
+                                      ex, boost::asio::steady_timer::time_point::max()));
+  }
+  // Frees the key and wakes its waiters when the working coroutine's frame goes, however it ends.
+  struct release {
+    busy_keys* set;
+    std::string key;
+    ~release() {
+      auto it = set->keys_.find(key);
+      if (it == set->keys_.end()) return;
+      it->second->cancel();
+      set->keys_.erase(it);
+    }
+  };
+
+ private:
+  std::map<std::string, std::shared_ptr<boost::asio::steady_timer>> keys_;
+};
 
 // One layer to add under one tag: what a push needs besides the session.
 struct push_job {
@@ -313,30 +348,14 @@ class oci_storage final : public plugin::storage {
     }
   }
 
-  // Released when the push coroutine's frame goes, whatever way it ends.
-  struct tag_guard {
-    oci_storage* self;
-    std::string key;
-    ~tag_guard() {
-      auto it = self->busy_tags_.find(key);
-      if (it == self->busy_tags_.end()) return;
-      it->second->cancel();  // wakes the waiters; they re-check the map
-      self->busy_tags_.erase(it);
-    }
-  };
-
   // One read-modify-write of a tag at a time in this process: two runs attesting the same image
   // concurrently would otherwise each PUT a manifest without the other's layer.
   boost::asio::awaitable<void> lock_tag(std::string key) {
-    for (;;) {
-      auto it = busy_tags_.find(key);
-      if (it == busy_tags_.end()) break;
-      auto timer = it->second;
-      auto waited = co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-      (void)waited;
+    for (;;) {  // (no co_await in a loop condition: GCC 12 miscompiles it)
+      const bool waited = co_await busy_tags_.wait_if_busy(key);
+      if (!waited) break;
     }
-    busy_tags_.emplace(std::move(key), std::make_shared<boost::asio::steady_timer>(
-                                           host_.executor(), boost::asio::steady_timer::time_point::max()));
+    busy_tags_.mark(std::move(key), host_.executor());
   }
 
   // Adds the layer to the manifest under the cosign tag, keeping existing layers; a layer with the
@@ -349,7 +368,7 @@ class oci_storage final : public plugin::storage {
     image_ref target = repository_ ? *repository_ : job.subject;
     const std::string lock_key = target.str() + ":" + cosign_tag(job.subject.digest, job.suffix);
     co_await lock_tag(lock_key);
-    tag_guard guard{this, lock_key};
+    busy_keys::release guard{&busy_tags_, lock_key};
     std::string mount_from;
     if (target.registry == job.subject.registry && target.repository != job.subject.repository)
       mount_from = job.subject.repository;
@@ -431,7 +450,7 @@ class oci_storage final : public plugin::storage {
     fallback_tag[fallback_tag.find(':')] = '-';
     const std::string lock_key = target.registry + "/" + target.repository + ":" + fallback_tag;
     co_await lock_tag(lock_key);
-    tag_guard guard{this, lock_key};
+    busy_keys::release guard{&busy_tags_, lock_key};
     session_options opts;
     opts.allow_http = insecure_ || is_loopback(target.registry);
     opts.chunk_size = chunk_size_;
@@ -549,18 +568,6 @@ class oci_storage final : public plugin::storage {
     co_return plugin::result<void>{};
   }
 
-  // Released when the lookup coroutine's frame goes, whatever way it ends.
-  struct lookup_guard {
-    oci_storage* self;
-    std::string key;
-    ~lookup_guard() {
-      auto it = self->sa_loading_.find(key);
-      if (it == self->sa_loading_.end()) return;
-      it->second->cancel();  // wakes the waiters; they re-check the cache
-      self->sa_loading_.erase(it);
-    }
-  };
-
   // The run's service-account credentials, cached per (namespace, account) for credentials_ttl_:
   // a burst of runs costs one lookup (concurrent stores wait for the one in progress), and a
   // changed account or secret is read again once the entry expires. Failures are not cached.
@@ -577,15 +584,11 @@ class oci_storage final : public plugin::storage {
         if (std::chrono::steady_clock::now() < it->second.expires) co_return it->second.creds;
         sa_cache_.erase(it);
       }
-      auto loading = sa_loading_.find(key);
-      if (loading == sa_loading_.end()) break;
-      auto timer = loading->second;
-      auto waited = co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-      (void)waited;
+      const bool waited = co_await sa_loading_.wait_if_busy(key);
+      if (!waited) break;  // woken: the cache is checked again
     }
-    sa_loading_.emplace(key, std::make_shared<boost::asio::steady_timer>(host_.executor(),
-                                                                         boost::asio::steady_timer::time_point::max()));
-    lookup_guard guard{this, key};
+    sa_loading_.mark(key, host_.executor());
+    busy_keys::release guard{&sa_loading_, key};
     auto r = co_await read_service_account_credentials(std::move(run));
     if (r) {
       const auto now = std::chrono::steady_clock::now();
@@ -671,7 +674,7 @@ class oci_storage final : public plugin::storage {
   credential_set file_creds_;
   std::size_t chunk_size_;
   registry_cache cache_;  // schemes, challenges, tokens and known blobs of the registries pushed to
-  std::map<std::string, std::shared_ptr<boost::asio::steady_timer>> busy_tags_;  // "<repo>:<tag>" being written
+  busy_keys busy_tags_;  // "<repo>:<tag>" being written
   std::size_t in_flight_ = 0;  // spawned subject pushes not finished yet
   // Service-account credentials by "<namespace>/<account>", until `expires`; lookups in progress
   // (other stores for the same account wait for them instead of asking the API server again).
@@ -681,7 +684,7 @@ class oci_storage final : public plugin::storage {
   };
   std::chrono::milliseconds credentials_ttl_;
   std::map<std::string, cached_credentials> sa_cache_;
-  std::map<std::string, std::shared_ptr<boost::asio::steady_timer>> sa_loading_;
+  busy_keys sa_loading_;
   static constexpr std::size_t max_cached_accounts = 1024;
 };
 
