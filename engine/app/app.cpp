@@ -120,6 +120,21 @@ int app::run(std::function<asio::awaitable<void>()> intake) {
   };
   asio::co_spawn(ctx_, std::move(intake),
                  asio::bind_cancellation_slot(signals_->intake_cancel.slot(), intake_done));
+  // One write per 100 ms of info lines instead of one per line (a line per signed run adds up);
+  // warnings and errors still go out at once, and whatever is kept is written on the way out.
+  struct unbuffer {
+    ~unbuffer() { log::set_buffered(false); }
+  } on_exit;
+  log::set_buffered(true);
+  auto flusher = [this]() -> asio::awaitable<void> {
+    asio::steady_timer t(ctx_);
+    for (;;) {
+      t.expires_after(std::chrono::milliseconds(100));
+      co_await t.async_wait(asio::use_awaitable);
+      log::flush();
+    }
+  };
+  asio::co_spawn(ctx_, flusher, asio::detached);
   ctx_.run();
   return exit_code_;
 }

@@ -165,6 +165,7 @@ const std::vector<key_rule>& rules() {
     // Ours (storage-oci plugin): a mounted docker config file, and the chunk size of blob uploads.
     v.push_back({"storage.oci.docker-config", as_string(FIELD(storage.oci_docker_config))});
     v.push_back({"storage.oci.upload-chunk-size", as_string(FIELD(storage.oci_upload_chunk_size))});
+    v.push_back({"storage.oci.credentials-cache-ms", as_string(FIELD(storage.oci_credentials_cache_ms))});
     v.push_back({"storage.docdb.url", as_string(FIELD(storage.docdb_url))});
     v.push_back({"storage.docdb.mongo-server-url", as_string(FIELD(storage.docdb_mongo_server_url))});
     v.push_back({"storage.docdb.mongo-server-url-dir", as_string(FIELD(storage.docdb_mongo_server_url_dir))});

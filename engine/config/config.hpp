@@ -55,6 +55,7 @@ struct storage_config {
   std::string oci_encoding_format = "dsse";  // "dsse" or "sigstore-bundle"
   std::string oci_docker_config;            // ours: docker config JSON path for registry credentials
   std::string oci_upload_chunk_size;        // ours: bytes per chunked blob upload (plugin validates)
+  std::string oci_credentials_cache_ms;     // ours: how long pull-secret credentials are reused (plugin validates)
   std::string docdb_url;
   std::string docdb_mongo_server_url;
   std::string docdb_mongo_server_url_dir;

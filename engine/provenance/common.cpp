@@ -227,16 +227,25 @@ material_list image_materials(const run_view& tr, bool sidecars) {
   // The path names the field in an error only: built then, not for every image.
   auto path = [&] { return (sidecars ? "status.sidecars[" : "status.steps[") + std::to_string(i) + "].imageID"; };
   auto add = [&](const std::string& image_id) {
-    auto at = image_id.find('@');
-    if (at == std::string::npos || image_id.find('@', at + 1) != std::string::npos)
+    // Views into the imageID; the name and the digest are the only strings made.
+    std::string_view id = image_id;
+    auto at = id.find('@');
+    if (at == std::string_view::npos || id.find('@', at + 1) != std::string_view::npos)
       throw input_error(tr.source + ": " + path() + ": expected imageID \"" + image_id + "\" to be separable by @");
-    auto d = split_digest(image_id.substr(at + 1));
-    if (!d)
+    auto digest = id.substr(at + 1);
+    auto colon = digest.find(':');
+    if (colon == std::string_view::npos || digest.find(':', colon + 1) != std::string_view::npos)
       throw input_error(tr.source + ": " + path() + ": expected imageID \"" + image_id +
                         "\" to be separable by @ and :");
-    std::string uri = image_id.substr(0, at);
-    if (uri.rfind("docker-pullable://", 0) == 0) uri.erase(0, 18);
-    list.add("oci://" + uri, digest_set{{d->first, d->second}});
+    auto uri = id.substr(0, at);
+    if (uri.starts_with("docker-pullable://")) uri.remove_prefix(18);
+    std::string name;
+    name.reserve(6 + uri.size());
+    name += "oci://";
+    name += uri;
+    digest_set d;
+    d.emplace(digest.substr(0, colon), digest.substr(colon + 1));
+    list.add(std::move(name), std::move(d));
   };
   if (sidecars) {
     for (; i < tr.sidecar_image_ids.size(); ++i) add(tr.sidecar_image_ids[i]);

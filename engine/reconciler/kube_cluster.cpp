@@ -38,7 +38,12 @@ std::string now_rfc3339() {
 }  // namespace
 
 std::string annotation_apply_body(const run_meta& run, const std::map<std::string, std::string>& annotations) {
-  std::string b = "{\"apiVersion\":";
+  // Sized once: the values are tens of KB, and growing the string would copy them again.
+  std::size_t size = 128 + run.api_version.size() + run.name.size() + run.namespace_name.size();
+  for (const auto& [k, v] : annotations) size += k.size() + v.size() + 6;
+  std::string b;
+  b.reserve(size);
+  b += "{\"apiVersion\":";
   add_str(b, run.api_version);
   b += ",\"kind\":";
   add_str(b, run.kind_name());

@@ -15,6 +15,16 @@ namespace chainsd::log {
 namespace {
 std::atomic<level> g_level{level::info};
 std::mutex g_mutex;
+// Buffered mode: debug/info lines wait here for flush() (the app calls it every 100 ms and on
+// exit); a warning or an error, or 64 KB of lines, writes everything at once.
+bool g_buffered = false;
+std::string g_pending;
+constexpr std::size_t pending_limit = 64 * 1024;
+
+void write_out(std::string_view s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fflush(stdout);
+}
 
 constexpr std::string_view level_name(level l) {
   switch (l) {
@@ -125,8 +135,30 @@ void write(level l, std::string_view msg, std::initializer_list<field> fields) {
   }
   line += "}\n";
   std::lock_guard lock(g_mutex);
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
+  if (g_buffered) {
+    g_pending += line;
+    if (l < level::warn && g_pending.size() < pending_limit) return;
+    write_out(g_pending);
+    g_pending.clear();
+    return;
+  }
+  write_out(line);
+}
+
+void set_buffered(bool on) {
+  std::lock_guard lock(g_mutex);
+  g_buffered = on;
+  if (!on && !g_pending.empty()) {
+    write_out(g_pending);
+    g_pending.clear();
+  }
+}
+
+void flush() {
+  std::lock_guard lock(g_mutex);
+  if (g_pending.empty()) return;
+  write_out(g_pending);
+  g_pending.clear();
 }
 
 }  // namespace chainsd::log

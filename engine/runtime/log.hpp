@@ -28,6 +28,12 @@ inline void info(std::string_view msg, std::initializer_list<field> f = {}) { wr
 inline void warn(std::string_view msg, std::initializer_list<field> f = {}) { write(level::warn, msg, f); }
 inline void error(std::string_view msg, std::initializer_list<field> f = {}) { write(level::error, msg, f); }
 
+// Buffered mode (the controller's): debug and info lines are kept until flush(), a warning or
+// error, or 64 KB of them, so a busy controller makes one write per batch, not per line. Turning
+// it off writes what is kept.
+void set_buffered(bool on);
+void flush();
+
 // Appends `s` to `out` as the inside of a JSON string (no surrounding quotes).
 void json_escape(std::string& out, std::string_view s);
 

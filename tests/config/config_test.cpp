@@ -230,6 +230,17 @@ TEST_CASE("unknown keys are accepted with a suggestion when close to a known key
   CHECK(config::suggest_key("nothing") == "");
 }
 
+TEST_CASE("the oci plugin's own keys are known: no unknown-key warning, values kept for the plugin") {
+  auto r = config::parse({{"storage.oci.credentials-cache-ms", "5000"},
+                          {"storage.oci.upload-chunk-size", "1048576"},
+                          {"storage.oci.docker-config", "/etc/chains/docker.json"}});
+  REQUIRE(r.ok());
+  CHECK(r.warnings.empty());
+  CHECK(r.value->storage.oci_credentials_cache_ms == "5000");
+  CHECK(r.value->source.at("storage.oci.credentials-cache-ms") == "5000");
+  CHECK(config::suggest_key("storage.oci.credential-cache-ms") == "storage.oci.credentials-cache-ms");
+}
+
 TEST_CASE("the store swaps valid snapshots and keeps the previous one on error") {
   metrics::registry reg;
   config::config_store store(&reg);
