@@ -361,6 +361,28 @@ def scenario_f(build, n, runs_file_for):
     return signing_run(build, n, runs, cfg, 2, plugins=("x509", "oci"), helpers=[lambda work: Registry(work, host)])
 
 
+def registry_alone(pushes):
+    """F's ceiling without chainsd: docker-registry (core 1) taking the requests of `pushes` signature
+    pushes from bench/registry_push.py (Python threads, core 0): its CPU per push bounds F."""
+    work = tempfile.mkdtemp(prefix="chainsd-bench-")
+    host = "127.0.0.1:%d" % free_port()
+    reg = Registry(work, host)
+    try:
+        cpu0 = proc_cpu_seconds(reg.proc.pid)
+        out = sh("taskset", "-c", "0", sys.executable, os.path.join(ROOT, "bench/registry_push.py"), host, "bench/app",
+                 str(pushes), timeout=1800)
+        cpu = proc_cpu_seconds(reg.proc.pid) - cpu0
+    finally:
+        reg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    r = json.loads(out.strip().splitlines()[-1])
+    r["storage"] = "inmemory" if os.environ.get("BENCH_REGISTRY_INMEMORY") else "filesystem"
+    r["registry_cpu_ms_per_push"] = round(1000 * cpu / pushes, 2)
+    # F pushes two manifests per run (.sig and .att): the registry's one-core limit in runs/s.
+    r["one_core_ceiling_runs_per_s"] = round(1000 / r["registry_cpu_ms_per_push"] / 2, 1) if cpu > 0 else None
+    return r
+
+
 def scenario_b(build, rate, seconds, runs_file):
     """Runs arrive at `rate`/s for `seconds`; latency from arrival to the signed annotation."""
     work = tempfile.mkdtemp(prefix="chainsd-bench-")
@@ -459,7 +481,7 @@ def kafka_backend(build, messages):
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-ALL = "A1,A2,B,C,D,E,F,kafka-backend,scale"
+ALL = "A1,A2,B,C,D,E,F,registry-alone,kafka-backend,scale"
 TARGETS = [("A1_taskrun_only", 5000), ("C_transparency_rekor", 2000), ("D_kafka_storage", 2000),
            ("E_keyless_fulcio", 2000), ("F_oci_storage", 2000)]
 
@@ -507,6 +529,8 @@ def main():
                 make_runs(a.runs, p, registry=registry + "/bench/app")
                 return p
             results["F_oci_storage"] = scenario_f(a.build, a.runs, local_runs)
+        if "registry-alone" in only:
+            results["registry_alone"] = registry_alone(2 * min(a.runs, 2000))
         if "kafka-backend" in only:
             results["kafka_backend_alone"] = kafka_backend(a.build, a.kafka_messages)
         if "scale" in only:
@@ -536,6 +560,11 @@ def main():
         print("| B: %d runs at %.0f/s (fed %.0f/s) | latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; "
               "chainsd CPU %.0f%% |" % (r["runs"], r["target_rate_per_s"], r["achieved_feed_rate_per_s"], l["p50"],
                                         l["p90"], l["p99"], l["max"], 100 * r["chainsd_cpu_share"]))
+    if "registry_alone" in results:
+        r = results["registry_alone"]
+        print("| docker-registry alone (%s), %d pushes from Python | %.0f pushes/s, %.2f registry CPU ms/push: "
+              "one core takes at most %.0f F runs/s |" % (r["storage"], r["pushes"], r["pushes_per_s"],
+                                                       r["registry_cpu_ms_per_push"], r["one_core_ceiling_runs_per_s"] or 0))
     for r in results.get("kafka_backend_alone", []):
         print("| kafka backend alone: %d B values, %d in flight | %.0f msgs/s vs librdkafka %.0f msgs/s (ratio %.2f) |" % (
             r["size"], r["in_flight"], r["chainsd_backend_msgs_per_s"], r["librdkafka_msgs_per_s"], r["ratio"]))

@@ -240,14 +240,22 @@ list_meta json_scanner::scan_list(std::string& body, const item_fn& on_item) {
   return lm;
 }
 
-bool json_scanner::parse_event(std::string_view line, watch_line& out) {
+static_assert(json_scanner::parse_padding == simdjson::SIMDJSON_PADDING);
+
+bool json_scanner::parse_event(std::string_view line, watch_line& out, std::size_t readable_after) {
+  const std::size_t trimmed_from = line.size();
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
   if (line.empty()) return false;
+  readable_after += trimmed_from - line.size();
   out.type = raw_event_type::unknown;
   out.object = {};
   out.status = {};
   clear_meta(out.meta);
-  od::document doc = impl_->iterate_copy(line);
+  // In place when the caller's buffer has the parser's padding after the line (events of runs
+  // carrying stored payloads are tens of KB: no copy of them); into scratch otherwise.
+  od::document doc = readable_after >= simdjson::SIMDJSON_PADDING
+                         ? impl_->iterate(line.data(), line.size(), line.size() + readable_after)
+                         : impl_->iterate_copy(line);
   od::object root;
   check(doc.get_object().get(root), "watch event");
   for (auto field : root) {
@@ -271,7 +279,7 @@ bool json_scanner::parse_event(std::string_view line, watch_line& out) {
       bool reset_ok = false;
       check(o.reset().get(reset_ok), "watch event object");
       read_object(o, out.meta, &out.status);
-      // raw points into scratch_, which stays untouched until the next parse_event.
+      // raw points into the caller's line or scratch_, untouched until the next parse_event.
       out.object = raw;
     }
   }

@@ -64,8 +64,11 @@ class json_scanner {
   // the parser's padding; its contents are unchanged.
   list_meta scan_list(std::string& body, const item_fn& on_item);
 
-  // Parses one newline-delimited watch event. Returns false for a blank line.
-  bool parse_event(std::string_view line, watch_line& out);
+  // Parses one newline-delimited watch event. Returns false for a blank line. With
+  // `readable_after` >= 64 (that many bytes after the line are allocated memory, whatever they
+  // hold), the line is parsed where it lies and out.object points into it; otherwise it is copied.
+  bool parse_event(std::string_view line, watch_line& out, std::size_t readable_after = 0);
+  static constexpr std::size_t parse_padding = 64;  // simdjson::SIMDJSON_PADDING
 
   // metadata of a single object body (e.g. a get or create response).
   object_meta scan_object(std::string_view body);

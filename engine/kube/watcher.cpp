@@ -125,8 +125,8 @@ struct watcher::impl {
   }
 
   // Returns true when the stream asks for a relist.
-  bool handle_line(const event_handler& h, std::string_view text, bool& progress) {
-    if (!scanner_.parse_event(text, line_)) return false;
+  bool handle_line(const event_handler& h, std::string_view text, std::size_t readable_after, bool& progress) {
+    if (!scanner_.parse_event(text, line_, readable_after)) return false;
     switch (line_.type) {
       case raw_event_type::bookmark:
         ++stats_.bookmarks;
@@ -204,10 +204,12 @@ struct watcher::impl {
             ? outcome::ended
             : outcome::ended_early;
       std::size_t start = 0;
+      // Room for the parser's padding after the last byte: events are parsed where they lie.
+      if (buf.capacity() < buf.size() + json_scanner::parse_padding) buf.reserve(buf.size() + json_scanner::parse_padding);
       for (;;) {
         std::size_t nl = buf.find('\n', scan_from);
         if (nl == std::string::npos) break;
-        if (handle_line(h, std::string_view(buf).substr(start, nl - start), progress))
+        if (handle_line(h, std::string_view(buf).substr(start, nl - start), buf.capacity() - nl, progress))
           co_return outcome::gone;
         start = scan_from = nl + 1;
       }

@@ -145,6 +145,14 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     }
     // Our own patch's echo (or anything newer) ends the "ignore older events" window.
     if (auto p = patched_.find(uid); p != patched_.end()) {
+      if (ev.resource_version == p->second.rv && !entries_.count(uid)) {
+        // Exactly the version our patch made, which marked the run: nothing to read in it (tens
+        // of KB with the stored payloads). Only a parent waiting for this child needs to know.
+        std::string parent = std::move(p->second.parent);
+        patched_.erase(p);
+        if (!parent.empty()) wake_parent(parent);
+        return;
+      }
       if (ev.resource_version == p->second.rv || older(p->second.rv, ev.resource_version)) {
         patched_.erase(p);
       } else {
@@ -215,8 +223,13 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     entries_.erase(it);
   }
 
-  void wake_parent(const run_meta& child) {
-    auto p = parked_parents_.find(child.namespace_name + "/" + child.pipeline_run);
+  static std::string parent_key(const run_meta& child) {
+    if (child.kind != run_kind::task_run || child.pipeline_run.empty()) return {};
+    return child.namespace_name + "/" + child.pipeline_run;
+  }
+  void wake_parent(const run_meta& child) { wake_parent(parent_key(child)); }
+  void wake_parent(const std::string& parent) {
+    auto p = parked_parents_.find(parent);
     if (p == parked_parents_.end()) return;
     auto it = entries_.find(p->second);
     if (it == entries_.end()) return;
@@ -225,8 +238,10 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     if (it->second.st == state::parked) enqueue(it->first, it->second);
   }
 
-  void remember_patched(const std::string& uid, const std::string& rv) {
-    patched_[uid] = {rv, clock_type::now() + opts_.patched_memory};
+  // A patch that marked a run (signed or failed): its echo is recognised by version, and a
+  // parent waiting for this child is woken then.
+  void remember_patched(const std::string& uid, const std::string& rv, const run_meta& meta) {
+    patched_[uid] = {rv, clock_type::now() + opts_.patched_memory, parent_key(meta)};
   }
   void forget_patched(const std::string& uid) { patched_.erase(uid); }
 
@@ -414,13 +429,13 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
       m.marked_signed->inc();
       log::info("run signed", {{"run", meta.key()}, {"kind", meta.kind_name()}, {"uid", uid},
                                {"signatures", std::to_string(outcome.signed_count)}});
-      self->remember_patched(uid, patched.resource_version);
+      self->remember_patched(uid, patched.resource_version, meta);
       self->finish(uid, true);
     } else if (pass.final_failure) {
       m.marked_failed->inc();
       log::error("run marked failed",
                  {{"run", meta.key()}, {"kind", meta.kind_name()}, {"uid", uid}, {"error", error_reason}});
-      self->remember_patched(uid, patched.resource_version);
+      self->remember_patched(uid, patched.resource_version, meta);
       self->finish(uid, true);
       co_await self->cluster_.record_event(meta, "Warning", "SigningFailed", error_reason);
     } else {
@@ -462,6 +477,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
   struct patched_note {
     std::string rv;
     clock_type::time_point expires;
+    std::string parent;  // "ns/name" of the PipelineRun of a TaskRun, or empty
   };
   std::unordered_map<std::string, patched_note> patched_;
   clock_type::time_point next_sweep_{};

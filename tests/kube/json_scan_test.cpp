@@ -81,6 +81,53 @@ TEST_CASE("parse_event reads type, metadata and the raw object; the parser is re
   CHECK_THROWS_AS(s.parse_event("{\"type\":", l), json_error);
 }
 
+TEST_CASE("parse_event in place: a line inside a larger buffer reads as the copied line does") {
+  json_scanner copy_scanner, place_scanner;
+  const std::string big(70000, 'Q');  // an annotation the size of stored payloads
+  const std::vector<std::string> events = {
+      R"({"type":"MODIFIED","object":{"metadata":{"name":"x","namespace":"n","uid":"u","resourceVersion":"7",)"
+      R"("annotations":{"chains.tekton.dev/payload-taskrun-u":")" + big + R"("}},"status":{}}})",
+      R"({"type":"ADDED","object":{"metadata":{"name":"y","namespace":"n","uid":"v","resourceVersion":"8"}}})",
+      R"({"object":{"metadata":{"name":"z","resourceVersion":"9"}},"type":"DELETED"})" "\r",
+      R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"gone"}})"};
+  // The bytes after each line are what a stream buffer holds there: the next events, a partial
+  // one, then whatever the allocation held before (here: characters that would break JSON).
+  std::string buf;
+  for (const auto& e : events) buf += e + "\n";
+  buf += R"({"type":"MODIFIED","object":{"metad)";
+  const std::size_t used = buf.size();
+  buf.append(200, '{');
+  buf.resize(used);  // size back, the stale bytes stay in the capacity
+  REQUIRE(buf.capacity() >= used + json_scanner::parse_padding);
+  std::size_t start = 0;
+  for (const auto& e : events) {
+    const std::size_t nl = buf.find('\n', start);
+    const std::string_view line = std::string_view(buf).substr(start, nl - start);
+    watch_line a, b;
+    REQUIRE(copy_scanner.parse_event(e, a));
+    REQUIRE(place_scanner.parse_event(line, b, buf.capacity() - nl));
+    CHECK(b.object.data() >= buf.data());  // parsed where it lies: the object is a view of buf
+    CHECK(b.object.data() < buf.data() + buf.size());
+    CHECK(a.type == b.type);
+    CHECK(a.object == b.object);
+    CHECK(a.meta.name == b.meta.name);
+    CHECK(a.meta.uid == b.meta.uid);
+    CHECK(a.meta.resource_version == b.meta.resource_version);
+    CHECK(a.status.code == b.status.code);
+    start = nl + 1;
+  }
+  // Less room than the padding after the line: copied, still read right.
+  std::string tight = events[1];
+  tight.shrink_to_fit();
+  watch_line c;
+  REQUIRE(place_scanner.parse_event(tight, c, tight.capacity() - tight.size()));
+  CHECK(c.meta.name == "y");
+  CHECK((c.object.data() < tight.data() || c.object.data() >= tight.data() + tight.size()));
+  // A truncated line in place is an error, not a read of what follows it.
+  watch_line d;
+  CHECK_THROWS_AS(place_scanner.parse_event(std::string_view(buf).substr(0, 40), d, buf.capacity() - 40), json_error);
+}
+
 TEST_CASE("Status objects decode into code, reason and message") {
   auto st = decode_status(404, R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
                                R"("message":"taskruns.tekton.dev \"x\" not found","reason":"NotFound",)"

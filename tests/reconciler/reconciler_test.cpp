@@ -67,8 +67,9 @@ struct fake_cluster final : cluster {
     applies.push_back(*a);
     co_return patch_outcome{true, false, std::to_string(++next_rv), ""};
   }
+  std::vector<std::string> children;  // what list_child_taskruns answers
   boost::asio::awaitable<std::optional<std::vector<std::string>>> list_child_taskruns(std::string, std::string) override {
-    co_return std::vector<std::string>{};
+    co_return children;
   }
   std::map<std::string, std::string> current;  // name -> JSON, what get_run answers (absent: 404)
   std::vector<std::string> gets;
@@ -102,6 +103,7 @@ struct harness {
     cfg->oci.storage = {""};         // images off: one signature per run
     cfg->taskrun.storage = {""};     // storage off too: we look at the patch itself
     cfg->taskrun.storage.clear();
+    cfg->pipelinerun.storage.clear();
     cfg->filter_managed_by = std::move(managed_by);
     set = std::make_shared<plugin_set>();
     set->cfg = cfg;
@@ -191,6 +193,54 @@ TEST_CASE("a finished run is signed once; stale and duplicate events do not sign
   h.rec->on_event(run_kind::task_run, event(signed_json, "u1", "101"));
   h.settle();
   CHECK(h.signer->calls == 1);
+  CHECK(h.rec->tracked() == 0);
+}
+
+TEST_CASE("the echo of our own patch is not read again; only that exact version is skipped") {
+  harness h;
+  h.rec->on_event(run_kind::task_run, event(run_json("a", "u1", "10", true), "u1", "10", kube::event_type::added));
+  h.settle();
+  REQUIRE(h.cluster.applies.size() == 1);  // our patch made rv 101
+  // An event at exactly rv 101 is the version our patch produced: it is not parsed (a document
+  // that, read, would ask for signing is ignored; the real one carries signed=true).
+  h.rec->on_event(run_kind::task_run, event(run_json("a", "u1", "101", true), "u1", "101"));
+  h.settle();
+  CHECK(h.signer->calls == 1);
+  CHECK(h.rec->tracked() == 0);
+  // A later version is read as usual: someone removed the signed annotation, so it is signed again.
+  h.rec->on_event(run_kind::task_run, event(run_json("a", "u1", "150", true), "u1", "150"));
+  h.settle();
+  CHECK(h.signer->calls == 2);
+  CHECK(h.cluster.applies.size() == 2);
+}
+
+TEST_CASE("a PipelineRun waiting for its child is woken by the echo of the child's signing patch") {
+  harness h;
+  auto child = [](const std::string& rv, const std::string& annotations) {
+    auto j = run_json("c", "uc", rv, true, annotations);
+    auto at = j.find(R"("annotations":)");
+    return j.insert(at, R"("labels":{"tekton.dev/pipelineRun":"p","tekton.dev/pipelineTask":"t"},)");
+  };
+  const std::string parent =
+      R"({"apiVersion":"tekton.dev/v1","kind":"PipelineRun","metadata":{"name":"p","namespace":"ns","uid":"up",)"
+      R"("resourceVersion":"20","annotations":{}},"spec":{},"status":{"startTime":"2026-01-01T00:00:00Z",)"
+      R"("completionTime":"2026-01-01T00:02:00Z","conditions":[{"type":"Succeeded","status":"True"}],)"
+      R"("pipelineSpec":{"tasks":[{"name":"t","taskRef":{"name":"build"}}]},)"
+      R"("childReferences":[{"apiVersion":"tekton.dev/v1","kind":"TaskRun","name":"c","pipelineTaskName":"t"}]}})";
+  h.cluster.children = {child("10", "{}")};
+  h.rec->on_event(run_kind::pipeline_run, event(parent, "up", "20", kube::event_type::added));
+  h.settle();
+  CHECK(h.cluster.applies.empty());  // the child is not signed yet: the parent waits
+  CHECK(h.rec->tracked() == 1);
+  h.rec->on_event(run_kind::task_run, event(child("10", "{}"), "uc", "10", kube::event_type::added));
+  h.settle();
+  REQUIRE(h.cluster.applies.size() == 1);  // the child, now at rv 101
+  CHECK(h.rec->tracked() == 1);            // the parent still waits: it has not heard of it
+  h.cluster.children = {child("101", R"({"chains.tekton.dev/signed":"true"})")};
+  h.rec->on_event(run_kind::task_run, event(child("101", R"({"chains.tekton.dev/signed":"true"})"), "uc", "101"));
+  h.settle();
+  REQUIRE(h.cluster.applies.size() == 2);
+  CHECK(h.cluster.applies[1].at("chains.tekton.dev/signed") == "true");
   CHECK(h.rec->tracked() == 0);
 }
 
