@@ -296,7 +296,6 @@ object_meta json_scanner::scan_object(std::string_view body) {
   return m;
 }
 
-
 // ---- Status decoding (lives here: it is the other simdjson user) --------------------------------
 
 std::string_view reason_for(unsigned s) {

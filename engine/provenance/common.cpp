@@ -220,6 +220,16 @@ std::vector<const run_view*> child_index::executed() const {
   return out;
 }
 
+std::string oci_uri(std::string_view image) {
+  constexpr std::string_view pullable = "docker-pullable://", scheme = "oci://";
+  if (image.starts_with(pullable)) image.remove_prefix(pullable.size());
+  std::string uri;
+  uri.reserve(scheme.size() + image.size());
+  uri += scheme;
+  uri += image;
+  return uri;
+}
+
 namespace {
 material_list image_materials(const run_view& tr, bool sidecars) {
   artifact_list list;
@@ -237,15 +247,9 @@ material_list image_materials(const run_view& tr, bool sidecars) {
     if (colon == std::string_view::npos || digest.find(':', colon + 1) != std::string_view::npos)
       throw input_error(tr.source + ": " + path() + ": expected imageID \"" + image_id +
                         "\" to be separable by @ and :");
-    auto uri = id.substr(0, at);
-    if (uri.starts_with("docker-pullable://")) uri.remove_prefix(18);
-    std::string name;
-    name.reserve(6 + uri.size());
-    name += "oci://";
-    name += uri;
     digest_set d;
     d.emplace(digest.substr(0, colon), digest.substr(colon + 1));
-    list.add(std::move(name), std::move(d));
+    list.add(oci_uri(id.substr(0, at)), std::move(d));
   };
   if (sidecars) {
     for (; i < tr.sidecar_image_ids.size(); ++i) add(tr.sidecar_image_ids[i]);

@@ -5,6 +5,7 @@
 #include <boost/json/value.hpp>
 
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -61,6 +62,8 @@ class child_index {
   std::size_t regular_ = 0;
 };
 
+// An image reference as an "oci://" URI, without the "docker-pullable://" a kubelet may prefix.
+std::string oci_uri(std::string_view image);
 // material.FromStepImages / FromSidecarImages (throw input_error on a malformed imageID).
 material_list step_image_materials(const run_view& tr);
 material_list sidecar_image_materials(const run_view& tr);

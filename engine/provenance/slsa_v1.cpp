@@ -64,13 +64,6 @@ std::string step_entry_point(const step_spec& spec) {
   return entry;
 }
 
-// attest.Step's environment.image: the step's imageID as an oci:// URI.
-std::string step_image_uri(const step_state& state) {
-  std::string_view image = state.image_id;
-  if (image.substr(0, 18) == "docker-pullable://") image.remove_prefix(18);
-  return "oci://" + std::string(image);
-}
-
 // attest.Step
 bj::object step(const step_spec& spec, const step_state& state) {
   bj::object o(doc_sp());
@@ -82,7 +75,7 @@ bj::object step(const step_spec& spec, const step_state& state) {
   } else {
     o["arguments"] = nullptr;  // a nil []string in an interface{}: written as null
   }
-  o["environment"] = bj::object({{"image", step_image_uri(state)}, {"container", state.name}}, doc_sp());
+  o["environment"] = bj::object({{"image", oci_uri(state.image_id)}, {"container", state.name}}, doc_sp());
   o["annotations"] = nullptr;
   return o;
 }
@@ -106,7 +99,7 @@ void write_step(std::string& out, const step_spec& spec, const step_state& state
   out += R"(,"environment":{"container":)";
   append_json_string(out, state.name);
   out += R"(,"image":)";
-  append_json_string(out, step_image_uri(state));
+  append_json_string(out, oci_uri(state.image_id));
   out += "}}";
 }
 
