@@ -7,7 +7,6 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -78,7 +77,21 @@ void app::request_stop(std::string reason) {
   signals_->intake_cancel.emit(asio::cancellation_type::terminal);
   for (auto& hook : stop_hooks_) hook();
   auto drainer = [this]() { return drain(); };
-  asio::co_spawn(ctx_, drainer, asio::detached);
+  asio::co_spawn(ctx_, drainer, logged("drain"));
+}
+
+// The completion of a coroutine nobody waits for: an exception is logged, never lost.
+std::function<void(std::exception_ptr)> app::logged(std::string what) {
+  return [what = std::move(what)](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::error("task failed", {{"task", what}, {"error", ex.what()}});
+    } catch (...) {
+      log::error("task failed", {{"task", what}, {"error", "a non-standard exception"}});
+    }
+  };
 }
 
 asio::awaitable<void> app::drain() {
@@ -88,10 +101,20 @@ asio::awaitable<void> app::drain() {
     t.expires_after(std::chrono::milliseconds(20));
     co_await t.async_wait(asio::use_awaitable);
   }
-  if (in_flight_ > 0)
-    log::warn("drain timeout reached, abandoning work in flight", {{"in_flight", std::to_string(in_flight_)}});
-  else
+  if (in_flight_ > 0) {
+    // Cut what is left: a cancelled pass writes nothing, so its run stays as it was and is
+    // picked up again by the next process (a pass cut half-way never leaves partial annotations).
+    log::warn("drain timeout reached, cancelling work in flight", {{"in_flight", std::to_string(in_flight_)}});
+    for (auto& hook : cancel_hooks_) hook();
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      t.expires_after(std::chrono::milliseconds(10));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    if (in_flight_ > 0) log::warn("abandoning work that ignored cancellation", {{"in_flight", std::to_string(in_flight_)}});
+  } else {
     log::info("drained");
+  }
   if (server_) server_->stop();
   ctx_.stop();
 }
@@ -134,7 +157,7 @@ int app::run(std::function<asio::awaitable<void>()> intake) {
       log::flush();
     }
   };
-  asio::co_spawn(ctx_, flusher, asio::detached);
+  asio::co_spawn(ctx_, flusher, logged("log flusher"));
   ctx_.run();
   return exit_code_;
 }

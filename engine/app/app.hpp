@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,16 +50,21 @@ class app {
   void request_stop(std::string reason);
   // Called once when shutdown starts (stop intake-side loops that do not watch the cancellation).
   void on_stop(std::function<void()> hook) { stop_hooks_.push_back(std::move(hook)); }
+  // Called when the drain timeout passes with work still in flight: cancel it (it then has a
+  // short grace period to unwind before the loop stops).
+  void on_drain_timeout(std::function<void()> hook) { cancel_hooks_.push_back(std::move(hook)); }
   bool stopping() const { return stopping_; }
 
  private:
   boost::asio::awaitable<void> drain();
+  static std::function<void(std::exception_ptr)> logged(std::string what);
 
   app_options opts_;
   boost::asio::io_context ctx_{1};
   std::unique_ptr<net::http_server> server_;
   std::map<std::string, bool> ready_;
   std::vector<std::function<void()>> stop_hooks_;
+  std::vector<std::function<void()>> cancel_hooks_;
   std::size_t in_flight_ = 0;
   bool stopping_ = false;
   int exit_code_ = 0;

@@ -107,11 +107,11 @@ int run_config(const args& a) {
         auto cfg = std::make_shared<const config::config>(*parsed.value);
         auto set = reconciler::build_plugin_set(cfg, registry, host, nullptr);
         for (const auto& [name, err] : set->signer_errors) {
-          std::printf("error: signer %s: %s\n", name.c_str(), err.c_str());
+          std::printf("error: signer %s: %s\n", name.c_str(), err.message.c_str());
           ++problems;
         }
         for (const auto& [name, err] : set->storage_errors) {
-          std::printf("error: storage %s: %s\n", name.c_str(), err.c_str());
+          std::printf("error: storage %s: %s\n", name.c_str(), err.message.c_str());
           ++problems;
         }
         if (!set->index_error.empty()) {

@@ -47,6 +47,10 @@ std::vector<flag_spec> controller_flags() {
       {"kube-api-qps", "client-side rate limit towards the API server (requests/s)", "10000"},
       {"kube-api-burst", "burst of the client-side rate limit", "20000"},
       {"retry-base-ms", "first retry delay after a failed signing pass (doubles each time)", "1000"},
+      {"retry-max-ms", "longest retry delay", "60000"},
+      {"max-retries", "retryable failures written to chains.tekton.dev/retries (0..N) before a run is marked failed (upstream: 3)", "3"},
+      {"pass-timeout", "seconds one pass over a run (sign, log, store, patch) may take before it is cut and counted as a retryable failure", "300"},
+      {"max-progress-mb", "signatures, log entries and stores kept for runs that will retry (MiB), so that a retry does not sign or log again", "64"},
       {"help", "show this help", "", true},
   };
 }
@@ -90,6 +94,25 @@ config::data_map configmap_data(std::string_view json) {
     if (field.value.get(v) == simdjson::SUCCESS) out.emplace(std::string(field.key), std::string(v));
   }
   return out;
+}
+
+// The controller's watches and what their events do (borrowed by run_intake).
+struct intake_parts {
+  kube::watcher& config_watch;
+  kube::watcher& taskrun_watch;
+  kube::watcher& pipelinerun_watch;
+  std::function<void(kube::watch_event)> on_config, on_taskrun, on_pipelinerun;
+  std::function<void()> on_config_synced, on_taskrun_synced, on_pipelinerun_synced;
+};
+
+// Runs the three watches until they end or are cancelled. `p` outlives the coroutine (it lives
+// in run_controller's frame, which returns only after the io_context stopped).
+boost::asio::awaitable<void> run_intake(intake_parts* p) {
+  runtime::task_group group(co_await boost::asio::this_coro::executor);
+  group.spawn(p->config_watch.run(p->on_config, p->on_config_synced));
+  group.spawn(p->taskrun_watch.run(p->on_taskrun, p->on_taskrun_synced));
+  group.spawn(p->pipelinerun_watch.run(p->on_pipelinerun, p->on_pipelinerun_synced));
+  co_await group.wait();
 }
 
 }  // namespace
@@ -184,6 +207,11 @@ int run_controller(const args& a) {
     for (const auto& ns : split_csv(f.get("namespace"))) ro.namespaces.insert(ns);
     ro.max_in_flight = static_cast<std::size_t>(f.get_int("max-in-flight", 1, 100'000));
     ro.retry_base = std::chrono::milliseconds(f.get_int("retry-base-ms", 1, 3'600'000));
+    ro.retry_max = std::chrono::milliseconds(f.get_int("retry-max-ms", 1, 86'400'000));
+    if (ro.retry_max < ro.retry_base) ro.retry_max = ro.retry_base;
+    ro.max_retries = static_cast<int>(f.get_int("max-retries", 0, 100));
+    ro.pass_timeout = std::chrono::seconds(f.get_int("pass-timeout", 1, 86'400));
+    ro.max_progress_bytes = static_cast<std::size_t>(f.get_int("max-progress-mb", 0, 1'000'000)) << 20;
     ro.max_queued_json_bytes = static_cast<std::size_t>(f.get_int("max-queued-mb", 0, 1'000'000)) << 20;
     reconciler::reconciler rec(ex, cluster, [&plugins] { return plugins; }, ro);
 
@@ -214,37 +242,35 @@ int run_controller(const args& a) {
       application.track("reconciler", [&rec]() { return rec.run(); });
     };
 
-    auto intake = [&]() -> boost::asio::awaitable<void> {
-      runtime::task_group group(co_await boost::asio::this_coro::executor);
-      auto on_config = [&](kube::watch_event ev) {
-        if (ev.type == kube::event_type::deleted) {
-          log::warn("chains-config was deleted; keeping the config in force",
-                    {{"configmap", f.get("config-namespace") + "/chains-config"}});
-          return;
-        }
-        apply_config(configmap_data(ev.object));
-      };
-      auto on_config_synced = [&] {
-        application.set_ready("chains-config");
-        start_reconciler();
-      };
-      group.spawn(config_watch.run(on_config, on_config_synced));
-      auto on_taskrun = [&](kube::watch_event ev) { rec.on_event(reconciler::run_kind::task_run, std::move(ev)); };
-      auto on_taskrun_synced = [&] {
-        application.set_ready("taskruns");
-        log::info("taskruns listed", {{"count", std::to_string(taskrun_watch.known_objects())}});
-      };
-      group.spawn(taskrun_watch.run(on_taskrun, on_taskrun_synced));
-      auto on_pipelinerun = [&](kube::watch_event ev) {
-        rec.on_event(reconciler::run_kind::pipeline_run, std::move(ev));
-      };
-      auto on_pipelinerun_synced = [&] {
-        application.set_ready("pipelineruns");
-        log::info("pipelineruns listed", {{"count", std::to_string(pipelinerun_watch.known_objects())}});
-      };
-      group.spawn(pipelinerun_watch.run(on_pipelinerun, on_pipelinerun_synced));
-      co_await group.wait();
+    // The watches and what each event does. The handlers are plain callbacks; the coroutine
+    // that runs the watches is a function of its own (no reference-capturing lambda coroutine).
+    intake_parts parts{config_watch, taskrun_watch, pipelinerun_watch, {}, {}, {}, {}, {}, {}};
+    parts.on_config = [&](kube::watch_event ev) {
+      if (ev.type == kube::event_type::deleted) {
+        log::warn("chains-config was deleted; keeping the config in force",
+                  {{"configmap", f.get("config-namespace") + "/chains-config"}});
+        return;
+      }
+      apply_config(configmap_data(ev.object));
     };
+    parts.on_config_synced = [&] {
+      application.set_ready("chains-config");
+      start_reconciler();
+    };
+    parts.on_taskrun = [&](kube::watch_event ev) { rec.on_event(reconciler::run_kind::task_run, std::move(ev)); };
+    parts.on_taskrun_synced = [&] {
+      application.set_ready("taskruns");
+      log::info("taskruns listed", {{"count", std::to_string(taskrun_watch.known_objects())}});
+    };
+    parts.on_pipelinerun = [&](kube::watch_event ev) {
+      rec.on_event(reconciler::run_kind::pipeline_run, std::move(ev));
+    };
+    parts.on_pipelinerun_synced = [&] {
+      application.set_ready("pipelineruns");
+      log::info("pipelineruns listed", {{"count", std::to_string(pipelinerun_watch.known_objects())}});
+    };
+    application.on_drain_timeout([&rec] { rec.cancel(); });
+    auto intake = [&parts]() { return run_intake(&parts); };
     log::info("chainsd starting", {{"version", CHAINSD_VERSION}, {"pid", std::to_string(::getpid())}});
     return application.run(intake);
   } catch (const std::exception& e) {

@@ -1,5 +1,7 @@
 #include "plugin_host/registry.hpp"
 
+#include "plugin_host/guard.hpp"
+
 #include <algorithm>
 #include <exception>
 
@@ -30,21 +32,20 @@ std::string join_names(const std::vector<std::string>& names) {
 }
 
 namespace {
+// Factories are plugin code too: an exception becomes a `permanent` error naming the plugin, and
+// the instance handed out is guarded (guard.hpp) so that every later call is as well.
 template <class T, class Factory>
 plugin::result<std::unique_ptr<T>> call_factory(const plugin_info& p, Factory* f, plugin::host& h,
                                                 const plugin::config_map& cfg) {
   try {
     auto r = f(h, cfg);
-    if (r && !*r)
-      return plugin::fail(plugin::errc::permanent,
-                          p.kind + " plugin " + p.name + " " + p.version + " returned no instance");
-    return r;
+    if (!r) return r;
+    if (!*r) return plugin::fail(plugin::errc::permanent, describe(p) + " returned no instance");
+    return guard(std::move(*r), p);
   } catch (const std::exception& e) {
-    return plugin::fail(plugin::errc::permanent,
-                        p.kind + " plugin " + p.name + " " + p.version + " threw: " + e.what());
+    return plugin::fail(plugin::errc::permanent, describe(p) + " threw: " + e.what());
   } catch (...) {
-    return plugin::fail(plugin::errc::permanent,
-                        p.kind + " plugin " + p.name + " " + p.version + " threw a non-standard exception");
+    return plugin::fail(plugin::errc::permanent, describe(p) + " threw a non-standard exception");
   }
 }
 }  // namespace

@@ -21,7 +21,13 @@ using shared_annotations = std::shared_ptr<const std::map<std::string, std::stri
 struct patch_outcome {
   bool ok = false;
   bool not_found = false;      // the run is gone: nothing more to do
+  // The API server refused the content (400, 413 body too large, 422 Invalid such as annotations
+  // over 256 KiB): sending the same patch again cannot help.
+  bool rejected = false;
+  unsigned status = 0;         // HTTP status of a failure (0: transport)
   std::string resource_version;  // of the run after the patch
+  std::vector<std::string> finalizers;  // of the run after the patch (filled by remove_finalizers)
+  bool upstream_finalizer_left = false;  // after apply: one of upstream's finalizers is still there
   std::string error;           // why it failed
 };
 
@@ -40,6 +46,12 @@ class cluster {
   // run, complete: apply semantics drop owned keys that are absent) with field manager
   // tekton-chains-controller; retried with force on conflict.
   virtual boost::asio::awaitable<patch_outcome> apply_annotations(run_meta run, shared_annotations annotations) = 0;
+
+  // Removes upstream's finalizers (run_meta.hpp) that server-side apply cannot (another
+  // operation owns them): a merge patch of metadata.finalizers = `keep`, with the run's
+  // `resource_version` as precondition (a newer run answers 409: read it again and retry).
+  virtual boost::asio::awaitable<patch_outcome> remove_finalizers(run_meta run, std::string resource_version,
+                                                                  std::vector<std::string> keep) = 0;
 
   // The run as it is now (a queued run whose document was not kept).
   virtual boost::asio::awaitable<get_outcome> get_run(run_meta run) = 0;

@@ -26,6 +26,17 @@ std::string call_failed(std::string_view what, const run_meta& run, const kube::
          " " + st.reason + ": " + st.message;
 }
 
+// 404: gone. 400/413/422: the server refused the content. Anything else may pass later.
+void classify_failure(patch_outcome& out, const kube::result& r, std::string_view what, const run_meta& run) {
+  out.status = r.status;
+  if (r.not_found()) {
+    out.not_found = true;
+    return;
+  }
+  out.rejected = r.status == 400 || r.status == 413 || r.status == 422;
+  out.error = call_failed(what, run, r.error());
+}
+
 std::string now_rfc3339() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -79,6 +90,18 @@ boost::asio::awaitable<patch_outcome> kube_cluster::apply_annotations(run_meta r
   }
   if (r.ok()) {
     out.ok = true;
+    if (run.has_upstream_finalizer()) {
+      // Rare (runs from an upstream installation): read the whole answer to see whether apply
+      // removed upstream's finalizer (it does when our field manager applied it) or not.
+      try {
+        auto after = parse_run_meta(r.body, run.kind);
+        out.resource_version = after.resource_version;
+        out.upstream_finalizer_left = after.has_upstream_finalizer();
+        out.finalizers = std::move(after.finalizers);
+        co_return out;
+      } catch (const std::exception&) {
+      }
+    }
     // The response is the whole run (its annotations included): find the version without
     // parsing the rest, and parse in full only what the quick look cannot read.
     if (auto rv = kube::quick_resource_version(r.body)) {
@@ -89,10 +112,38 @@ boost::asio::awaitable<patch_outcome> kube_cluster::apply_annotations(run_meta r
       } catch (const std::exception&) {
       }
     }
-  } else if (r.not_found()) {
-    out.not_found = true;
   } else {
-    out.error = call_failed("apply to", run, r.error());
+    classify_failure(out, r, "apply to", run);
+  }
+  co_return out;
+}
+
+boost::asio::awaitable<patch_outcome> kube_cluster::remove_finalizers(run_meta run, std::string resource_version,
+                                                                      std::vector<std::string> keep) {
+  std::string b = "{\"metadata\":{\"resourceVersion\":";
+  add_str(b, resource_version);
+  b += ",\"finalizers\":";
+  if (keep.empty()) {
+    b += "null";
+  } else {
+    b += '[';
+    for (std::size_t i = 0; i < keep.size(); ++i) {
+      if (i) b += ',';
+      add_str(b, keep[i]);
+    }
+    b += ']';
+  }
+  b += "}}";
+  kube::patch_options o;
+  o.field_manager = field_manager;
+  auto r = co_await client_.patch(resource_of(run), run.namespace_name, run.name, kube::patch_type::merge, std::move(b), o);
+  patch_outcome out;
+  if (r.ok()) {
+    out.ok = true;
+    if (auto rv = kube::quick_resource_version(r.body)) out.resource_version = std::move(*rv);
+    out.finalizers = std::move(keep);
+  } else {
+    classify_failure(out, r, "removing upstream's finalizers from", run);
   }
   co_return out;
 }

@@ -14,6 +14,8 @@ class kube_cluster final : public cluster {
   explicit kube_cluster(kube::client& c) : client_(c) {}
 
   boost::asio::awaitable<get_outcome> get_run(run_meta run) override;
+  boost::asio::awaitable<patch_outcome> remove_finalizers(run_meta run, std::string resource_version,
+                                                          std::vector<std::string> keep) override;
   boost::asio::awaitable<patch_outcome> apply_annotations(run_meta run, shared_annotations annotations) override;
   boost::asio::awaitable<std::optional<std::vector<std::string>>> list_child_taskruns(std::string ns,
                                                                                       std::string pipelinerun) override;

@@ -73,7 +73,7 @@ void pick_index_reader(plugin_set& set) {
   }
   // A storage whose factory failed may be the one that reads indexes: say so.
   std::string failed;
-  for (const auto& [name, err] : set.storage_errors) failed += "; storage " + name + " is unavailable: " + err;
+  for (const auto& [name, err] : set.storage_errors) failed += "; storage " + name + " is unavailable: " + err.message;
   set.index_error = "artifacts.oci.sign-platform-manifests is true but no storage in artifacts.oci.storage (" + names +
                     ") can read image indexes (oci can)" + failed;
 }
@@ -98,7 +98,7 @@ std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::confi
         text << in.rdbuf();
         o.public_key_pem = text.str();
       }
-      set->tlog = std::make_shared<tlog::client>(*outbound, std::move(o));
+      set->tlog = std::make_shared<tlog::rekor_v1_log>(std::make_unique<tlog::client>(*outbound, std::move(o)));
     } catch (const std::exception& e) {
       log::error("transparency log cannot be used; runs that should upload will fail",
                  {{"key", "transparency.publickey"}, {"error", e.what()}});
@@ -116,7 +116,7 @@ std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::confi
       } else {
         log::error("signer cannot be used; runs that need it will fail",
                    {{"signer", sname}, {"key", u.key + ".signer"}, {"error", s.error().message}});
-        set->signer_errors.emplace(sname, s.error().message);
+        set->signer_errors.emplace(sname, s.error());
       }
     }
     for (const auto& value : u.art->storage) {
@@ -129,7 +129,7 @@ std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::confi
       } else {
         log::error("storage cannot be used; runs that need it will fail",
                    {{"storage", name}, {"key", u.key + ".storage"}, {"error", st.error().message}});
-        set->storage_errors.emplace(name, st.error().message);
+        set->storage_errors.emplace(name, st.error());
       }
     }
   }

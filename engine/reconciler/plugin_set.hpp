@@ -4,7 +4,7 @@
 
 #include "config/config.hpp"
 #include "plugin_host/registry.hpp"
-#include "tlog/client.hpp"
+#include "tlog/log_artifact.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -19,14 +19,15 @@ namespace chainsd::reconciler {
 struct plugin_set {
   std::shared_ptr<const config::config> cfg;
   // Instances by chains-config name. A signer or storage whose factory failed is absent and its
-  // error kept, so runs that need it fail with that reason (as upstream logs and continues).
+  // error kept (with its class, which decides what happens to those runs), so runs that need it
+  // fail with that reason (as upstream logs and continues). Instances are guarded (plugin_host).
   std::map<std::string, std::unique_ptr<plugin::signer>> signers;
   std::map<std::string, std::unique_ptr<plugin::storage>> storages;
-  std::map<std::string, std::string> signer_errors;
-  std::map<std::string, std::string> storage_errors;
+  std::map<std::string, plugin::error> signer_errors;
+  std::map<std::string, plugin::error> storage_errors;
   // The transparency log when transparency.enabled is true or manual; null otherwise, or when it
   // could not be set up (tlog_error says why, and runs that should upload fail with it).
-  std::shared_ptr<tlog::client> tlog;
+  std::shared_ptr<tlog::transparency_log> tlog;
   std::string tlog_error;
   // artifacts.oci.sign-platform-manifests: the storage of artifacts.oci.storage that reads image
   // indexes (borrowed from `storages`). Null when the key is off, or when no such storage is

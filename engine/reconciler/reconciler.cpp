@@ -1,19 +1,28 @@
 #include "reconciler/reconciler.hpp"
 
-#include "reconciler/sign_run.hpp"
+#include "reconciler/annotations.hpp"
+#include "reconciler/echo_filter.hpp"
+#include "reconciler/pass.hpp"
+#include "reconciler/plan.hpp"
+#include "reconciler/progress.hpp"
+#include "reconciler/run_metrics.hpp"
+#include "reconciler/work_queue.hpp"
+#include "net/http_client.hpp"
 #include "runtime/log.hpp"
-#include "runtime/metrics.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <charconv>
+#include <map>
 #include <optional>
+#include <unordered_map>
 
 namespace asio = boost::asio;
-using clock_type = std::chrono::steady_clock;
 
 namespace chainsd::reconciler {
 
@@ -21,143 +30,150 @@ bool managed_by_allowed(const std::string& managed_by, const std::set<std::strin
   return managed_by.empty() || managed_by == "tekton.dev/pipeline" || allowed.count(managed_by) > 0;
 }
 
-pass_result next_annotations(const std::map<std::string, std::string>& existing,
-                             std::map<std::string, std::string> stored, const std::vector<std::string>& errors,
-                             bool permanent) {
-  pass_result r;
-  r.annotations = std::move(stored);
-  for (const auto& [k, v] : existing) r.annotations.try_emplace(k, v);  // a stored value wins
-  if (errors.empty()) {
-    r.annotations[std::string(signed_annotation)] = "true";
-    r.annotations.erase(std::string(error_annotation));
-    return r;
-  }
-  std::string reason;
-  for (const auto& e : errors) reason += (reason.empty() ? "" : "; ") + e;
-  r.annotations[std::string(error_annotation)] = reason;
-  // upstream's HandleRetry: no retries annotation → "0"; below the maximum → +1; else failed.
-  auto it = existing.find(std::string(retries_annotation));
-  int current = -1;
-  bool parsable = true;
-  if (it != existing.end()) {
-    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), current);
-    parsable = ec == std::errc() && p == it->second.data() + it->second.size();
-  }
-  if (!permanent && parsable && current < max_retries) {
-    r.retries = current + 1;
-    r.annotations[std::string(retries_annotation)] = std::to_string(r.retries);
-    r.retry = true;
-  } else {
-    r.annotations[std::string(signed_annotation)] = "failed";
-    r.final_failure = true;
-  }
-  return r;
-}
-
 namespace {
 
-std::optional<unsigned long long> rv_number(const std::string& rv) {
-  unsigned long long v = 0;
-  auto [p, ec] = std::from_chars(rv.data(), rv.data() + rv.size(), v);
-  if (ec != std::errc() || p != rv.data() + rv.size()) return std::nullopt;
-  return v;
-}
-
-// True when `rv` is known to be older than `than` (both numeric, as on every real API server).
-bool older(const std::string& rv, const std::string& than) {
-  auto a = rv_number(rv), b = rv_number(than);
-  return a && b && *a < *b;
-}
-
-struct kind_metrics {
-  metrics::counter* sign_created;
-  metrics::counter* payload_stored;
-  metrics::counter* marked_signed;
-  metrics::counter* marked_failed;
-  std::string failures_name;
+// What one pass came to. Applied in one place (impl::apply).
+struct outcome {
+  enum class kind {
+    signed_run,        // marked signed=true
+    retry,             // a retryable failure, written (retries+1); next pass after the backoff
+    retry_unwritten,   // nothing could be read or written (API failure, deadline): next pass resumes
+    failed,            // marked signed=failed
+    failed_unmarked,   // could not even be marked failed (the API refuses every patch)
+    parked_children,   // a PipelineRun waiting for its TaskRuns
+    parked_key,        // the signer has no key yet
+    dropped,           // nothing (more) to do: deleted, filtered, signed meanwhile
+    cancelled,         // cut at shutdown: the run stays as it was
+  };
+  kind what = kind::dropped;
+  run_meta meta;
+  std::string reason;  // failures in full (log, Event)
+  int retries = -1;
+  std::string patched_rv;
+  shared_annotations written;
+  std::string error_type;  // first failure's type (metric)
+  int signed_count = 0, stored_count = 0, reused_count = 0;
 };
 
-kind_metrics make_kind_metrics(std::string_view k) {
-  auto& r = metrics::global();
-  std::string p = "watcher_" + std::string(k) + "_";
-  return {&r.get_counter(p + "sign_created_total", "Total number of signed messages"),
-          &r.get_counter(p + "payload_stored_total", "Total number of stored payloads"),
-          &r.get_counter(p + "marked_signed_total", "Total number of objects marked as signed"),
-          &r.get_counter(p + "marked_failed_total", "Total number of objects marked as failed after retries"),
-          p + "signing_failures_total"};
+// "ns/name" of a TaskRun's PipelineRun, or empty.
+std::string parent_key(const run_meta& child) {
+  if (child.kind != run_kind::task_run || child.pipeline_run.empty()) return {};
+  return child.namespace_name + "/" + child.pipeline_run;
+}
+
+std::string too_big(const run_meta& meta, std::size_t total, const config::config& cfg) {
+  const auto& art = meta.kind == run_kind::task_run ? cfg.taskrun : cfg.pipelinerun;
+  const std::string key =
+      meta.kind == run_kind::task_run ? "artifacts.taskrun.storage" : "artifacts.pipelinerun.storage";
+  std::string stores;
+  for (const auto& s : art.storage) stores += (stores.empty() ? "" : ",") + s;
+  return "the annotations of " + std::string(meta.kind_lower()) + " " + meta.key() + " would total " +
+         std::to_string(total) + " bytes, over the API server's limit of " + std::to_string(annotations_limit) +
+         " (metadata.annotations: Too long); the tekton storage keeps the payload and signature in annotations: "
+         "set " + key + " (now \"" + stores + "\") to oci, kafka or another backend instead of tekton";
 }
 
 }  // namespace
 
 struct reconciler::impl : std::enable_shared_from_this<impl> {
-  enum class state { queued, in_flight, parked, waiting_retry };
+  enum class parked { none, children, key };
 
   struct entry {
     run_kind kind = run_kind::task_run;
     std::string json;
     run_meta meta;
-    state st = state::queued;
-    bool dirty = false;  // newer data arrived while in flight
     bool fetch = false;  // the document was not kept (max_queued_json_bytes): read it again
+    parked park = parked::none;
+    bool key_event_sent = false;
+    int api_failures = 0;  // passes in a row that could not read or write the run (backoff only)
     // What we last wrote, to overlay a view older than our own patch.
     std::string patched_rv;
-    shared_annotations written;  // set with patched_rv
+    shared_annotations written;
+    std::shared_ptr<run_progress> progress;
+    std::size_t progress_bytes = 0;  // counted in progress_bytes_
+  };
+
+  struct pass_ctl {
+    std::shared_ptr<asio::cancellation_signal> cancel;
+    runtime::clock::time_point deadline;
+    bool timed_out = false;
   };
 
   impl(asio::any_io_executor ex, cluster& c, plugin_set_provider p, reconciler_options o)
-      : ex_(ex), cluster_(c), plugins_(std::move(p)), opts_(std::move(o)), wake_(ex) {
-    wake_.expires_at(clock_type::time_point::max());
-    auto& r = metrics::global();
-    queue_depth_ = &r.get_gauge("chainsd_queue_depth", "Runs waiting to be processed");
-    in_flight_gauge_ = &r.get_gauge("chainsd_runs_in_flight", "Runs being signed now");
-    latency_ = &r.get_histogram("chainsd_reconcile_duration_seconds", "Time to sign, store and patch one run",
-                                {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
-    tr_ = make_kind_metrics("taskrun");
-    pr_ = make_kind_metrics("pipelinerun");
+      : ex_(ex),
+        cluster_(c),
+        plugins_(std::move(p)),
+        opts_(std::move(o)),
+        clock_(opts_.clock ? *opts_.clock : runtime::real_clock()),
+        queue_(clock_),
+        echo_(clock_, opts_.patched_memory),
+        wake_(ex) {
+    wake_.expires_at(asio::steady_timer::time_point::max());
   }
 
-  kind_metrics& km(run_kind k) { return k == run_kind::task_run ? tr_ : pr_; }
+  void init() {
+    std::weak_ptr<impl> weak = shared_from_this();
+    clock_.on_advance([weak] {
+      if (auto self = weak.lock()) self->poke();
+    });
+  }
 
   void poke() { wake_.cancel(); }
 
   void update_gauges() {
-    queue_depth_->set(static_cast<double>(ready_.size()));
-    in_flight_gauge_->set(static_cast<double>(in_flight_));
+    metrics_.queue_depth->set(static_cast<double>(queue_.ready()));
+    metrics_.in_flight->set(static_cast<double>(in_flight_));
+    metrics_.progress_bytes->set(static_cast<double>(progress_bytes_));
   }
 
-  // Should a run in this state get work at all? (cheap checks, no API calls)
-  bool wants_work(const run_meta& m) const {
-    if (!m.done || m.deleting || m.reconciled()) return false;
-    if (!opts_.namespaces.empty() && !opts_.namespaces.count(m.namespace_name)) return false;
-    auto set = plugins_();
-    if (set && !managed_by_allowed(m.managed_by, set->cfg->filter_managed_by)) return false;
-    return true;
+  // --- which runs get work (cheap checks, no API calls) ---
+
+  bool in_scope(run_kind kind, std::string_view ns, std::string_view name) const {
+    if (!opts_.namespaces.empty() && !opts_.namespaces.count(std::string(ns))) return false;
+    return !opts_.owns || opts_.owns(kind, ns, name);
   }
+
+  // Signing is wanted; else why not (for the debug log), in `why`.
+  bool wants_signing(const run_meta& m, const char** why = nullptr) const {
+    const char* no = nullptr;
+    if (!m.done) no = "not done";
+    else if (m.reconciled()) no = "already signed or failed";
+    else if (m.deleting && !m.has_upstream_finalizer()) no = "being deleted";
+    else if (auto set = plugins_(); set && !managed_by_allowed(m.managed_by, set->cfg->filter_managed_by))
+      no = "managed by another controller (filter.managed-by)";
+    if (why) *why = no;
+    return !no;
+  }
+
+  bool wants_work(const run_meta& m, const char** why = nullptr) const {
+    if (!in_scope(m.kind, m.namespace_name, m.name)) {
+      if (why) *why = "not in this replica's namespaces or buckets";
+      return false;
+    }
+    // Upstream's finalizer is removed from every run that carries one, signed or not.
+    return wants_signing(m, why) || m.has_upstream_finalizer();
+  }
+
+  // --- intake ---
 
   void on_event(run_kind kind, kube::watch_event ev) {
     if (stopping_) return;
     const std::string& uid = ev.uid;
     if (ev.type == kube::event_type::deleted) {
-      forget_patched(uid);
+      echo_.forget(uid);
       auto it = entries_.find(uid);
-      if (it != entries_.end() && it->second.st != state::in_flight) erase_entry(it);
+      if (it != entries_.end() && !queue_.processing(uid)) erase_entry(it);
       return;
     }
-    // Our own patch's echo (or anything newer) ends the "ignore older events" window.
-    if (auto p = patched_.find(uid); p != patched_.end()) {
-      if (ev.resource_version == p->second.rv && !entries_.count(uid)) {
-        // Exactly the version our patch made, which marked the run: nothing to read in it (tens
-        // of KB with the stored payloads). Only a parent waiting for this child needs to know.
-        std::string parent = std::move(p->second.parent);
-        patched_.erase(p);
-        if (!parent.empty()) wake_parent(parent);
-        return;
-      }
-      if (ev.resource_version == p->second.rv || older(p->second.rv, ev.resource_version)) {
-        patched_.erase(p);
-      } else {
-        return;  // predates the patch we wrote: stale
-      }
+    if (!in_scope(kind, ev.namespace_name, ev.name) && !entries_.count(uid)) return;  // before parsing
+    auto tracked = entries_.find(uid);
+    auto seen = echo_.check(uid, ev.resource_version);
+    if (seen.v == echo_filter::verdict::stale) return;  // predates the patch we wrote
+    if (seen.v == echo_filter::verdict::echo && tracked == entries_.end()) {
+      // Exactly the version our patch made, which marked the run: nothing to read in it (tens
+      // of KB with the stored payloads). Only a parent waiting for this child needs to know.
+      if (!seen.parent.empty()) wake_parent(seen.parent);
+      return;
     }
     run_meta meta;
     try {
@@ -167,33 +183,40 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
                  {{"run", ev.namespace_name + "/" + ev.name}, {"uid", uid}, {"error", e.what()}});
       return;
     }
-    if (kind == run_kind::task_run && !meta.pipeline_run.empty() && meta.reconciled()) wake_parent(meta);
+    if (kind == run_kind::task_run && !meta.pipeline_run.empty() && meta.reconciled()) wake_parent(parent_key(meta));
 
-    auto it = entries_.find(uid);
-    if (it != entries_.end()) {
-      auto& e = it->second;
-      if (e.st == state::in_flight) {
+    if (tracked != entries_.end()) {
+      auto& e = tracked->second;
+      if (queue_.processing(uid)) {
         keep_json(e, std::move(ev.object), true);
         e.meta = std::move(meta);
-        e.dirty = true;
+        queue_.add(uid);  // processed once more when this pass ends
         return;
       }
       if (!wants_work(meta)) {
-        erase_entry(it);
+        erase_entry(tracked);
         return;
       }
       keep_json(e, std::move(ev.object), false);
       e.meta = std::move(meta);
-      if (e.st == state::parked) enqueue(uid, e);
-      return;  // queued: picks up the new data; waiting_retry: keeps its backoff
+      if (e.park == parked::children) unpark(e);
+      queue_.add(uid);  // queued: picks up the new data; waiting: keeps its backoff
+      return;
     }
-    if (!wants_work(meta)) return;
+    const char* why = nullptr;
+    if (!wants_work(meta, &why)) {
+      if (log::current_level() == log::level::debug)
+        log::debug("run needs no work", {{"run", meta.key()}, {"kind", meta.kind_name()}, {"uid", uid}, {"why", why}});
+      return;
+    }
     entry e;
     e.kind = kind;
     e.meta = std::move(meta);
     auto [ins, ok] = entries_.emplace(uid, std::move(e));
     keep_json(ins->second, std::move(ev.object), false);
-    enqueue(uid, ins->second);
+    queue_.add(uid);
+    update_gauges();
+    poke();
   }
 
   // Keeps a run's document unless the documents kept would pass max_queued_json_bytes (`always`:
@@ -210,240 +233,135 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     }
   }
 
-  void enqueue(const std::string& uid, entry& e) {
-    e.st = state::queued;
-    ready_.push_back(uid);
-    update_gauges();
-    poke();
+  void set_progress(entry& e, std::shared_ptr<run_progress> p) {
+    progress_bytes_ -= e.progress_bytes;
+    e.progress = std::move(p);
+    e.progress_bytes = e.progress ? e.progress->bytes() : 0;
+    progress_bytes_ += e.progress_bytes;
   }
 
   void erase_entry(std::unordered_map<std::string, entry>::iterator it) {
-    if (it->second.kind == run_kind::pipeline_run) parked_parents_.erase(it->second.meta.key());
+    if (it->second.park != parked::none) --parked_count_;
+    if (it->second.kind == run_kind::pipeline_run) {
+      auto p = parked_parents_.find(it->second.meta.key());
+      if (p != parked_parents_.end() && p->second == it->first) parked_parents_.erase(p);
+    }
     kept_json_bytes_ -= it->second.json.size();
+    set_progress(it->second, nullptr);
+    queue_.forget(it->first);
     entries_.erase(it);
+    metrics_.parked->set(static_cast<double>(parked_count_));
   }
 
-  static std::string parent_key(const run_meta& child) {
-    if (child.kind != run_kind::task_run || child.pipeline_run.empty()) return {};
-    return child.namespace_name + "/" + child.pipeline_run;
+  void unpark(entry& e) {
+    if (e.park == parked::none) return;
+    e.park = parked::none;
+    --parked_count_;
+    metrics_.parked->set(static_cast<double>(parked_count_));
   }
-  void wake_parent(const run_meta& child) { wake_parent(parent_key(child)); }
+
   void wake_parent(const std::string& parent) {
     auto p = parked_parents_.find(parent);
     if (p == parked_parents_.end()) return;
     auto it = entries_.find(p->second);
     if (it == entries_.end()) return;
     // A parent checking its children right now must look again: its list may predate this.
-    if (it->second.st == state::in_flight) it->second.dirty = true;
-    if (it->second.st == state::parked) enqueue(it->first, it->second);
-  }
-
-  // A patch that marked a run (signed or failed): its echo is recognised by version, and a
-  // parent waiting for this child is woken then.
-  void remember_patched(const std::string& uid, const std::string& rv, const run_meta& meta) {
-    patched_[uid] = {rv, clock_type::now() + opts_.patched_memory, parent_key(meta)};
-  }
-  void forget_patched(const std::string& uid) { patched_.erase(uid); }
-
-  void schedule_retry(const std::string& uid, entry& e, int attempt) {
-    e.st = state::waiting_retry;
-    auto delay = opts_.retry_base * (1 << std::min(attempt < 0 ? 0 : attempt, 16));
-    if (delay > opts_.retry_max) delay = opts_.retry_max;
-    delayed_.emplace(clock_type::now() + delay, uid);
+    if (it->second.park == parked::children) unpark(it->second);
+    queue_.add(it->first);
     poke();
   }
+
+  // --- the loop ---
 
   asio::awaitable<void> run() {
     auto self = shared_from_this();
     while (!stopping_ || in_flight_ > 0) {
-      auto now = clock_type::now();
-      while (!stopping_ && !delayed_.empty() && delayed_.begin()->first <= now) {
-        auto uid = delayed_.begin()->second;
-        delayed_.erase(delayed_.begin());
-        auto it = entries_.find(uid);
-        if (it != entries_.end() && it->second.st == state::waiting_retry) enqueue(uid, it->second);
-      }
-      if (now >= next_sweep_) {  // O(notes): at most once a second, not per wake-up
-        next_sweep_ = now + std::chrono::seconds(1);
-        for (auto it = patched_.begin(); it != patched_.end();) {
-          it = it->second.expires < now ? patched_.erase(it) : std::next(it);
+      queue_.promote_due();
+      echo_.sweep();
+      expire_deadlines();
+      while (!stopping_ && in_flight_ < opts_.max_in_flight) {
+        auto uid = queue_.pop();
+        if (!uid) break;
+        if (!entries_.count(*uid)) {
+          queue_.done(*uid);
+          continue;
         }
-      }
-      while (!stopping_ && in_flight_ < opts_.max_in_flight && !ready_.empty()) {
-        auto uid = std::move(ready_.front());
-        ready_.pop_front();
-        auto it = entries_.find(uid);
-        if (it == entries_.end() || it->second.st != state::queued) continue;
-        it->second.st = state::in_flight;
-        ++in_flight_;
-        auto done = [self, uid](std::exception_ptr ex) {
-          if (ex) {
-            try {
-              std::rethrow_exception(ex);
-            } catch (const std::exception& e) {
-              log::error("reconcile failed unexpectedly", {{"uid", uid}, {"error", e.what()}});
-            }
-            // Leave the run for a later pass rather than losing it.
-            auto it = self->entries_.find(uid);
-            if (it != self->entries_.end()) self->schedule_retry(uid, it->second, 0);
-          }
-          --self->in_flight_;
-          self->update_gauges();
-          self->poke();
-        };
-        asio::co_spawn(ex_, process(self, uid), done);
+        start(self, std::move(*uid));
       }
       update_gauges();
       if (stopping_ && in_flight_ == 0) break;
-      wake_.expires_at(!stopping_ && !delayed_.empty() ? delayed_.begin()->first : clock_type::time_point::max());
-      if (!patched_.empty() && !stopping_) {
-        auto next_expiry = clock_type::now() + std::chrono::seconds(30);
-        if (next_expiry < wake_.expiry()) wake_.expires_at(next_expiry);
+      std::optional<runtime::clock::time_point> next;
+      auto earlier = [&next](std::optional<runtime::clock::time_point> t) {
+        if (t && (!next || *t < *next)) next = t;
+      };
+      if (!stopping_) earlier(queue_.next_due());
+      if (!deadlines_.empty()) earlier(deadlines_.begin()->first);
+      if (echo_.size() && !stopping_) earlier(clock_.now() + std::chrono::seconds(30));
+      if (next) {
+        wake_.expires_after(*next - clock_.now());
+      } else {
+        wake_.expires_at(asio::steady_timer::time_point::max());
       }
       co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
 
-  static asio::awaitable<void> process(std::shared_ptr<impl> self, std::string uid) {
-    auto started = clock_type::now();
-    auto it = self->entries_.find(uid);
-    if (it == self->entries_.end()) co_return;
-    entry* e = &it->second;
-    e->dirty = false;
-    run_meta meta = e->meta;
-    std::string json = e->json;
-    // A view older than our own last patch lacks what we wrote (retries, stored annotations).
-    if (!e->patched_rv.empty() && !older(e->patched_rv, meta.resource_version)) meta.chains_annotations = *e->written;
-    if (!self->wants_work(meta)) {
-      self->finish(uid, false);
-      co_return;
-    }
-    if (e->fetch) {
-      // Queued while the kept documents were at their bound: read the run as it is now.
-      auto got = co_await self->cluster_.get_run(meta);
-      e = self->lookup(uid);
-      if (!e) co_return;
-      if (got.not_found) {
-        log::info("run deleted before it could be signed", {{"run", meta.key()}, {"uid", uid}});
-        self->finish(uid, false);
-        co_return;
-      }
-      if (!got.ok) {
-        log::warn("cannot read queued run; will retry", {{"run", meta.key()}, {"uid", uid}, {"error", got.error}});
-        self->schedule_retry(uid, *e, 0);
-        co_return;
-      }
-      try {
-        e->meta = parse_run_meta(got.json, meta.kind);
-        meta = e->meta;
-        if (!e->patched_rv.empty() && !older(e->patched_rv, meta.resource_version))
-          meta.chains_annotations = *e->written;
-      } catch (const std::exception& ex) {
-        log::error("ignoring run that cannot be read", {{"run", meta.key()}, {"uid", uid}, {"error", ex.what()}});
-        self->finish(uid, false);
-        co_return;
-      }
-      self->keep_json(*e, got.json, true);
-      json = std::move(got.json);
-      if (!self->wants_work(meta)) {
-        self->finish(uid, false);
-        co_return;
-      }
-    }
-    auto set = self->plugins_();
-
-    std::vector<std::string> children;
-    if (meta.kind == run_kind::pipeline_run && !meta.child_taskruns.empty()) {
-      // Registered before listing, so a child signed meanwhile marks this pass dirty.
-      self->parked_parents_[meta.key()] = uid;
-      auto listed = co_await self->cluster_.list_child_taskruns(meta.namespace_name, meta.name);
-      e = self->lookup(uid);
-      if (!e) co_return;
-      if (!listed) {
-        log::warn("cannot list child taskruns; will retry", {{"run", meta.key()}, {"uid", uid}});
-        self->schedule_retry(uid, *e, 0);
-        co_return;
-      }
-      std::map<std::string, std::string> by_name;
-      for (auto& c : *listed) {
+  void start(const std::shared_ptr<impl>& self, std::string uid) {
+    auto sig = std::make_shared<asio::cancellation_signal>();
+    auto deadline = clock_.now() + opts_.pass_timeout;
+    passes_[uid] = pass_ctl{sig, deadline, false};
+    deadlines_.emplace(deadline, uid);
+    ++in_flight_;
+    auto done = [self, uid, sig](std::exception_ptr ex) {
+      if (ex) {
+        // process() handles every failure itself; this is a bug in the engine. The run is let go
+        // (never rescheduled from here: that would be a loop).
         try {
-          auto cm = parse_run_meta(c, run_kind::task_run);
-          by_name.emplace(cm.name, std::move(c));
-        } catch (const std::exception&) {
+          std::rethrow_exception(ex);
+        } catch (const std::exception& e) {
+          log::error("reconcile failed unexpectedly; the run is left as it is", {{"uid", uid}, {"error", e.what()}});
         }
+        auto it = self->entries_.find(uid);
+        if (it != self->entries_.end()) self->erase_entry(it);
+        self->queue_.done(uid);
       }
-      for (const auto& name : meta.child_taskruns) {
-        auto c = by_name.find(name);
-        std::string why;
-        if (c == by_name.end()) {
-          why = "not found";
-        } else {
-          auto cm = parse_run_meta(c->second, run_kind::task_run);
-          if (!cm.has_completion_time) why = "not complete";
-          else if (!cm.reconciled()) why = "not yet signed";
-          else children.push_back(c->second);
-        }
-        if (!why.empty()) {
-          log::info("pipelinerun waits for its taskrun",
-                    {{"run", meta.key()}, {"uid", uid}, {"taskrun", name}, {"state", why}});
-          e->st = state::parked;
-          self->parked_parents_[meta.key()] = uid;
-          if (e->dirty) self->enqueue(uid, *e);
-          co_return;
-        }
+      self->end_pass(uid);
+      --self->in_flight_;
+      self->update_gauges();
+      self->poke();
+    };
+    asio::co_spawn(ex_, process(self, uid), asio::bind_cancellation_slot(sig->slot(), done));
+  }
+
+  void end_pass(const std::string& uid) {
+    auto it = passes_.find(uid);
+    if (it == passes_.end()) return;
+    for (auto d = deadlines_.lower_bound(it->second.deadline); d != deadlines_.end() && d->first == it->second.deadline;
+         ++d) {
+      if (d->second == uid) {
+        deadlines_.erase(d);
+        break;
       }
     }
+    passes_.erase(it);
+  }
 
-    auto outcome = co_await sign_run(set, meta, std::move(json), std::move(children));
-    auto& m = self->km(meta.kind);
-    m.sign_created->inc(outcome.signed_count);
-    m.payload_stored->inc(outcome.stored_count);
-    if (!outcome.error_type.empty())
-      metrics::global()
-          .get_counter(m.failures_name, "Total number of signing failures", {{"error_type", outcome.error_type}})
-          .inc();
+  void expire_deadlines() {
+    auto now = clock_.now();
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      auto uid = deadlines_.begin()->second;
+      deadlines_.erase(deadlines_.begin());
+      auto it = passes_.find(uid);
+      if (it == passes_.end() || it->second.timed_out) continue;
+      it->second.timed_out = true;
+      metrics_.timed_out->inc();
+      it->second.cancel->emit(asio::cancellation_type::terminal);
+    }
+  }
 
-    auto pass = next_annotations(meta.chains_annotations, std::move(outcome.annotations), outcome.errors,
-                                 outcome.permanent);
-    auto applied = std::make_shared<const std::map<std::string, std::string>>(std::move(pass.annotations));
-    auto patched = co_await self->cluster_.apply_annotations(meta, applied);
-    e = self->lookup(uid);
-    if (!e) co_return;
-    if (patched.not_found) {
-      log::info("run deleted before it could be marked", {{"run", meta.key()}, {"uid", uid}});
-      self->finish(uid, false);
-      co_return;
-    }
-    if (!patched.ok) {
-      log::error("cannot write annotations; will retry",
-                 {{"run", meta.key()}, {"uid", uid}, {"error", patched.error}});
-      self->schedule_retry(uid, *e, 1);
-      co_return;
-    }
-    e->patched_rv = patched.resource_version;
-    e->written = std::move(applied);
-    std::string error_reason;  // what the error annotation now says (the entry may be erased below)
-    if (auto it = e->written->find(std::string(error_annotation)); it != e->written->end()) error_reason = it->second;
-    self->latency_->observe(std::chrono::duration<double>(clock_type::now() - started).count());
-    if (outcome.errors.empty()) {
-      m.marked_signed->inc();
-      log::info("run signed", {{"run", meta.key()}, {"kind", meta.kind_name()}, {"uid", uid},
-                               {"signatures", std::to_string(outcome.signed_count)}});
-      self->remember_patched(uid, patched.resource_version, meta);
-      self->finish(uid, true);
-    } else if (pass.final_failure) {
-      m.marked_failed->inc();
-      log::error("run marked failed",
-                 {{"run", meta.key()}, {"kind", meta.kind_name()}, {"uid", uid}, {"error", error_reason}});
-      self->remember_patched(uid, patched.resource_version, meta);
-      self->finish(uid, true);
-      co_await self->cluster_.record_event(meta, "Warning", "SigningFailed", error_reason);
-    } else {
-      log::warn("signing failed; will retry",
-                {{"run", meta.key()}, {"uid", uid}, {"retries", std::to_string(pass.retries)},
-                 {"error", error_reason}});
-      self->schedule_retry(uid, *e, pass.retries);
-    }
+  bool timed_out(const std::string& uid) const {
+    auto it = passes_.find(uid);
+    return it != passes_.end() && it->second.timed_out;
   }
 
   entry* lookup(const std::string& uid) {
@@ -451,44 +369,430 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     return it == entries_.end() ? nullptr : &it->second;
   }
 
-  // Ends work on a run. When it was marked, newer events can only say so; drop them.
+  // A view older than our own last patch lacks what we wrote (retries, stored annotations).
+  static void overlay(const entry& e, run_meta& meta) {
+    if (e.patched_rv.empty() || older_version(e.patched_rv, meta.resource_version)) return;
+    auto chains = annotation_bytes(meta.chains_annotations);
+    meta.annotations_bytes = (meta.annotations_bytes > chains ? meta.annotations_bytes - chains : 0) +
+                             annotation_bytes(*e.written);
+    meta.chains_annotations = *e.written;
+  }
+
+  // --- one pass ---
+
+  static bool cancelled(const asio::cancellation_state& st) { return st.cancelled() != asio::cancellation_type::none; }
+
+  static asio::awaitable<void> process(std::shared_ptr<impl> self, std::string uid) {
+    auto started = self->clock_.now();
+    outcome o;
+    if (auto* e = self->lookup(uid)) o.meta = e->meta;
+    std::exception_ptr failed;
+    try {
+      o = co_await self->pass(uid);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    if (failed) {
+      // Whatever the exception, a cancelled pass is a cancelled pass (the HTTP layer reports
+      // cancellation as its own error type).
+      if (cancelled(co_await asio::this_coro::cancellation_state)) {
+        if (self->timed_out(uid)) {
+          o.what = outcome::kind::retry_unwritten;
+          o.reason = "the pass did not finish within --pass-timeout (" +
+                     std::to_string(self->opts_.pass_timeout.count() / 1000) + " s) while writing the run";
+        } else {
+          o.what = outcome::kind::cancelled;
+        }
+      } else {
+        try {
+          std::rethrow_exception(failed);
+        } catch (const net::http_error& ex) {  // the API server unreachable after the client's retries
+          o.what = outcome::kind::retry_unwritten;
+          o.reason = ex.what();
+        } catch (const std::exception& ex) {
+          // An engine bug in this pass: let the run go rather than loop on it.
+          o.what = outcome::kind::dropped;
+          log::error("reconcile failed unexpectedly; the run is left as it is",
+                     {{"run", o.meta.key()}, {"uid", uid}, {"error", ex.what()}});
+        }
+      }
+    }
+    if (o.what == outcome::kind::signed_run || o.what == outcome::kind::failed)
+      self->metrics_.latency->observe(std::chrono::duration<double>(self->clock_.now() - started).count());
+    auto event = self->apply(uid, o);
+    if (event) {
+      co_await asio::this_coro::reset_cancellation_state();
+      co_await self->cluster_.record_event(o.meta, "Warning", event->first, event->second);
+    }
+  }
+
+  asio::awaitable<outcome> pass(std::string uid) {
+    outcome o;
+    entry* e = lookup(uid);
+    if (!e) co_return o;
+    run_meta meta = e->meta;
+    std::string json = e->json;
+    overlay(*e, meta);
+    o.meta = meta;
+    if (!wants_work(meta)) co_return o;
+    if (e->fetch) {
+      // Queued while the kept documents were at their bound: read the run as it is now.
+      auto got = co_await cluster_.get_run(meta);
+      e = lookup(uid);
+      if (!e) co_return o;
+      if (got.not_found) {
+        log::info("run deleted before it could be signed", {{"run", meta.key()}, {"uid", uid}});
+        co_return o;
+      }
+      if (!got.ok) {
+        o.what = outcome::kind::retry_unwritten;
+        o.reason = "cannot read queued run: " + got.error;
+        co_return o;
+      }
+      try {
+        e->meta = parse_run_meta(got.json, meta.kind);
+      } catch (const std::exception& ex) {
+        log::error("ignoring run that cannot be read", {{"run", meta.key()}, {"uid", uid}, {"error", ex.what()}});
+        co_return o;
+      }
+      meta = e->meta;
+      overlay(*e, meta);
+      o.meta = meta;
+      keep_json(*e, got.json, true);
+      json = std::move(got.json);
+      if (!wants_work(meta)) co_return o;
+    }
+    if (!wants_signing(meta)) co_return co_await remove_finalizers_only(std::move(o));
+
+    auto set = plugins_();
+    std::vector<std::string> children;
+    if (meta.kind == run_kind::pipeline_run && !meta.child_taskruns.empty()) {
+      // Registered before listing, so a child signed meanwhile makes this pass run again.
+      parked_parents_[meta.key()] = uid;
+      auto listed = co_await cluster_.list_child_taskruns(meta.namespace_name, meta.name);
+      if (!lookup(uid)) co_return o;
+      if (!listed) {
+        o.what = outcome::kind::retry_unwritten;
+        o.reason = "cannot list the child taskruns of pipelinerun " + meta.key();
+        co_return o;
+      }
+      if (auto wait = children_ready(meta, std::move(*listed), children); !wait.empty()) {
+        o.what = outcome::kind::parked_children;
+        o.reason = std::move(wait);
+        co_return o;
+      }
+    }
+
+    // plan → sign → log → store, resuming what an earlier pass made.
+    e = lookup(uid);
+    if (!e) co_return o;
+    auto progress = e->progress ? e->progress : std::make_shared<run_progress>();
+    set_progress(*e, progress);
+    pass_result res;
+    std::exception_ptr failed;
+    try {
+      auto p = co_await make_plan(set, meta, std::move(json), std::move(children));
+      res = co_await sign_log_store(set, std::move(p), progress);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    if (cancelled(co_await asio::this_coro::cancellation_state)) {
+      if (!timed_out(uid)) throw boost::system::system_error(asio::error::operation_aborted);  // shutdown
+      // Cut at its deadline: counted as a retryable failure and written, so that a pass that
+      // always hangs ends `failed` instead of being retried for ever.
+      co_await asio::this_coro::reset_cancellation_state();
+      res.failures.push_back({"timeout", plugin::errc::retryable,
+                              "signing " + std::string(meta.kind_lower()) + " " + meta.key() +
+                                  " did not finish within --pass-timeout (" +
+                                  std::to_string(opts_.pass_timeout.count() / 1000) + " s)"});
+    } else if (failed) {
+      std::rethrow_exception(failed);
+    }
+    o.signed_count = res.signed_count;
+    o.stored_count = res.stored_count;
+    o.reused_count = res.reused_count;
+    if (!res.failures.empty()) o.error_type = res.failures.front().type;
+
+    auto d = decide(meta.chains_annotations, std::move(res.annotations), res.failures, opts_.max_retries);
+    o.reason = d.reason;
+    if (d.what == decision::kind::parked) {
+      o.what = outcome::kind::parked_key;
+      co_return o;
+    }
+    // kube refuses an object whose annotations total more than 256 KiB: say so on the run
+    // instead of sending a patch that cannot pass.
+    const auto chains_before = annotation_bytes(meta.chains_annotations);
+    const auto others = meta.annotations_bytes > chains_before ? meta.annotations_bytes - chains_before : 0;
+    if (auto total = others + annotation_bytes(d.annotations); total > annotations_limit) {
+      d = failed_marking(meta.chains_annotations, too_big(meta, total, *set->cfg));
+      o.reason = d.reason;
+      if (o.error_type.empty()) o.error_type = "patch";
+      co_return co_await write(std::move(o), std::move(d), true);
+    }
+    co_return co_await write(std::move(o), std::move(d), false);
+  }
+
+  // The PipelineRun's children that are not complete and signed yet ("" when all are).
+  std::string children_ready(const run_meta& meta, std::vector<std::string> listed, std::vector<std::string>& ready) {
+    std::map<std::string, std::pair<run_meta, std::string>> by_name;
+    for (auto& c : listed) {
+      try {
+        auto cm = parse_run_meta(c, run_kind::task_run);
+        auto name = cm.name;
+        by_name.emplace(std::move(name), std::make_pair(std::move(cm), std::move(c)));
+      } catch (const std::exception&) {
+      }
+    }
+    for (const auto& name : meta.child_taskruns) {
+      auto c = by_name.find(name);
+      std::string why;
+      if (c == by_name.end()) why = "not found";
+      else if (!c->second.first.has_completion_time) why = "not complete";
+      else if (!c->second.first.reconciled()) why = "not yet signed";
+      if (!why.empty()) {
+        log::info("pipelinerun waits for its taskrun", {{"run", meta.key()}, {"uid", meta.uid}, {"taskrun", name},
+                                                        {"state", why}});
+        return "taskrun " + name + " " + why;
+      }
+      ready.push_back(std::move(c->second.second));
+    }
+    return {};
+  }
+
+  // The ONE patch of a pass: every chains annotation we own, plus upstream's finalizers removed
+  // (by the apply where our field manager owns them, else by a merge patch right after).
+  // `small`: `d` is already the small marking of a failure.
+  asio::awaitable<outcome> write(outcome o, decision d, bool small) {
+    auto applied = std::make_shared<const std::map<std::string, std::string>>(std::move(d.annotations));
+    auto patched = co_await cluster_.apply_annotations(o.meta, applied);
+    if (patched.rejected && !small) {
+      // Refused as it is (too big, invalid): mark the run failed with a small patch naming why.
+      auto small = failed_marking(o.meta.chains_annotations,
+                                  "the API server refused the annotations of " + std::string(o.meta.kind_lower()) +
+                                      " " + o.meta.key() + " (" + patched.error +
+                                      "); if it is their size, store to oci, kafka or another backend instead of "
+                                      "tekton (artifacts.*.storage)");
+      o.reason = small.reason;
+      if (o.error_type.empty()) o.error_type = "patch";
+      d.what = decision::kind::failed;
+      applied = std::make_shared<const std::map<std::string, std::string>>(std::move(small.annotations));
+      patched = co_await cluster_.apply_annotations(o.meta, applied);
+    }
+    if (patched.not_found) {
+      log::info("run deleted before it could be marked", {{"run", o.meta.key()}, {"uid", o.meta.uid}});
+      o.what = outcome::kind::dropped;
+      co_return o;
+    }
+    if (patched.rejected) {
+      o.what = outcome::kind::failed_unmarked;
+      o.reason += "; even the small patch marking it failed was refused: " + patched.error;
+      co_return o;
+    }
+    if (!patched.ok) {
+      o.what = outcome::kind::retry_unwritten;
+      o.reason = "cannot write annotations: " + patched.error;
+      co_return o;
+    }
+    if (patched.upstream_finalizer_left) patched = co_await strip_finalizers(o.meta, std::move(patched));
+    o.patched_rv = patched.resource_version;
+    o.written = std::move(applied);
+    o.retries = d.retries;
+    o.what = d.what == decision::kind::signed_run ? outcome::kind::signed_run
+             : d.what == decision::kind::retry    ? outcome::kind::retry
+                                                  : outcome::kind::failed;
+    co_return o;
+  }
+
+  // After a patch that left one of upstream's finalizers (owned by another operation).
+  asio::awaitable<patch_outcome> strip_finalizers(run_meta meta, patch_outcome applied) {
+    std::vector<std::string> keep;
+    for (auto& f : applied.finalizers)
+      if (!is_upstream_finalizer(f)) keep.push_back(f);
+    auto r = co_await cluster_.remove_finalizers(meta, applied.resource_version, std::move(keep));
+    if (!r.ok) {
+      // The run is marked; its next event (or a restart's list) brings it back for the finalizer.
+      log::warn("cannot remove upstream's finalizer", {{"run", meta.key()}, {"uid", meta.uid}, {"error", r.error}});
+      co_return applied;
+    }
+    log::info("removed upstream's finalizer", {{"run", meta.key()}, {"uid", meta.uid}});
+    co_return r;
+  }
+
+  // A run that needs no signing but carries upstream's finalizer.
+  asio::awaitable<outcome> remove_finalizers_only(outcome o) {
+    std::vector<std::string> keep;
+    for (const auto& f : o.meta.finalizers)
+      if (!is_upstream_finalizer(f)) keep.push_back(f);
+    auto r = co_await cluster_.remove_finalizers(o.meta, o.meta.resource_version, std::move(keep));
+    if (r.ok || r.not_found) {
+      if (r.ok) log::info("removed upstream's finalizer", {{"run", o.meta.key()}, {"uid", o.meta.uid}});
+      o.what = outcome::kind::dropped;
+    } else if (r.status == 409) {
+      // The run changed since this view: its next event brings the new version (read it now to
+      // be sure, as a backlogged run would be).
+      o.what = outcome::kind::retry_unwritten;
+      o.reason = "removing upstream's finalizer: " + r.error;
+      if (auto* e = lookup(o.meta.uid)) e->fetch = true;
+    } else {
+      o.what = outcome::kind::retry_unwritten;
+      o.reason = "removing upstream's finalizer: " + r.error;
+    }
+    co_return o;
+  }
+
+  // --- the ONE place an outcome takes effect ---
+
+  std::chrono::milliseconds backoff(int attempt) const {
+    auto delay = opts_.retry_base * (1 << std::min(attempt < 0 ? 0 : attempt, 16));
+    return delay > opts_.retry_max ? opts_.retry_max : delay;
+  }
+
+  void requeue_after(const std::string& uid, std::chrono::milliseconds d) {
+    queue_.forget(uid);  // a new event meanwhile must not cut the backoff short
+    queue_.done(uid);
+    queue_.add_after(uid, d);
+  }
+
+  // Ends work on a run; `marked`: newer events can only say it is signed or failed.
   void finish(const std::string& uid, bool marked) {
     auto it = entries_.find(uid);
+    bool again = queue_.done(uid);
     if (it == entries_.end()) return;
-    if (!marked && it->second.dirty && wants_work(it->second.meta)) {
-      enqueue(uid, it->second);
-      return;
-    }
+    if (!marked && again && wants_work(it->second.meta)) return;  // new data came: queued again
     erase_entry(it);
+  }
+
+  // Returns the Warning Event to record (reason, message), if any.
+  std::optional<std::pair<std::string, std::string>> apply(const std::string& uid, const outcome& o) {
+    auto& m = metrics_.of(o.meta.kind);
+    m.sign_created->inc(o.signed_count);
+    m.payload_stored->inc(o.stored_count);
+    if (o.reused_count) metrics_.reused_steps->inc(o.reused_count);
+    if (!o.error_type.empty()) metrics_.failure(o.meta.kind, o.error_type);
+    const std::string run = o.meta.key();
+    entry* e = lookup(uid);
+    std::optional<std::pair<std::string, std::string>> event;
+    switch (o.what) {
+      case outcome::kind::signed_run:
+        m.marked_signed->inc();
+        log::info("run signed", {{"run", run}, {"kind", o.meta.kind_name()}, {"uid", uid},
+                                 {"signatures", std::to_string(o.signed_count)}});
+        echo_.remember(uid, o.patched_rv, parent_key(o.meta));
+        finish(uid, true);
+        break;
+      case outcome::kind::failed:
+        m.marked_failed->inc();
+        log::error("run marked failed", {{"run", run}, {"kind", o.meta.kind_name()}, {"uid", uid}, {"error", o.reason}});
+        echo_.remember(uid, o.patched_rv, parent_key(o.meta));
+        finish(uid, true);
+        event.emplace("SigningFailed", o.reason);
+        break;
+      case outcome::kind::failed_unmarked:
+        log::error("run failed and cannot be marked; it is left as it is",
+                   {{"run", run}, {"kind", o.meta.kind_name()}, {"uid", uid}, {"error", o.reason}});
+        // Its version as we saw it stays ignored (a relist brings it back unchanged).
+        echo_.remember(uid, o.meta.resource_version, parent_key(o.meta));
+        finish(uid, true);
+        event.emplace("SigningFailed", o.reason);
+        break;
+      case outcome::kind::retry:
+        if (!e) break;
+        log::warn("signing failed; will retry",
+                  {{"run", run}, {"uid", uid}, {"retries", std::to_string(o.retries)}, {"error", o.reason}});
+        e->patched_rv = o.patched_rv;
+        e->written = o.written;
+        e->api_failures = 0;
+        keep_progress(*e);
+        requeue_after(uid, backoff(o.retries));
+        break;
+      case outcome::kind::retry_unwritten:
+        if (!e) break;
+        log::warn("cannot read or write the run; will retry", {{"run", run}, {"uid", uid}, {"error", o.reason}});
+        keep_progress(*e);
+        requeue_after(uid, backoff(e->api_failures++));
+        break;
+      case outcome::kind::parked_children:
+        if (!e) break;
+        if (!queue_.done(uid)) {  // no news meanwhile: wait for a child's event
+          e->park = parked::children;
+          ++parked_count_;
+        }
+        parked_parents_[o.meta.key()] = uid;
+        break;
+      case outcome::kind::parked_key:
+        if (!e) break;
+        if (!e->key_event_sent) {
+          log::warn("signer has no key yet; the run waits for it",
+                    {{"run", run}, {"uid", uid}, {"error", o.reason}});
+          event.emplace("SigningKeyMissing", o.reason);
+          e->key_event_sent = true;
+        }
+        keep_progress(*e);
+        requeue_after(uid, opts_.key_poll);
+        break;
+      case outcome::kind::dropped:
+        finish(uid, false);
+        break;
+      case outcome::kind::cancelled:
+        log::info("pass cancelled; the run is left as it was", {{"run", run}, {"uid", uid}});
+        finish(uid, true);
+        break;
+    }
+    metrics_.parked->set(static_cast<double>(parked_count_));
+    update_gauges();
+    return event;
+  }
+
+  // What this run's retry will reuse, within max_progress_bytes for all runs.
+  void keep_progress(entry& e) {
+    auto p = e.progress;
+    set_progress(e, p);  // recount: the pass added to it
+    if (progress_bytes_ > opts_.max_progress_bytes && e.progress) {
+      metrics_.progress_dropped->inc();
+      log::warn("retry progress over --max-progress-mb; this run's retry starts afresh",
+                {{"run", e.meta.key()}, {"uid", e.meta.uid}});
+      set_progress(e, nullptr);
+    }
+  }
+
+  void release_unowned() {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      auto next = std::next(it);
+      if (!queue_.processing(it->first) && !in_scope(it->second.kind, it->second.meta.namespace_name, it->second.meta.name))
+        erase_entry(it);
+      it = next;
+    }
+    update_gauges();
+  }
+
+  void cancel() {
+    for (auto& [uid, p] : passes_) p.cancel->emit(asio::cancellation_type::terminal);
   }
 
   asio::any_io_executor ex_;
   cluster& cluster_;
   plugin_set_provider plugins_;
   reconciler_options opts_;
+  runtime::clock& clock_;
+  work_queue queue_;
+  echo_filter echo_;
   asio::steady_timer wake_;
+  run_metrics metrics_;
   bool stopping_ = false;
   std::size_t in_flight_ = 0;
+  std::size_t parked_count_ = 0;
   std::size_t kept_json_bytes_ = 0;  // documents of entries (see keep_json)
+  std::size_t progress_bytes_ = 0;   // progress of entries (see keep_progress)
   std::unordered_map<std::string, entry> entries_;
-  std::deque<std::string> ready_;
-  std::multimap<clock_type::time_point, std::string> delayed_;
   std::unordered_map<std::string, std::string> parked_parents_;  // "ns/name" → uid
-  struct patched_note {
-    std::string rv;
-    clock_type::time_point expires;
-    std::string parent;  // "ns/name" of the PipelineRun of a TaskRun, or empty
-  };
-  std::unordered_map<std::string, patched_note> patched_;
-  clock_type::time_point next_sweep_{};
-  metrics::gauge* queue_depth_;
-  metrics::gauge* in_flight_gauge_;
-  metrics::histogram* latency_;
-  kind_metrics tr_, pr_;
+  std::unordered_map<std::string, pass_ctl> passes_;             // in flight, by uid
+  std::multimap<runtime::clock::time_point, std::string> deadlines_;
 };
 
 reconciler::reconciler(asio::any_io_executor ex, cluster& c, plugin_set_provider plugins, reconciler_options o)
-    : impl_(std::make_shared<impl>(ex, c, std::move(plugins), std::move(o))) {}
+    : impl_(std::make_shared<impl>(ex, c, std::move(plugins), std::move(o))) {
+  impl_->init();
+}
 reconciler::~reconciler() = default;
 
 void reconciler::on_event(run_kind kind, kube::watch_event ev) { impl_->on_event(kind, std::move(ev)); }
@@ -497,7 +801,9 @@ void reconciler::stop() {
   impl_->stopping_ = true;
   impl_->poke();
 }
-std::size_t reconciler::queued() const { return impl_->ready_.size(); }
+void reconciler::cancel() { impl_->cancel(); }
+void reconciler::release_unowned() { impl_->release_unowned(); }
+std::size_t reconciler::queued() const { return impl_->queue_.ready(); }
 std::size_t reconciler::in_flight() const { return impl_->in_flight_; }
 std::size_t reconciler::tracked() const { return impl_->entries_.size(); }
 

@@ -1,46 +1,63 @@
 #pragma once
-// The controller's core: takes run events from the watches, decides which runs need work, signs
-// each run exactly once (bounded concurrency), writes one annotation patch per pass, retries
-// failures with backoff (chains.tekton.dev/retries 0..3, then signed=failed with the reason in
-// chains.tekton.dev/error and a Warning Event), and lets a PipelineRun wait for its TaskRuns.
+// The controller's core: takes run events from the watches, decides which runs need work, and
+// runs ONE pass per run at a time (bounded concurrency, each with a deadline). A pass returns one
+// outcome — signed, retry after D, failed with a reason, parked, dropped — applied in one place:
+// annotations, queue, metrics, a Warning Event on failure. See README.md for the state machine.
 //
-// Memory: only runs waiting for work are held (their JSON), plus a short-lived note per run just
-// patched, so that a watch event older than our own patch cannot make us sign again.
+// Delivery: events are coalesced per run (a run is never processed twice at once); our own
+// patch's echo and anything older are dropped before they are parsed (echo_filter.hpp).
+// Memory: runs waiting for work (their JSON up to max_queued_json_bytes), the progress of runs
+// that will retry (up to max_progress_bytes), a short note per run just patched.
+// Cancellation: stop() ends intake; cancel() cuts every pass in flight, which then writes nothing
+// (the run stays as it was). Each pass is also cut at pass_timeout (that one is written as a
+// retryable failure).
 //
-// Threading: everything runs on the executor's thread. Ownership: the cluster and the plugin-set
-// provider outlive the reconciler; run() must have returned before it is destroyed.
+// Threading: everything runs on the executor's thread. Ownership: the cluster, the plugin-set
+// provider and the clock outlive the reconciler; run() must have returned before it is destroyed.
 
 #include "kube/watcher.hpp"
 #include "reconciler/cluster.hpp"
 #include "reconciler/plugin_set.hpp"
 #include "reconciler/run_meta.hpp"
+#include "runtime/clock.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <set>
 #include <string>
-#include <unordered_map>
-#include <vector>
+#include <string_view>
 
 namespace chainsd::reconciler {
 
 struct reconciler_options {
   std::set<std::string> namespaces;  // empty: every namespace
   std::size_t max_in_flight = 64;
+  // A retryable failure waits retry_base × 2^retries (capped at retry_max) before the next pass.
   std::chrono::milliseconds retry_base{1000};
   std::chrono::milliseconds retry_max{60'000};
+  int max_retries = default_max_retries;  // chains.tekton.dev/retries counts 0..max_retries, then failed
+  // A pass (sign, log, store, patch) taking longer is cut and counted as a retryable failure.
+  std::chrono::milliseconds pass_timeout{300'000};
+  // Runs parked because their signer has no key yet are tried again this often.
+  std::chrono::milliseconds key_poll{2'000};
   // How long to remember a run we just patched, to ignore watch events that predate the patch.
   std::chrono::milliseconds patched_memory{600'000};
   // Documents of queued runs kept from their watch events, in bytes. Beyond it a queued run keeps
   // only its metadata and is read again (one GET) when its turn comes: a backlog of 100,000
   // unsigned runs costs metadata, not 100,000 documents. Runs in flight always keep theirs.
   std::size_t max_queued_json_bytes = std::size_t{64} << 20;
+  // What retries reuse (signatures, log entries, stores), for all runs together; a run beyond it
+  // starts its retry afresh (a second log entry is then possible).
+  std::size_t max_progress_bytes = std::size_t{64} << 20;
+  // HA: whether this replica works on a run (its bucket is held). Null: every run. Called for
+  // every event before anything is parsed: must be cheap.
+  std::function<bool(run_kind, std::string_view namespace_name, std::string_view name)> owns;
+  // Time for queues and deadlines (tests inject a manual clock). Null: the real steady clock.
+  runtime::clock* clock = nullptr;
 };
 
 class reconciler {
@@ -50,17 +67,22 @@ class reconciler {
   reconciler(boost::asio::any_io_executor ex, cluster& c, plugin_set_provider plugins, reconciler_options o = {});
   ~reconciler();
 
-  // Feeds one watch event (any thread-free order the watcher delivers).
+  // Feeds one watch event.
   void on_event(run_kind kind, kube::watch_event ev);
 
-  // Processes work until stop(); then waits for runs in flight to finish.
+  // Processes work until stop(); then waits for runs in flight to finish (or be cancelled).
   boost::asio::awaitable<void> run();
   // Stops taking new work; runs in flight complete.
   void stop();
+  // Cuts every pass in flight (after the drain timeout): they end without writing to their run.
+  void cancel();
+  // HA: drops every run this replica no longer owns (queued, waiting or parked; passes in
+  // flight finish). Call when a bucket is lost.
+  void release_unowned();
 
   std::size_t queued() const;
   std::size_t in_flight() const;
-  std::size_t tracked() const;  // entries held (queued, parked, in flight, retrying)
+  std::size_t tracked() const;  // runs held (queued, parked, in flight, retrying)
 
  private:
   struct impl;
@@ -69,19 +91,5 @@ class reconciler {
 
 // upstream's isManagedByAllowed: unset, "" and "tekton.dev/pipeline" always; others if listed.
 bool managed_by_allowed(const std::string& managed_by, const std::set<std::string>& allowed);
-
-// The annotations to write after a pass (all chains.tekton.dev/* ones chainsd owns): existing
-// ones, plus what storage returned, plus the signed/retries/error state.
-struct pass_result {
-  std::map<std::string, std::string> annotations;
-  bool final_failure = false;   // signed=failed written
-  bool retry = false;           // a retry must be scheduled
-  int retries = -1;             // value written to chains.tekton.dev/retries (-1: none)
-};
-// `stored` is taken by value: its values (the payload and signature annotations, tens of KB) are
-// moved into the result.
-pass_result next_annotations(const std::map<std::string, std::string>& existing,
-                             std::map<std::string, std::string> stored, const std::vector<std::string>& errors,
-                             bool permanent);
 
 }  // namespace chainsd::reconciler

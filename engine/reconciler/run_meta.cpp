@@ -14,6 +14,18 @@ const std::string* run_meta::annotation(std::string_view k) const {
   return it == chains_annotations.end() ? nullptr : &it->second;
 }
 
+bool is_upstream_finalizer(std::string_view f) {
+  for (auto u : upstream_finalizers)
+    if (f == u) return true;
+  return false;
+}
+
+bool run_meta::has_upstream_finalizer() const {
+  for (const auto& f : finalizers)
+    if (is_upstream_finalizer(f)) return true;
+  return false;
+}
+
 namespace {
 
 std::string str_or_empty(simdjson::dom::element e, std::string_view key) {
@@ -49,9 +61,18 @@ run_meta parse_run_meta(std::string_view json, run_kind kind) {
   simdjson::dom::object ann;
   if (md["annotations"].get(ann) == simdjson::SUCCESS) {
     for (auto field : ann) {
-      if (field.key.substr(0, annotation_prefix.size()) != annotation_prefix) continue;
       std::string_view v;
-      if (field.value.get(v) == simdjson::SUCCESS) m.chains_annotations.emplace(std::string(field.key), std::string(v));
+      if (field.value.get(v) != simdjson::SUCCESS) continue;
+      m.annotations_bytes += field.key.size() + v.size();
+      if (field.key.substr(0, annotation_prefix.size()) != annotation_prefix) continue;
+      m.chains_annotations.emplace(std::string(field.key), std::string(v));
+    }
+  }
+  simdjson::dom::array fin;
+  if (md["finalizers"].get(fin) == simdjson::SUCCESS) {
+    for (auto f : fin) {
+      std::string_view v;
+      if (f.get(v) == simdjson::SUCCESS) m.finalizers.emplace_back(v);
     }
   }
   simdjson::dom::object labels;

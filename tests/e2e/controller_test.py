@@ -84,19 +84,27 @@ def test_running_and_already_signed_runs_are_left_alone():
     work.remove()
 
 
-def test_retries_then_failed_with_reason_and_event():
-    server, work = signing_env(key=None)  # no signing key at all
+def test_no_key_parks_the_run_with_a_warning_event_and_no_retry_storm():
+    # No signing key at all (signing-secrets not created yet): retrying cannot help until it
+    # appears, so the run is parked — nothing written to it, one Warning event saying why.
+    server, work = signing_env(key=None)
     with server, Chainsd(server, work, retry_base_ms=20) as c:
         create(server, taskrun("no-key"))
-        tr = wait_signed(server, "taskruns", "default", "no-key", value="failed", timeout=30)
+
+        def key_event():
+            st, _, events = server.request("GET", "/api/v1/namespaces/default/events")
+            return [e for e in events["items"]
+                    if e["involvedObject"]["name"] == "no-key" and e.get("reason") == "SigningKeyMissing"]
+        evs = wait_until(key_event, timeout=30, what="a SigningKeyMissing event")
+        check("no valid private key found" in evs[0].get("message", ""),
+              "the event says what is missing: " + evs[0].get("message", ""))
+        time.sleep(1.0)
+        st, _, tr = server.request("GET", "/apis/tekton.dev/v1/namespaces/default/taskruns/no-key")
         ann = annotations(tr)
-        check(ann.get("chains.tekton.dev/retries") == "3", "retries went 0..3 before failing")
-        check("no valid private key found" in ann.get("chains.tekton.dev/error", ""),
-              "the reason is visible on the run: " + ann.get("chains.tekton.dev/error", ""))
-        st, _, events = server.request("GET", "/api/v1/namespaces/default/events")
-        reasons = [e.get("reason") for e in events["items"] if e["involvedObject"]["name"] == "no-key"]
-        check("SigningFailed" in reasons, "a Warning event names the failure")
-        check(c.metric("watcher_taskrun_signing_failures_total") >= 4, "failures counted by error type")
+        check("chains.tekton.dev/signed" not in ann and "chains.tekton.dev/retries" not in ann,
+              "nothing is written to a parked run: %r" % ann)
+        check(len(key_event()) == 1, "one event, not one per attempt")
+        check(c.metric("watcher_taskrun_signing_failures_total") >= 1, "failures counted by error type")
     work.remove()
 
 
