@@ -60,25 +60,33 @@ std::size_t bucket_set::index_of(std::string_view lease_name) const noexcept {
   return it != names_.end() && *it == lease_name ? static_cast<std::size_t>(it - names_.begin()) : npos;
 }
 
-template <class Feed>
-std::size_t bucket_set::owner_of(Feed feed) const noexcept {
+std::size_t bucket_set::owner_of(std::string_view a, std::string_view b, std::string_view c) const noexcept {
   const std::size_t n = names_.size();
   // ChooseSubset returns the whole set when it has no more names than asked for.
   if (n == 1) return 0;
-  const std::uint64_t start = fnv1a(start_salt, feed(fnv_offset)) % universe;
+  // Lane i hashes name_i + key, lane n the key alone (for the start angle). One pass over the key
+  // bytes advances every lane: the multiplications are independent, so they overlap in the CPU
+  // instead of forming one long chain per bucket.
+  std::array<std::uint64_t, max_size + 1> lane{};
+  for (std::size_t i = 0; i < n; ++i) lane[i] = after_name_[i];
+  lane[n] = fnv_offset;
+  for (std::string_view part : {a, b, c})
+    for (unsigned char ch : part)
+      for (std::size_t i = 0; i <= n; ++i) lane[i] = (lane[i] ^ ch) * fnv_prime;
+  const std::uint64_t start = fnv1a(start_salt, lane[n]) % universe;
   std::array<std::uint64_t, max_size> angle{};
   std::array<char, 16> buf{};
   for (std::size_t i = 0; i < n; ++i) {
-    std::uint64_t h = feed(after_name_[i]);
-    std::uint64_t a = h % universe;
+    std::uint64_t h = lane[i];
+    std::uint64_t ang = h % universe;
     // A clash with an earlier (smaller) name: buildHashes appends the hash's hex digits to the
     // bytes hashed so far, which for FNV is continuing from the hash itself.
-    while (std::find(angle.begin(), angle.begin() + static_cast<std::ptrdiff_t>(i), a) !=
+    while (std::find(angle.begin(), angle.begin() + static_cast<std::ptrdiff_t>(i), ang) !=
            angle.begin() + static_cast<std::ptrdiff_t>(i)) {
       h = fnv1a(hex(h, buf), h);
-      a = h % universe;
+      ang = h % universe;
     }
-    angle[i] = a;
+    angle[i] = ang;
   }
   // sort.Search for the first angle >= start over the sorted angles, wrapping to the smallest.
   std::size_t best = npos, smallest = 0;
@@ -90,11 +98,9 @@ std::size_t bucket_set::owner_of(Feed feed) const noexcept {
 }
 
 std::size_t bucket_set::owner(std::string_view ns, std::string_view name) const noexcept {
-  return owner_of([ns, name](std::uint64_t s) noexcept { return fnv1a(name, fnv1a("/", fnv1a(ns, s))); });
+  return owner_of(ns, "/", name);
 }
 
-std::size_t bucket_set::owner(std::string_view key) const noexcept {
-  return owner_of([key](std::uint64_t s) noexcept { return fnv1a(key, s); });
-}
+std::size_t bucket_set::owner(std::string_view key) const noexcept { return owner_of(key, {}, {}); }
 
 }  // namespace chainsd::ha

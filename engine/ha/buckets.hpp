@@ -19,7 +19,8 @@
 // names take part in the hash, so the TaskRun and PipelineRun reconcilers split keys differently.
 //
 // Cost: owner() allocates nothing; the hash state after each bucket name is computed once, so a
-// lookup hashes the key once per bucket (10 buckets, 40-byte key: ~0.3 µs).
+// lookup hashes the key once, advancing one FNV state per bucket in the same pass (10 buckets,
+// a 45-byte key: ~1.3 µs at -O2 on this shared 2-core machine; a standby answers in ~10 ns).
 
 #include "ha/election_config.hpp"
 
@@ -69,8 +70,8 @@ class bucket_set {
   std::size_t owner(std::string_view key) const noexcept;
 
  private:
-  template <class Feed>
-  std::size_t owner_of(Feed feed) const noexcept;
+  // The key is a + b + c (namespace, "/", name) without joining them.
+  std::size_t owner_of(std::string_view a, std::string_view b, std::string_view c) const noexcept;
 
   std::vector<std::string> names_;
   std::vector<std::uint64_t> after_name_;  // FNV state after each name's bytes

@@ -89,7 +89,7 @@ asio::awaitable<bool> elector::try_acquire_or_renew(time_point deadline) {
         log::warn("lease renewal timed out", {{"lease", lease}});
         co_return false;
       }
-      if (!r->conflict()) uncertain_ = false;  // refused: nothing written
+      uncertain_ = false;  // any answer (409 included) settles it: nothing was written
       log::debug("optimistic lease renewal failed, reading the lease", {{"lease", lease}, {"status", status_text(*r)}});
     }
     // 2. Read (or create) the record.

@@ -38,9 +38,11 @@ def main():
             if bad < 10:
                 print("MISMATCH %d buckets %r/%r: chainsd %r, knative %r" % (b, ns, name, line, want))
     print("%d keys x bucket counts compared, %d mismatches" % (len(cases), bad))
-    # The collision path: names whose angles clash for every key.
-    clash = ["bucket-12", "bucket-180", "bucket-3"]
+    # The clash path (pinned in buckets_config_test.cpp) needs names whose angles clash for every
+    # key: FNV-1a's low 11 bits after a common suffix depend only on those bits before it.
     assert k.fnv64a(b"bucket-12") % 2048 == k.fnv64a(b"bucket-180") % 2048
+    clash = ["bucket-12", "bucket-180", "bucket-3"]
+    assert [sorted(clash).index(k.owner(clash, "default", n)) for n in ("build-1", "build-2")] == [1, 0]
     sys.exit(1 if bad else 0)
 
 
