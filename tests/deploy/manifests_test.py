@@ -37,7 +37,12 @@ EXTRA_RESOURCES = [
     "rbac.authorization.k8s.io/v1/clusterrolebindings:ClusterRoleBinding:cluster",
     "rbac.authorization.k8s.io/v1/roles:Role",
     "rbac.authorization.k8s.io/v1/rolebindings:RoleBinding",
+    "policy/v1/poddisruptionbudgets:PodDisruptionBudget",
 ]
+# knative.dev/pkg/leaderelection defaultConfig() (Tekton Chains' config-leader-election.yaml
+# documents the same values in its _example).
+UPSTREAM_LEADER_ELECTION = {"lease-duration": "60s", "renew-deadline": "40s", "retry-period": "10s", "buckets": "1"}
+LEADER_ELECTION_CM = "tekton-chains-config-leader-election"
 # Tekton Chains' defaultConfig() (pkg/config/config.go), key by key.
 UPSTREAM_DEFAULTS = {
     "artifacts.taskrun.format": "in-toto",
@@ -127,7 +132,10 @@ def test_same_objects_and_names_as_tekton_chains():
                  ("ClusterRole", "", "tekton-chains-controller-cluster-access"),
                  ("ClusterRole", "", "tekton-chains-controller-tenant-access"),
                  ("ClusterRoleBinding", "", "tekton-chains-controller-cluster-access"),
-                 ("ClusterRoleBinding", "", "tekton-chains-controller-tenant-access")]:
+                 ("ClusterRoleBinding", "", "tekton-chains-controller-tenant-access"),
+                 # Leader election, under upstream's names.
+                 ("ConfigMap", NS, LEADER_ELECTION_CM), ("Role", NS, "tekton-chains-leader-election"),
+                 ("RoleBinding", NS, "tekton-chains-controller-leaderelection")]:
         check(want in have, "config/ has %s %s" % (want[0], "/".join(p for p in want[1:] if p)))
     # A Namespace file sorts first: kubectl apply -f config/ creates it before what lives in it.
     first = manifests()[0][1]
@@ -139,14 +147,50 @@ def test_chains_config_holds_upstream_defaults():
     check(data == UPSTREAM_DEFAULTS, "chains-config data is Tekton Chains' defaults, key by key")
 
 
+def test_leader_election_config_holds_upstream_defaults():
+    data = find("ConfigMap", LEADER_ELECTION_CM).get("data") or {}
+    check(data == UPSTREAM_LEADER_ELECTION, "the leader-election ConfigMap holds knative's defaults, key by key")
+    binding = find("RoleBinding", "tekton-chains-controller-leaderelection")
+    check(binding["roleRef"]["name"] == "tekton-chains-leader-election"
+          and binding["subjects"] == [{"kind": "ServiceAccount", "name": SA, "namespace": NS}],
+          "the leader-election Role is bound to the controller's service account")
+    rules = find("Role", "tekton-chains-leader-election")["rules"]
+    check(rules == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                     "verbs": ["get", "list", "watch", "create", "update"]}],
+          "leases: get list watch create update, nothing else")
+
+
+def test_deployment_is_highly_available():
+    dep = find("Deployment", "tekton-chains-controller")
+    spec = dep["spec"]
+    pod = spec["template"]["spec"]
+    check(spec["replicas"] >= 2, "at least two replicas (leader election shares the buckets)")
+    check(spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+          "RollingUpdate with maxUnavailable 0: a new pod is up before an old one stops")
+    terms = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    check(any(t["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+              and pod_labels_match(dep, t["podAffinityTerm"]["labelSelector"]["matchLabels"]) for t in terms),
+          "pod anti-affinity spreads the replicas over nodes")
+    pdb = find("PodDisruptionBudget", "tekton-chains-controller")
+    check(pdb["metadata"]["namespace"] == NS and pod_labels_match(dep, pdb["spec"]["selector"]["matchLabels"])
+          and 1 <= pdb["spec"]["minAvailable"] < spec["replicas"],
+          "a PodDisruptionBudget keeps one replica through voluntary disruptions and still lets a node drain")
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    check(env["CONFIG_LEADERELECTION_NAME"]["value"] == LEADER_ELECTION_CM, "CONFIG_LEADERELECTION_NAME as upstream")
+    check(env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name", "POD_NAME from the pod's name")
+    # Upstream's Deployment sets the same ConfigMap name.
+    with open(os.path.join(os.path.dirname(__file__), "upstream", "100-deployment.yaml")) as f:
+        up = [d for d in yaml.safe_load_all(f) if d and d["kind"] == "Deployment"][0]
+    up_env = {e["name"]: e.get("value") for e in up["spec"]["template"]["spec"]["containers"][0]["env"]}
+    check(up_env.get("CONFIG_LEADERELECTION_NAME") == LEADER_ELECTION_CM, "upstream reads the same ConfigMap")
+
+
 def test_deployment_shape():
     dep = find("Deployment", "tekton-chains-controller")
     pod = dep["spec"]["template"]["spec"]
     c = pod["containers"][0]
     version = project_version()
     check(pod["serviceAccountName"] == SA, "runs as the tekton-chains-controller service account")
-    check(dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"]["type"] == "Recreate",
-          "one replica, Recreate (no leader election: never two controllers at once)")
     for ctr in pod["containers"] + pod.get("initContainers", []):
         check(ctr["image"].endswith(":" + version), "%s image tag is the project version %s" % (ctr["name"], version))
         sc = ctr["securityContext"]
@@ -531,6 +575,16 @@ def test_rbac_allows_every_request_chainsd_made():
         check(not authorized(rbac, method, target), "RBAC refuses %s %s" % (method, target))
     check(authorized(rbac, "POST", "/api/v1/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller/token"),
           "RBAC allows a TokenRequest for its own service account")
+    # Leader election: the Leases and the settings in chainsd's namespace, nowhere else.
+    lease = "/apis/coordination.k8s.io/v1/namespaces/tekton-chains/leases"
+    name = lease + "/watcher.github.com.tektoncd.chains.pkg.reconciler.taskrun.reconciler.00-of-01"
+    for method, target in [("GET", name), ("PUT", name), ("POST", lease), ("GET", lease), ("GET", lease + "?watch=true"),
+                           ("GET", "/api/v1/namespaces/tekton-chains/configmaps/" + LEADER_ELECTION_CM)]:
+        check(authorized(rbac, method, target), "RBAC allows %s %s" % (method, target))
+    for method, target in [("DELETE", name), ("PATCH", name),
+                           ("PUT", "/apis/coordination.k8s.io/v1/namespaces/default/leases/x"),
+                           ("GET", "/apis/coordination.k8s.io/v1/leases")]:
+        check(not authorized(rbac, method, target), "RBAC refuses %s %s" % (method, target))
 
 
 if __name__ == "__main__":
