@@ -4,6 +4,9 @@
 #include "app/commands.hpp"
 #include "app/flags.hpp"
 #include "config/config_store.hpp"
+#include "ha/coordinator.hpp"
+#include "ha/identity.hpp"
+#include "ha/ownership.hpp"
 #include "kube/client.hpp"
 #include "kube/watcher.hpp"
 #include "net/http_client.hpp"
@@ -24,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 namespace chainsd::app {
@@ -51,6 +55,7 @@ std::vector<flag_spec> controller_flags() {
       {"max-retries", "retryable failures written to chains.tekton.dev/retries (0..N) before a run is marked failed (upstream: 3)", "3"},
       {"pass-timeout", "seconds one pass over a run (sign, log, store, patch) may take before it is cut and counted as a retryable failure", "300"},
       {"max-progress-mb", "signatures, log entries and stores kept for runs that will retry (MiB), so that a retry does not sign or log again", "64"},
+      {"disable-ha", "no leader election: this replica works on every run (one replica only)", "", true},
       {"help", "show this help", "", true},
   };
 }
@@ -96,6 +101,49 @@ config::data_map configmap_data(std::string_view json) {
   return out;
 }
 
+ha::reconciler_kind ha_kind(reconciler::run_kind k) {
+  return k == reconciler::run_kind::task_run ? ha::reconciler_kind::task_run : ha::reconciler_kind::pipeline_run;
+}
+reconciler::run_kind run_kind_of(ha::reconciler_kind k) {
+  return k == ha::reconciler_kind::task_run ? reconciler::run_kind::task_run : reconciler::run_kind::pipeline_run;
+}
+
+// Leader election (engine/ha): the buckets this replica holds, and the coordinator of its Leases.
+struct ha_parts {
+  kube::client& api;           // reads the leader-election ConfigMap
+  kube::client& lease_client;  // its own pool and rate limit: renewals never queue behind patches
+  std::string namespace_name;
+  app& application;
+  reconciler::reconciler& rec;
+  std::optional<ha::ownership> own;  // set before any run event is looked at
+  std::optional<ha::coordinator> coord;
+};
+
+// Reads the leader-election ConfigMap (as upstream, once: a change takes a restart) and starts
+// the elections. Throws when the ConfigMap is invalid (upstream does not start either).
+boost::asio::awaitable<void> start_ha(ha_parts* h) {
+  const std::string source = h->namespace_name + "/" + ha::election_configmap_name();
+  auto r = co_await h->api.get(kube::configmaps_v1(), h->namespace_name, ha::election_configmap_name());
+  auto le = ha::election_config_from_response(r, source);
+  for (const auto& w : le.warnings) log::warn("leader-election config", {{"configmap", source}, {"warning", w}});
+  if (!le.ok()) {
+    std::string all;
+    for (const auto& e : le.errors) all += (all.empty() ? "" : "; ") + e;
+    throw std::runtime_error(all);
+  }
+  h->own.emplace(*le.value);
+  ha::coordinator_options o;
+  o.namespace_name = h->namespace_name;
+  o.identity = ha::unique_identity();
+  o.config = *le.value;
+  auto* rec = &h->rec;
+  auto on_acquired = [rec](ha::reconciler_kind k, std::size_t) { rec->rescan(run_kind_of(k)); };
+  auto on_lost = [rec](ha::reconciler_kind, std::size_t) { rec->drop_unowned(); };
+  h->coord.emplace(h->lease_client, *h->own, std::move(o), on_acquired, on_lost);
+  auto* coord = &*h->coord;
+  h->application.track("leader election", [coord]() { return coord->run(); });
+}
+
 // The controller's watches and what their events do (borrowed by run_intake).
 struct intake_parts {
   kube::watcher& config_watch;
@@ -103,11 +151,14 @@ struct intake_parts {
   kube::watcher& pipelinerun_watch;
   std::function<void(kube::watch_event)> on_config, on_taskrun, on_pipelinerun;
   std::function<void()> on_config_synced, on_taskrun_synced, on_pipelinerun_synced;
+  ha_parts* ha = nullptr;  // null with --disable-ha
 };
 
-// Runs the three watches until they end or are cancelled. `p` outlives the coroutine (it lives
-// in run_controller's frame, which returns only after the io_context stopped).
+// Starts leader election, then runs the three watches until they end or are cancelled. `p`
+// outlives the coroutine (it lives in run_controller's frame, which returns only after the
+// io_context stopped).
 boost::asio::awaitable<void> run_intake(intake_parts* p) {
+  if (p->ha) co_await start_ha(p->ha);
   runtime::task_group group(co_await boost::asio::this_coro::executor);
   group.spawn(p->config_watch.run(p->on_config, p->on_config_synced));
   group.spawn(p->taskrun_watch.run(p->on_taskrun, p->on_taskrun_synced));
@@ -213,7 +264,21 @@ int run_controller(const args& a) {
     ro.pass_timeout = std::chrono::seconds(f.get_int("pass-timeout", 1, 86'400));
     ro.max_progress_bytes = static_cast<std::size_t>(f.get_int("max-progress-mb", 0, 1'000'000)) << 20;
     ro.max_queued_json_bytes = static_cast<std::size_t>(f.get_int("max-queued-mb", 0, 1'000'000)) << 20;
+    // HA: a run is ours when its bucket's Lease is (engine/ha); --disable-ha: every run is.
+    const bool ha_on = !f.get_bool("disable-ha");
+    std::optional<ha::ownership> everything;
+    if (!ha_on) everything.emplace(ha::ownership::everything());
+    std::optional<ha::ownership>* ownership_slot = &everything;
+    ro.owns = [&ownership_slot](reconciler::run_kind k, std::string_view ns, std::string_view name) {
+      const auto& own = *ownership_slot;
+      return own && own->owns(ha_kind(k), ns, name);
+    };
     reconciler::reconciler rec(ex, cluster, [&plugins] { return plugins; }, ro);
+    kube::client_options lease_opts;
+    lease_opts.user_agent = "chainsd-leader-election";
+    kube::client lease_client(ex, kcfg, lease_opts);
+    ha_parts hp{kube_client, lease_client, f.get("config-namespace"), application, rec, std::nullopt, std::nullopt};
+    if (ha_on) ownership_slot = &hp.own;
 
     std::string watch_ns = ro.namespaces.size() == 1 ? *ro.namespaces.begin() : std::string();
     kube::watcher_options cm_opts;
@@ -233,6 +298,8 @@ int run_controller(const args& a) {
       taskrun_watch.stop();
       pipelinerun_watch.stop();
       rec.stop();
+      // Held Leases are renewed until the runs in flight are done, then released.
+      if (hp.coord) hp.coord->stop([&rec] { return rec.in_flight() == 0; });
     });
 
     bool reconciler_started = false;
@@ -244,7 +311,7 @@ int run_controller(const args& a) {
 
     // The watches and what each event does. The handlers are plain callbacks; the coroutine
     // that runs the watches is a function of its own (no reference-capturing lambda coroutine).
-    intake_parts parts{config_watch, taskrun_watch, pipelinerun_watch, {}, {}, {}, {}, {}, {}};
+    intake_parts parts{config_watch, taskrun_watch, pipelinerun_watch, {}, {}, {}, {}, {}, {}, ha_on ? &hp : nullptr};
     parts.on_config = [&](kube::watch_event ev) {
       if (ev.type == kube::event_type::deleted) {
         log::warn("chains-config was deleted; keeping the config in force",

@@ -2,6 +2,7 @@
 
 #include "runtime/log.hpp"
 #include "runtime/metrics.hpp"
+#include "kube/json_scan.hpp"
 #include "runtime/task_group.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -14,6 +15,9 @@
 
 namespace chainsd::ha {
 namespace asio = boost::asio;
+namespace {
+constexpr std::string_view presence_prefix = "chainsd-replica-";
+}
 using steady = std::chrono::steady_clock;
 
 struct coordinator::slot {
@@ -35,12 +39,25 @@ struct coordinator::timers {
   asio::steady_timer tick;
 };
 
+// The presence Lease of a replica: a DNS-1123 name from its identity (which has a '_').
+std::string presence_lease_name(std::string_view identity) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : identity) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(presence_prefix) + hex;
+}
+
 coordinator::coordinator(kube::client& c, ownership& own, coordinator_options o, bucket_handler acquired,
                          bucket_handler lost)
     : own_(own),
       opts_(std::move(o)),
       on_acquired_(std::move(acquired)),
       on_lost_(std::move(lost)),
+      client_(c),
       timers_(std::make_unique<timers>(c.get_executor())) {
   if (own_.disabled()) throw std::invalid_argument("ha::coordinator: ownership is everything() (--disable-ha)");
   metrics::registry& reg = opts_.metrics ? *opts_.metrics : metrics::global();
@@ -71,14 +88,68 @@ coordinator::coordinator(kube::client& c, ownership& own, coordinator_options o,
       cb.lost = [this, raw] { on_lost(*raw); };
       cb.renewed = [this, raw] { raw->since_renew->set(0); };
       cb.released = [raw] { raw->released->inc(); };
+      cb.may_acquire = [this, k] { return may_acquire(k); };
       s->e = std::make_unique<elector>(c, std::move(eo), std::move(cb));
       slots_.push_back(std::move(s));
     }
   }
+  elector_options po{opts_.namespace_name, presence_lease_name(opts_.identity), opts_.identity, t,
+                     seed ? seed + slots_.size() : 0};
+  presence_ = std::make_unique<elector>(c, std::move(po), elector_callbacks{});
   refresh_metrics();
 }
 
 coordinator::~coordinator() = default;
+
+bool coordinator::may_acquire(reconciler_kind k) const {
+  return !stopping_ && own_.held_count(k) < fair_[static_cast<std::size_t>(k)];
+}
+
+asio::awaitable<void> coordinator::balancer() {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  const auto period = std::chrono::duration_cast<steady::duration>(opts_.config.retry_period);
+  const auto ttl = std::chrono::duration_cast<std::chrono::system_clock::duration>(opts_.config.lease_duration);
+  kube::json_scanner scanner;
+  while (!finished_ && !stopping_) {
+    t.expires_after(period);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (finished_ || stopping_) break;
+    std::size_t live = 0;
+    bool self = false;
+    try {
+      auto r = co_await client_.list(kube::leases_v1(), opts_.namespace_name);
+      if (!r.ok()) continue;  // keep the last count: the electors decide safety, this only balances
+      const auto now = std::chrono::system_clock::now();
+      scanner.scan_list(r.body, [&](const kube::object_meta& m, std::string_view raw) {
+        if (m.name.rfind(presence_prefix, 0) != 0) return;
+        auto l = kube::parse_lease(std::string(raw));
+        if (!l.spec.holder_identity || l.spec.holder_identity->empty() || !l.spec.renew_time) return;
+        auto renewed = kube::parse_micro_time(*l.spec.renew_time);
+        if (!renewed || *renewed + ttl < now) return;  // gone without releasing
+        ++live;
+        self = self || *l.spec.holder_identity == opts_.identity;
+      });
+    } catch (const std::exception& e) {
+      log::debug("counting replicas failed", {{"error", e.what()}});
+      continue;
+    }
+    if (!self) ++live;
+    if (live != replicas_) log::info("ha replicas", {{"identity", opts_.identity}, {"replicas", std::to_string(live)}});
+    replicas_ = live;
+    for (reconciler_kind k : all_reconcilers) {
+      const std::size_t total = own_.buckets(k).size();
+      const std::size_t fair = (total + live - 1) / live;
+      fair_[static_cast<std::size_t>(k)] = fair;
+      std::size_t held = own_.held_count(k);
+      // Hand over the excess, highest buckets first.
+      for (auto it = slots_.rbegin(); it != slots_.rend() && held > fair; ++it) {
+        if ((*it)->kind != k || !own_.holds(k, (*it)->bucket) || !(*it)->e->leading()) continue;
+        (*it)->e->relinquish();
+        --held;
+      }
+    }
+  }
+}
 
 const elector& coordinator::elector_for(reconciler_kind k, std::size_t bucket) const {
   for (const auto& s : slots_)
@@ -154,6 +225,7 @@ void coordinator::stop(std::function<bool()> quiesced) {
   for (auto& s : slots_)
     if (!s->e->leading()) s->e->stop();
   timers_->stop.cancel();
+  timers_->tick.cancel();
 }
 
 asio::awaitable<void> coordinator::stopper() {
@@ -166,6 +238,7 @@ asio::awaitable<void> coordinator::stopper() {
     co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   for (auto& s : slots_) s->e->stop();
+  presence_->stop();
 }
 
 asio::awaitable<void> coordinator::ticker() {
@@ -187,9 +260,11 @@ asio::awaitable<void> coordinator::run() {
                                 {"first_lease", own_.buckets(reconciler_kind::task_run).name(0)}});
   runtime::task_group electors(ex);
   for (auto& s : slots_) electors.spawn(s->e->run());
+  electors.spawn(presence_->run());
   runtime::task_group helpers(ex);
   helpers.spawn(stopper());
   helpers.spawn(ticker());
+  helpers.spawn(balancer());
   for (;;) {
     try {
       co_await electors.wait();

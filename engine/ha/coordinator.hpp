@@ -10,6 +10,14 @@
 //       called before the Lease can expire for anyone else (elector.hpp).
 // Both run synchronously on the executor thread and must not throw.
 //
+// Balance (beyond knative, which lets the first replica take every Lease): each replica also
+// holds a Lease of its own, `chainsd-replica-<hash of its identity>`, renewed like the others and
+// released on stop — its presence. Every retry period the coordinator counts the replicas whose
+// presence Lease is current and takes at most its fair share, ceil(buckets / replicas), of each
+// reconciler's Leases: beyond it, it does not try to acquire free ones and hands over the excess
+// (relinquish: work stopped, Lease released, taken by another at its next retry). Tekton Chains
+// replicas have no presence Lease and take free Leases as knative does; nothing they do changes.
+//
 // Shutdown: stop(quiesced) ends elections at once for buckets not held; held Leases keep being
 // renewed until quiesced() is true (polled every 20 ms; e.g. "no pass in flight"), then each is
 // given up (on_lost) and released, and run() returns. So the runs in flight finish under the
@@ -41,6 +49,7 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include <array>
 
 namespace chainsd::metrics {
 class registry;
@@ -74,6 +83,7 @@ class coordinator {
   const std::string& identity() const noexcept { return opts_.identity; }
   const ownership& owner() const noexcept { return own_; }
   const elector& elector_for(reconciler_kind k, std::size_t bucket) const;
+  std::size_t replicas() const noexcept { return replicas_; }
   std::size_t held() const noexcept;
 
  private:
@@ -85,11 +95,17 @@ class coordinator {
   void refresh_metrics();
   boost::asio::awaitable<void> stopper();
   boost::asio::awaitable<void> ticker();
+  boost::asio::awaitable<void> balancer();
+  bool may_acquire(reconciler_kind k) const;
 
   ownership& own_;
   coordinator_options opts_;
   bucket_handler on_acquired_, on_lost_;
   std::vector<std::unique_ptr<slot>> slots_;
+  kube::client& client_;
+  std::unique_ptr<elector> presence_;
+  std::size_t replicas_ = 1;                       // with a current presence Lease, this one included
+  std::array<std::size_t, 2> fair_{64, 64};        // Leases of each reconciler this replica may hold
   std::function<bool()> quiesced_;
   bool stopping_ = false;
   bool finished_ = false;

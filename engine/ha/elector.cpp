@@ -52,6 +52,12 @@ void elector::stop() {
   wake_.cancel();
 }
 
+void elector::relinquish() {
+  if (!leading_) return;
+  relinquish_ = true;
+  wake_.cancel();
+}
+
 asio::awaitable<bool> elector::cancelled() {
   auto cs = co_await asio::this_coro::cancellation_state;
   co_return cs.cancelled() != asio::cancellation_type::none;
@@ -146,8 +152,11 @@ asio::awaitable<bool> elector::acquire() {
   std::uniform_real_distribution<double> jitter(0.0, 1.0);
   for (;;) {
     if (stopping_) co_return false;
-    bool ok = co_await try_acquire_or_renew(steady::now() + opts_.timing.renew_deadline);
-    if (ok) co_return true;
+    bool ok = false;
+    if (!cb_.may_acquire || cb_.may_acquire()) {
+      ok = co_await try_acquire_or_renew(steady::now() + opts_.timing.renew_deadline);
+      if (ok) co_return true;
+    }
     if (co_await cancelled()) {
       stopping_ = true;
       co_return false;
@@ -161,7 +170,12 @@ asio::awaitable<bool> elector::acquire() {
 asio::awaitable<void> elector::renew() {
   const auto retry = std::chrono::duration_cast<steady::duration>(opts_.timing.retry_period);
   for (;;) {
-    if (!(co_await sleep_until(steady::now() + retry))) co_return;  // stop(): the caller releases
+    if (relinquish_ || !(co_await sleep_until(steady::now() + retry))) {  // stop(), relinquish(): the caller releases
+      if (relinquish_)
+        log::info("lease handed over for balance", {{"lease", opts_.namespace_name + "/" + opts_.lease_name}});
+      relinquish_ = false;
+      co_return;
+    }
     // wait.PollUntilContextTimeout: try at once, then every retry period, until the give-up time.
     const time_point poll_start = steady::now();
     const time_point give_up = state_.give_up_at(poll_start, last_write_sent_);
@@ -235,6 +249,7 @@ asio::awaitable<void> elector::run() {
     bool won = co_await acquire();
     if (won && !stopping_) {
       leading_ = true;
+      relinquish_ = false;
       ++stats_.acquired;
       log::info("lease acquired", {{"lease", opts_.namespace_name + "/" + opts_.lease_name},
                                    {"identity", opts_.identity}});

@@ -51,6 +51,9 @@ struct elector_callbacks {
   std::function<void()> lost;
   std::function<void()> renewed;
   std::function<void()> released;   // a release write succeeded
+  // Asked before each attempt to take a Lease this replica does not hold (not before renewals):
+  // false skips the attempt (the coordinator's fair share, coordinator.hpp). Null: always.
+  std::function<bool()> may_acquire;
 };
 
 struct elector_stats {
@@ -71,6 +74,9 @@ class elector {
 
   boost::asio::awaitable<void> run();
   void stop();
+  // Ends the current term as if renewal had failed, at once: `lost`, release, then back to
+  // acquiring (subject to may_acquire). No effect when not leading.
+  void relinquish();
 
   bool leading() const noexcept { return leading_; }
   bool stopping() const noexcept { return stopping_; }
@@ -99,6 +105,7 @@ class elector {
   time_point last_write_sent_{};
   bool leading_ = false;
   bool stopping_ = false;
+  bool relinquish_ = false;
   bool uncertain_ = false;   // a write was sent whose outcome we do not know
   elector_stats stats_;
 };

@@ -2,10 +2,12 @@
 // The API operations the reconciler makes, behind an interface so the state machine can be
 // tested without a server. kube_cluster.hpp implements it with kube::client.
 
+#include "kube/watcher.hpp"
 #include "reconciler/run_meta.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -60,6 +62,11 @@ class cluster {
   // an API failure (the caller retries later).
   virtual boost::asio::awaitable<std::optional<std::vector<std::string>>> list_child_taskruns(std::string ns,
                                                                                               std::string pipelinerun) = 0;
+
+  // Every run of `kind` (all namespaces, or `ns`), paged; `each` gets them as ADDED events.
+  // False on an API failure (what was handed out stays handed out).
+  virtual boost::asio::awaitable<bool> list_runs(run_kind kind, std::string ns,
+                                                 std::function<void(kube::watch_event)> each) = 0;
 
   // A Kubernetes Event on the run (best effort; failures are only logged).
   virtual boost::asio::awaitable<void> record_event(run_meta run, std::string type, std::string reason,

@@ -27,8 +27,12 @@ echo_filter::result echo_filter::check(const std::string& uid, const std::string
   auto it = notes_.find(uid);
   if (it == notes_.end()) return {};
   if (resource_version == it->second.rv) {
+    if (it->second.echoed) return {verdict::stale, {}};  // seen already: a held list's copy
     result r{verdict::echo, std::move(it->second.parent)};
-    notes_.erase(it);
+    if (holds_ > 0)
+      it->second.echoed = true;
+    else
+      notes_.erase(it);
     return r;
   }
   if (older_version(it->second.rv, resource_version)) {
@@ -36,6 +40,11 @@ echo_filter::result echo_filter::check(const std::string& uid, const std::string
     return {};
   }
   return {verdict::stale, {}};
+}
+
+void echo_filter::release() {
+  if (holds_ > 0 && --holds_ == 0)
+    for (auto it = notes_.begin(); it != notes_.end();) it = it->second.echoed ? notes_.erase(it) : std::next(it);
 }
 
 void echo_filter::sweep() {

@@ -32,8 +32,12 @@ class echo_filter {
 
   // After a patch of run `uid` that produced `resource_version`; `parent` as in result.
   void remember(const std::string& uid, std::string resource_version, std::string parent);
-  // Judges an event. `echo` and `pass` end the note; `stale` keeps it.
+  // Judges an event. `echo` and `pass` end the note; `stale` keeps it. While held (hold()), an
+  // echo keeps its note too: a list taken before our patch may still deliver older versions.
   result check(const std::string& uid, const std::string& resource_version);
+  // A list is being read (HA rescan): notes outlive their echo until release().
+  void hold() { ++holds_; }
+  void release();
   void forget(const std::string& uid) { notes_.erase(uid); }
   // Drops expired notes; cheap to call often (at most one sweep a second).
   void sweep();
@@ -44,7 +48,9 @@ class echo_filter {
     std::string rv;
     runtime::clock::time_point expires;
     std::string parent;
+    bool echoed = false;  // its echo came while held
   };
+  int holds_ = 0;
   const runtime::clock& clock_;
   runtime::clock::duration ttl_;
   std::unordered_map<std::string, note> notes_;

@@ -181,6 +181,35 @@ boost::asio::awaitable<std::optional<std::vector<std::string>>> kube_cluster::li
   co_return items;
 }
 
+boost::asio::awaitable<bool> kube_cluster::list_runs(run_kind kind, std::string ns,
+                                                    std::function<void(kube::watch_event)> each) {
+  kube::list_options o;
+  o.limit = 500;
+  kube::json_scanner scanner;
+  run_meta probe;
+  probe.kind = kind;
+  while (true) {
+    auto r = co_await client_.list(resource_of(probe), ns, o);
+    if (!r.ok()) {
+      log::warn("listing runs failed", {{"kind", probe.kind_name()}, {"error", r.error().message}});
+      co_return false;
+    }
+    auto meta = scanner.scan_list(r.body, [&each](const kube::object_meta& m, std::string_view raw) {
+      kube::watch_event ev;
+      ev.type = kube::event_type::added;
+      ev.namespace_name = m.namespace_name;
+      ev.name = m.name;
+      ev.uid = m.uid;
+      ev.resource_version = m.resource_version;
+      ev.object = std::string(raw);
+      each(std::move(ev));
+    });
+    if (meta.continue_token.empty()) break;
+    o.continue_token = meta.continue_token;
+  }
+  co_return true;
+}
+
 boost::asio::awaitable<void> kube_cluster::record_event(run_meta run, std::string type, std::string reason,
                                                         std::string message) {
   static std::minstd_rand rng{std::random_device{}()};

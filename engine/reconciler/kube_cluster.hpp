@@ -19,6 +19,8 @@ class kube_cluster final : public cluster {
   boost::asio::awaitable<patch_outcome> apply_annotations(run_meta run, shared_annotations annotations) override;
   boost::asio::awaitable<std::optional<std::vector<std::string>>> list_child_taskruns(std::string ns,
                                                                                       std::string pipelinerun) override;
+  boost::asio::awaitable<bool> list_runs(run_kind kind, std::string ns,
+                                         std::function<void(kube::watch_event)> each) override;
   boost::asio::awaitable<void> record_event(run_meta run, std::string type, std::string reason,
                                             std::string message) override;
 

@@ -18,6 +18,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <array>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -563,6 +564,11 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
   // (by the apply where our field manager owns them, else by a merge patch right after).
   // `small`: `d` is already the small marking of a failure.
   asio::awaitable<outcome> write(outcome o, decision d, bool small) {
+    if (!in_scope(o.meta.kind, o.meta.namespace_name, o.meta.name)) {
+      // The bucket was lost during the pass: its new holder does the run.
+      o.what = outcome::kind::cancelled;
+      co_return o;
+    }
     auto applied = std::make_shared<const std::map<std::string, std::string>>(std::move(d.annotations));
     auto patched = co_await cluster_.apply_annotations(o.meta, applied);
     if (patched.rejected && !small) {
@@ -755,14 +761,77 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     }
   }
 
-  void release_unowned() {
+  void drop_unowned() {
     for (auto it = entries_.begin(); it != entries_.end();) {
       auto next = std::next(it);
-      if (!queue_.processing(it->first) && !in_scope(it->second.kind, it->second.meta.namespace_name, it->second.meta.name))
-        erase_entry(it);
+      const auto& m = it->second.meta;
+      if (!in_scope(it->second.kind, m.namespace_name, m.name)) {
+        if (auto p = passes_.find(it->first); p != passes_.end()) {
+          p->second.cancel->emit(asio::cancellation_type::terminal);  // ends `cancelled`
+        } else {
+          erase_entry(it);
+        }
+      }
       it = next;
     }
     update_gauges();
+  }
+
+  void rescan(run_kind kind) {
+    auto& st = rescans_[kind == run_kind::task_run ? 0 : 1];
+    if (st.running) {
+      st.again = true;
+      return;
+    }
+    st.running = true;
+    auto done = [self = shared_from_this(), kind](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::warn("rescan failed", {{"kind", kind == run_kind::task_run ? "TaskRun" : "PipelineRun"},
+                                      {"error", ex.what()}});
+        }
+      }
+      auto& s = self->rescans_[kind == run_kind::task_run ? 0 : 1];
+      s.running = false;
+      if (s.again && !self->stopping_) {
+        s.again = false;
+        self->rescan(kind);
+      }
+    };
+    asio::co_spawn(ex_, rescan_runs(shared_from_this(), kind), done);
+  }
+
+  static asio::awaitable<void> rescan_runs(std::shared_ptr<impl> self, run_kind kind) {
+    asio::steady_timer t(self->ex_);
+    t.expires_after(self->opts_.rescan_delay);
+    co_await t.async_wait(asio::use_awaitable);
+    if (self->stopping_) co_return;
+    std::size_t seen = 0, wanted = 0;
+    auto each = [&self, &seen, &wanted, kind](kube::watch_event ev) {
+      ++seen;
+      if (self->stopping_ || !self->in_scope(kind, ev.namespace_name, ev.name)) return;
+      ++wanted;
+      self->on_event(kind, std::move(ev));
+    };
+    std::string ns = self->opts_.namespaces.size() == 1 ? *self->opts_.namespaces.begin() : std::string();
+    // The list may hand out versions older than patches we make meanwhile (and whose echo comes
+    // first): the echo filter keeps its notes until the list is through.
+    self->echo_.hold();
+    bool ok = false;
+    std::exception_ptr failed;
+    try {
+      ok = co_await self->cluster_.list_runs(kind, ns, each);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    self->echo_.release();
+    if (failed) std::rethrow_exception(failed);
+    log::info("runs of buckets taken over re-examined",
+              {{"kind", kind == run_kind::task_run ? "TaskRun" : "PipelineRun"}, {"listed", std::to_string(seen)},
+               {"owned", std::to_string(wanted)}, {"complete", ok ? "true" : "false"}});
+    if (!ok && !self->stopping_) self->rescans_[kind == run_kind::task_run ? 0 : 1].again = true;
   }
 
   void cancel() {
@@ -787,6 +856,11 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
   std::unordered_map<std::string, std::string> parked_parents_;  // "ns/name" → uid
   std::unordered_map<std::string, pass_ctl> passes_;             // in flight, by uid
   std::multimap<runtime::clock::time_point, std::string> deadlines_;
+  struct rescan_state {
+    bool running = false;
+    bool again = false;
+  };
+  std::array<rescan_state, 2> rescans_{};  // TaskRuns, PipelineRuns
 };
 
 reconciler::reconciler(asio::any_io_executor ex, cluster& c, plugin_set_provider plugins, reconciler_options o)
@@ -802,7 +876,8 @@ void reconciler::stop() {
   impl_->poke();
 }
 void reconciler::cancel() { impl_->cancel(); }
-void reconciler::release_unowned() { impl_->release_unowned(); }
+void reconciler::drop_unowned() { impl_->drop_unowned(); }
+void reconciler::rescan(run_kind kind) { impl_->rescan(kind); }
 std::size_t reconciler::queued() const { return impl_->queue_.ready(); }
 std::size_t reconciler::in_flight() const { return impl_->in_flight_; }
 std::size_t reconciler::tracked() const { return impl_->entries_.size(); }

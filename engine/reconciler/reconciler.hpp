@@ -56,6 +56,7 @@ struct reconciler_options {
   // HA: whether this replica works on a run (its bucket is held). Null: every run. Called for
   // every event before anything is parsed: must be cheap.
   std::function<bool(run_kind, std::string_view namespace_name, std::string_view name)> owns;
+  std::chrono::milliseconds rescan_delay{200};
   // Time for queues and deadlines (tests inject a manual clock). Null: the real steady clock.
   runtime::clock* clock = nullptr;
 };
@@ -76,9 +77,12 @@ class reconciler {
   void stop();
   // Cuts every pass in flight (after the drain timeout): they end without writing to their run.
   void cancel();
-  // HA: drops every run this replica no longer owns (queued, waiting or parked; passes in
-  // flight finish). Call when a bucket is lost.
-  void release_unowned();
+  // HA: a bucket was lost. Drops every run this replica no longer owns (queued, waiting,
+  // parked) and cuts the passes of such runs in flight: they write nothing.
+  void drop_unowned();
+  // HA: a bucket was taken. Lists the runs of `kind` (after rescan_delay, so that buckets taken
+  // together share one list) and feeds them as events: those of buckets now held get work.
+  void rescan(run_kind kind);
 
   std::size_t queued() const;
   std::size_t in_flight() const;

@@ -76,12 +76,12 @@ class Workdir:
 class Chainsd:
     """A running chainsd. Its JSON logs are kept; the metrics address is read from them."""
 
-    def __init__(self, server, work, *extra, retry_base_ms=100):
+    def __init__(self, server, work, *extra, retry_base_ms=100, ha=False):
         self.log_path = os.path.join(work.path, "chainsd-%d.log" % time.monotonic_ns())
         self._log = open(self.log_path, "wb")
         self.args = [CHAINSD, "--kubeconfig", server.kubeconfig, "--plugin-dir", work.plugins,
                      "--signing-secrets", work.secrets, "--metrics-addr", "127.0.0.1:0",
-                     "--retry-base-ms", str(retry_base_ms), *extra]
+                     "--retry-base-ms", str(retry_base_ms), *(() if ha else ("--disable-ha",)), *extra]
         print("starting: " + " ".join(self.args), flush=True)
         self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT)
         m = wait_until(lambda: re.search(r'"serving health and metrics","address":"([^"]+)"', self.log()),

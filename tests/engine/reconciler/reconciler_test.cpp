@@ -188,6 +188,23 @@ struct fake_cluster final : cluster {
     }
     co_return out;
   }
+  std::vector<std::string> listed;  // what list_runs answers (TaskRun JSON)
+  int lists = 0;
+  boost::asio::awaitable<bool> list_runs(run_kind, std::string, std::function<void(kube::watch_event)> each) override {
+    ++lists;
+    for (const auto& j : listed) {
+      auto m = parse_run_meta(j, run_kind::task_run);
+      kube::watch_event ev;
+      ev.type = kube::event_type::added;
+      ev.namespace_name = m.namespace_name;
+      ev.name = m.name;
+      ev.uid = m.uid;
+      ev.resource_version = m.resource_version;
+      ev.object = j;
+      each(std::move(ev));
+    }
+    co_return true;
+  }
   std::vector<std::pair<std::string, std::string>> events;  // reason, message
   boost::asio::awaitable<void> record_event(run_meta, std::string, std::string reason, std::string message) override {
     events.emplace_back(std::move(reason), std::move(message));
@@ -742,10 +759,47 @@ TEST_CASE("HA: runs of buckets this replica does not hold are skipped before par
   REQUIRE(h.cluster.applies.size() == 1);  // retries 0, waiting for its backoff
   CHECK(h.rec->tracked() == 1);
   own_all = false;
-  h.rec->release_unowned();
+  h.rec->drop_unowned();
   CHECK(h.rec->tracked() == 0);
   h.advance(10s);
   CHECK(h.cluster.applies.size() == 1);
+}
+
+TEST_CASE("HA: a bucket taken over is re-examined: its runs are listed and the unsigned ones signed") {
+  bool own = false;
+  reconciler_options o;
+  o.owns = [&own](run_kind, std::string_view, std::string_view) { return own; };
+  o.rescan_delay = 0ms;
+  harness h({}, o);
+  auto a = run_json("a", "ua", "10", true), b = run_json("b", "ub", "11", true, R"({"chains.tekton.dev/signed":"true"})");
+  h.rec->on_event(run_kind::task_run, event(a, "ua", "10", kube::event_type::added, "a"));
+  h.drain();
+  CHECK(h.rec->tracked() == 0);  // another replica's bucket
+  own = true;
+  h.cluster.listed = {a, b};
+  h.rec->rescan(run_kind::task_run);
+  h.rec->rescan(run_kind::task_run);  // taken together: one more list at most
+  h.drain();
+  CHECK(h.cluster.lists <= 2);
+  REQUIRE(h.cluster.applies.size() == 1);  // a only: b was signed already
+  CHECK(h.signer->calls == 1);
+}
+
+TEST_CASE("HA: a bucket lost mid-pass cuts the pass; nothing is written") {
+  bool own = true;
+  reconciler_options o;
+  o.owns = [&own](run_kind, std::string_view, std::string_view) { return own; };
+  harness h({}, o);
+  h.set->signers["x509"] = plugin_host::guard(std::make_unique<hanging_signer>(), info("signer", "x509"));
+  h.rec->on_event(run_kind::task_run, event(run_json("c", "uc", "10", true), "uc", "10", kube::event_type::added, "c"));
+  h.drain();
+  REQUIRE(h.rec->in_flight() == 1);
+  own = false;
+  h.rec->drop_unowned();
+  h.drain();
+  CHECK(h.rec->in_flight() == 0);
+  CHECK(h.rec->tracked() == 0);
+  CHECK(h.cluster.applies.empty());
 }
 
 // artifacts.oci.sign-platform-manifests: the plan asks the storage that reads image indexes for

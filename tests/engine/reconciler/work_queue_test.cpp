@@ -91,3 +91,16 @@ TEST_CASE("echo_filter: our version is an echo, older is stale, newer passes; no
   CHECK_FALSE(older_version("10", "9"));
   CHECK_FALSE(older_version("abc", "10"));
 }
+
+TEST_CASE("echo_filter: while a list is read, a note outlives its echo so that the list's older copy is stale") {
+  runtime::manual_clock clk;
+  echo_filter f(clk, 600s);
+  f.hold();
+  f.remember("u", "101", "");
+  CHECK(f.check("u", "101").v == echo_filter::verdict::echo);   // from the watch
+  CHECK(f.check("u", "90").v == echo_filter::verdict::stale);   // the list's copy from before the patch
+  CHECK(f.check("u", "101").v == echo_filter::verdict::stale);  // a second copy of our own version
+  f.release();
+  CHECK(f.size() == 0);
+  CHECK(f.check("u", "90").v == echo_filter::verdict::pass);
+}
