@@ -307,6 +307,48 @@ def scenario_a(build, n, runs_file, oci):
     return signing_run(build, n, runs_file, cfg, 2 if oci else 1)
 
 
+def scenario_ha(build, n, runs_file, replicas):
+    """A1 shared by `replicas` chainsd processes (leader election on, 6 buckets, short leases), all
+    started at once on core 0: runs/s, CPU per run of all replicas together, the share each took."""
+    work = tempfile.mkdtemp(prefix="chainsd-bench-ha-")
+    os.chmod(work, 0o755)
+    le = {"apiVersion": "v1", "kind": "ConfigMap",
+          "metadata": {"name": "tekton-chains-config-leader-election", "namespace": "tekton-chains"},
+          "data": {"buckets": "6", "lease-duration": "2s", "renew-deadline": "1500ms", "retry-period": "200ms"}}
+    cfg = dict(BASE, **{"artifacts.oci.storage": ""})
+    server = Server(build, work, [runs_file, config_file(work, cfg, [le])])
+    procs = []
+    try:
+        t0 = time.monotonic()
+        for i in range(replicas):
+            d = os.path.join(work, "r%d" % i)
+            os.makedirs(d)
+            os.chmod(d, 0o755)
+            procs.append(start_chainsd(build, d, server))
+        done = 0
+        while done < n:
+            time.sleep(0.05)
+            done = sum(metric(addr, SIGNED) for _, addr in procs)
+            if any(metric(addr, FAILED) for _, addr in procs):
+                raise RuntimeError("runs marked failed")
+            if time.monotonic() - t0 > 600:
+                raise RuntimeError("timeout: %d of %d signed" % (done, n))
+        elapsed = time.monotonic() - t0
+        shares = [int(metric(addr, SIGNED)) for _, addr in procs]
+        cpu = sum(proc_cpu_seconds(p.pid) for p, _ in procs)
+        rss = [round(proc_status_mib(p.pid, "VmHWM"), 1) for p, _ in procs]
+        return {"replicas": replicas, "runs": n, "signatures_per_run": 1, "seconds": round(elapsed, 3),
+                "runs_per_s": round(n / elapsed, 1), "cpu_s_per_1000_runs": round(cpu / n * 1000, 3),
+                "runs_signed_by_each": shares, "peak_rss_mib_each": rss, "peak_rss_mib": max(rss),
+                "api_requests_per_run": 0, "server_cpu_s": {"kube-testserver": round(proc_cpu_seconds(server.proc.pid), 2)}}
+    finally:
+        for p, _ in procs:
+            p.terminate()
+            p.wait()
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def scenario_c(build, n, runs_file):
     rekor = lambda work: Helper("rekor-stub", ["/usr/bin/python3", os.path.join(
         ROOT, "tests/support/rekor-stub/rekor_stub.py"), "--port", "0"], r"listening on (\d+)")
@@ -509,10 +551,13 @@ def main():
     tmp = tempfile.mkdtemp(prefix="chainsd-bench-data-")
     try:
         runs = os.path.join(tmp, "runs.jsonl")
-        if only & {"A1", "A2", "B", "C", "D", "E"}:
+        if only & {"A1", "A2", "B", "C", "D", "E", "HA1", "HA2", "HA3"}:
             make_runs(max(a.runs, int(a.rate * a.seconds) if "B" in only else 0), runs)
         if "A1" in only:
             results["A1_taskrun_only"] = scenario_a(a.build, a.runs, runs, oci=False)
+        for r in (1, 2, 3):
+            if "HA%d" % r in only:
+                results["HA%d_replicas" % r] = scenario_ha(a.build, a.runs, runs, r)
         if "A2" in only:
             results["A2_taskrun_and_image"] = scenario_a(a.build, a.runs, runs, oci=True)
         if "B" in only:
