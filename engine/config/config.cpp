@@ -1,4 +1,5 @@
 #include "config/config.hpp"
+#include "config/transparency.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -185,6 +186,13 @@ const std::vector<key_rule>& rules() {
                  }});
     v.push_back({"transparency.url", as_string(FIELD(transparency.url))});
     v.push_back({"transparency.publickey", as_string(FIELD(transparency.public_key))});
+    // Ours: Rekor v2, RFC 3161 timestamps, Sigstore signing config (checked together in
+    // validate_transparency, transparency.cpp).
+    v.push_back({"transparency.version", as_string(FIELD(transparency.version), strings{"v1", "v2"})});
+    v.push_back({"transparency.timestamp.url", as_string(FIELD(transparency.timestamp_url))});
+    v.push_back({"transparency.timestamp.certchain", as_string(FIELD(transparency.timestamp_certchain))});
+    v.push_back({"transparency.signing-config", as_string(FIELD(transparency.signing_config))});
+    v.push_back({"transparency.trusted-root", as_string(FIELD(transparency.trusted_root))});
     v.push_back({"signers.kms.kmsref", as_string(FIELD(kms.kms_ref))});
     v.push_back({"signers.kms.auth.address", as_string(FIELD(kms.auth_address))});
     v.push_back({"signers.kms.auth.token", as_string(FIELD(kms.auth_token))});
@@ -289,6 +297,7 @@ parse_result parse(const data_map& data, const plugin_names& extra) {
     if (auto s = suggest_key(key); !s.empty()) w += "; did you mean " + s + "?";
     result.warnings.push_back(std::move(w));
   }
+  validate_transparency(data, cfg, result);
   if (result.errors.empty()) {
     cfg.source = data;
     result.value = std::move(cfg);

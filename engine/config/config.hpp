@@ -95,6 +95,12 @@ struct transparency_config {
   bool verify_annotation = false;  // "manual": only runs annotated chains.tekton.dev/transparency-upload
   std::string url = "https://rekor.sigstore.dev";
   std::string public_key;  // ours: transparency.publickey, a PEM file path or PEM text; empty = pin on first use
+  // Ours (see engine/tlog/README.md), validated together by validate_transparency():
+  std::string version = "v1";    // transparency.version: "v1" (Rekor REST) or "v2" (rekor-tiles)
+  std::string timestamp_url;     // transparency.timestamp.url: an RFC 3161 TSA; empty = none
+  std::string timestamp_certchain;  // transparency.timestamp.certchain: PEM text or file path
+  std::string signing_config;    // transparency.signing-config: path of a signing_config.v0.2.json
+  std::string trusted_root;      // transparency.trusted-root: path of a trusted_root.json
 };
 
 struct config {

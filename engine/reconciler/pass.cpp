@@ -72,9 +72,11 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
     }
     const auto& sig = *progress->artifacts[id].signature;
 
-    // log
-    if (p.upload && !progress->artifacts[id].entry) {
-      const std::string where = "uploading " + what + " to " + cfg.transparency.url;
+    // log (and timestamp): Rekor v1 or v2, RFC 3161, as the config asks (engine/tlog/logger.hpp)
+    const bool log_step = p.upload || (set->tlog && set->tlog->wants(false));
+    if (log_step && !progress->artifacts[id].entry) {
+      const std::string url = set->tlog ? set->tlog->log_url() : cfg.transparency.url;
+      const std::string where = "uploading " + what + " to " + (url.empty() ? "the timestamp authority" : url);
       if (!set->tlog) {
         out.failures.push_back(
             {"tlog", plugin::errc::bad_config,
@@ -82,22 +84,37 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
         continue;
       }
       tlog::log_request req;
-      req.payload = a.payload;
-      req.dsse = a.dsse;
-      req.envelope_json = sig.envelope;
-      req.signature_der = sig.signature;
-      // The verifier Rekor checks the signature with: the Fulcio certificate when there is one.
-      req.verifier_pem = sig.cert_pem.empty() ? sig.public_key_pem : sig.cert_pem;
+      if (a.dsse) {
+        req.envelope_json = sig.envelope;
+      } else {
+        req.payload = a.payload;
+        req.signature = sig.signature;
+      }
+      req.public_key_pem = sig.public_key_pem;
       req.cert_pem = sig.cert_pem;
-      req.key_id = sig.key_id;
+      req.key_hint = sig.key_id;
+      req.upload = p.upload;
+      req.signer_key = std::string(a.kind == plugin::artifact_kind::oci ? "artifacts.oci" : "artifacts." + kind_lower) +
+                       ".signer";
       std::optional<failure> failed;
       try {
         auto entry = co_await set->tlog->log(std::move(req));
-        log::info("uploaded to transparency log", {{"run", run}, {"uid", p.ref.uid}, {"artifact", a.what},
-                                                   {"log_index", std::to_string(entry.log_index)}});
+        if (entry.log_version != 0)
+          log::info("uploaded to transparency log", {{"run", run}, {"uid", p.ref.uid}, {"artifact", a.what},
+                                                     {"log_index", std::to_string(entry.log_index)}});
+        if (entry.log_version != 0) {
+          ++out.uploaded_count;
+          metrics::global()
+              .get_counter("watcher_" + kind_lower + "_payload_uploaded_total", "Total number of uploaded payloads")
+              .inc();
+        }
         progress->artifacts[id].entry = std::move(entry);
       } catch (const tlog::tlog_error& e) {
-        failed = failure{"tlog", e.permanent() ? plugin::errc::permanent : plugin::errc::retryable, where + ": " + e.what()};
+        failed = failure{"tlog",
+                         e.bad_config()  ? plugin::errc::bad_config
+                         : e.permanent() ? plugin::errc::permanent
+                                         : plugin::errc::retryable,
+                         where + ": " + e.what()};
       } catch (const boost::system::system_error& e) {
         if (e.code() == boost::asio::error::operation_aborted) throw;  // the pass is cancelled
         failed = failure{"tlog", plugin::errc::retryable, where + ": " + e.what()};
@@ -107,11 +124,7 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
         out.failures.push_back(std::move(*failed));
         continue;
       }
-      ++out.uploaded_count;
-      metrics::global()
-          .get_counter("watcher_" + kind_lower + "_payload_uploaded_total", "Total number of uploaded payloads")
-          .inc();
-    } else if (p.upload) {
+    } else if (log_step) {
       ++out.reused_count;
     }
 
@@ -164,7 +177,8 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
       if (s == it->second.stored.end()) continue;
       for (const auto& [k, v] : s->second) out.annotations[k] = v;
     }
-    if (it->second.entry) out.annotations[std::string(transparency_annotation)] = it->second.entry->annotation;
+    if (it->second.entry && !it->second.entry->annotation.empty())
+      out.annotations[std::string(transparency_annotation)] = it->second.entry->annotation;
   }
   co_return std::move(out);
 }

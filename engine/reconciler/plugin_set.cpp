@@ -1,6 +1,7 @@
 #include "reconciler/plugin_set.hpp"
 
 #include "runtime/log.hpp"
+#include "tlog/setup.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -83,25 +84,13 @@ std::shared_ptr<plugin_set> build_plugin_set(std::shared_ptr<const config::confi
                                              net::http_client* outbound) {
   auto set = std::make_shared<plugin_set>();
   set->cfg = cfg;
-  if (cfg->transparency.enabled && outbound) {
+  if (outbound) {
+    // Rekor v1/v2 and timestamps as the transparency.* keys (or a signing config) ask; null when
+    // they ask for neither. Reads the key files they name, once per config snapshot.
     try {
-      tlog::client_options o;
-      o.url = cfg->transparency.url;
-      // transparency.publickey: PEM text, or the path of a PEM file (read once per config).
-      const auto& pk = cfg->transparency.public_key;
-      if (pk.find("-----BEGIN") != std::string::npos) {
-        o.public_key_pem = pk;
-      } else if (!pk.empty()) {
-        std::ifstream in(pk);
-        if (!in) throw std::invalid_argument("transparency.publickey: cannot read " + pk);
-        std::ostringstream text;
-        text << in.rdbuf();
-        o.public_key_pem = text.str();
-      }
-      set->tlog = std::make_shared<tlog::rekor_v1_log>(std::make_unique<tlog::client>(*outbound, std::move(o)));
+      set->tlog = tlog::make_logger(*cfg, *outbound);
     } catch (const std::exception& e) {
-      log::error("transparency log cannot be used; runs that should upload will fail",
-                 {{"key", "transparency.publickey"}, {"error", e.what()}});
+      log::error("transparency log cannot be used; runs that should upload will fail", {{"error", e.what()}});
       set->tlog_error = e.what();
     }
   }

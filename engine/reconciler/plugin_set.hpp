@@ -4,7 +4,7 @@
 
 #include "config/config.hpp"
 #include "plugin_host/registry.hpp"
-#include "tlog/log_artifact.hpp"
+#include "tlog/logger.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -25,8 +25,9 @@ struct plugin_set {
   std::map<std::string, std::unique_ptr<plugin::storage>> storages;
   std::map<std::string, plugin::error> signer_errors;
   std::map<std::string, plugin::error> storage_errors;
-  // The transparency log when transparency.enabled is true or manual; null otherwise, or when it
-  // could not be set up (tlog_error says why, and runs that should upload fail with it).
+  // The transparency log and/or timestamp authority the config asks for (engine/tlog/logger.hpp:
+  // Rekor v1 or v2, RFC 3161); null when it asks for neither, or when it could not be set up
+  // (tlog_error says why, naming the key, and runs that should upload fail with it).
   std::shared_ptr<tlog::transparency_log> tlog;
   std::string tlog_error;
   // artifacts.oci.sign-platform-manifests: the storage of artifacts.oci.storage that reads image

@@ -10,7 +10,7 @@
 // (reconciler_options::max_progress_bytes); a run beyond the bound keeps none.
 
 #include "signing/sign_artifact.hpp"
-#include "tlog/log_artifact.hpp"
+#include "tlog/logger.hpp"
 
 #include <cstdint>
 #include <map>
@@ -27,7 +27,8 @@ struct artifact_progress {
   std::map<std::string, std::map<std::string, std::string>> stored;
 
   std::size_t bytes() const {
-    std::size_t n = payload.size() + (signature ? signature->bytes() : 0) + (entry ? entry->bytes() : 0);
+    std::size_t n = payload.size() + (signature ? signature->bytes() : 0) +
+                    (entry ? entry->annotation.size() + entry->entry_json.size() + entry->bundle_json.size() : 0);
     for (const auto& [k, a] : stored) {
       n += k.size();
       for (const auto& [ak, av] : a) n += ak.size() + av.size();

@@ -1,12 +1,15 @@
 #pragma once
-// Sigstore bundles (v0.3 JSON, application/vnd.dev.sigstore.bundle.v0.3+json) from a verified
-// log entry: what users verify offline (cosign verify-blob-attestation --bundle, sigstore-js,
-// sigstore-python) without asking the log again.
+// Sigstore bundles (v0.3 JSON, application/vnd.dev.sigstore.bundle.v0.3+json): what users verify
+// offline (cosign verify-blob-attestation --bundle, sigstore-js, sigstore-python) without asking
+// the log again. The engine builds them here, for every form it makes: a Rekor v1 entry (SET and
+// inclusion proof), a Rekor v2 entry (inclusion proof against a checkpoint), RFC 3161 timestamps
+// with either, or timestamps alone.
 
 #include "tlog/entry.hpp"
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chainsd::tlog {
 
@@ -16,6 +19,22 @@ struct bundle_signer {
   std::string cert_pem;
   std::string key_hint;
 };
+
+// What was signed: a DSSE envelope (in-toto), or a payload and its raw signature (simplesigning).
+struct bundle_content {
+  std::string envelope_json;  // non-empty: dsseEnvelope
+  std::string payload;        // else messageSignature over SHA-256(payload)
+  std::string signature;
+};
+
+// A bundle from its parts. `tlog_entries`: TransparencyLogEntry objects in protobuf JSON
+// (v1_tlog_entry_json, or a verified Rekor v2 entry); `timestamps`: DER TimeStampResps.
+// Throws verify_error when the content or certificate cannot be read.
+std::string sigstore_bundle(const bundle_content& content, const bundle_signer& who,
+                            const std::vector<std::string>& tlog_entries, const std::vector<std::string>& timestamps);
+
+// A Rekor v1 entry as a bundle's TransparencyLogEntry (needs its inclusion proof).
+std::string v1_tlog_entry_json(const log_entry& e);
 
 // An in-toto attestation: the DSSE envelope exactly as logged in `e` (a dsse entry).
 std::string sigstore_bundle_dsse(const log_entry& e, std::string_view envelope_json, const bundle_signer& who);

@@ -4,6 +4,7 @@
 #include "runtime/backoff.hpp"
 #include "runtime/log.hpp"
 #include "runtime/sleep.hpp"
+#include "tlog/retry.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -17,15 +18,6 @@ namespace {
 std::map<std::string, log_key>& pinned_keys() {
   static std::map<std::string, log_key> pins;
   return pins;
-}
-
-std::string log_message(const net::response& r) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(r.body, ec);
-  if (!ec && v.is_object()) {
-    if (const auto* m = v.as_object().if_contains("message"); m && m->is_string()) return std::string(m->get_string());
-  }
-  return r.body.substr(0, 300);
 }
 
 bool retryable_status(unsigned s) { return s == 429 || s >= 500; }
@@ -47,10 +39,17 @@ std::string client::entry_url(std::int64_t log_index) const {
   return opts_.url + "/api/v1/log/entries?logIndex=" + std::to_string(log_index);
 }
 
-namespace {
+namespace detail {
 
-// Sends with bounded retries of what may pass (5xx, 429, transport). Returns the last response
-// for the caller to judge; throws tlog_error when every attempt failed in transport or 5xx/429.
+std::string log_message(const net::response& r) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r.body, ec);
+  if (!ec && v.is_object()) {
+    if (const auto* m = v.as_object().if_contains("message"); m && m->is_string()) return std::string(m->get_string());
+  }
+  return r.body.substr(0, 300);
+}
+
 boost::asio::awaitable<net::response> send_retrying(net::http_client& http, net::request req, int attempts,
                                                     std::chrono::milliseconds initial, std::chrono::milliseconds max) {
   runtime::backoff delay(initial, max);
@@ -75,7 +74,10 @@ boost::asio::awaitable<net::response> send_retrying(net::http_client& http, net:
   throw tlog_error(last + " (after " + std::to_string(attempts) + " attempts)", false);
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::log_message;
+using detail::send_retrying;
 
 boost::asio::awaitable<log_key> client::public_key() {
   if (key_) co_return *key_;

@@ -37,13 +37,20 @@ struct client_options {
 
 // `permanent`: asking again cannot help (a 4xx from the log). Verification failures and
 // exhausted retries are not permanent: the run's retry state machine may try once more.
+// `bad_config` (also permanent): the configuration cannot work (the message names the keys),
+// e.g. a signing key Rekor v2 refuses; plugin::errc::bad_config for the run.
 class tlog_error : public std::runtime_error {
  public:
-  tlog_error(std::string what, bool permanent) : std::runtime_error(std::move(what)), permanent_(permanent) {}
-  bool permanent() const noexcept { return permanent_; }
+  enum class kind { retryable, permanent, bad_config };
+  tlog_error(std::string what, bool permanent)
+      : std::runtime_error(std::move(what)), kind_(permanent ? kind::permanent : kind::retryable) {}
+  tlog_error(std::string what, kind k) : std::runtime_error(std::move(what)), kind_(k) {}
+  bool permanent() const noexcept { return kind_ != kind::retryable; }
+  bool bad_config() const noexcept { return kind_ == kind::bad_config; }
+  kind error_kind() const noexcept { return kind_; }
 
  private:
-  bool permanent_;
+  kind kind_;
 };
 
 class client {

@@ -2,15 +2,11 @@
 
 #include "chainsd/plugin/encoding.hpp"
 #include "tlog/canonical_json.hpp"
+#include "tlog/json_fields.hpp"
 #include "tlog/merkle.hpp"
+#include "tlog/pkey.hpp"
 
 #include <boost/json.hpp>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
-#include <deque>
-#include <memory>
 
 namespace chainsd::tlog {
 namespace json = boost::json;
@@ -19,75 +15,13 @@ using plugin::base64_encode;
 
 namespace {
 
-struct pkey_free { void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); } };
-struct bio_free { void operator()(BIO* b) const { BIO_free(b); } };
-struct x509_free { void operator()(X509* x) const { X509_free(x); } };
-struct md_ctx_free { void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); } };
-using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
-
-// A PUBLIC KEY PEM or a certificate PEM (whose key is used).
-pkey_ptr decode_key(std::string_view pem) {
-  auto bio = [&] { return std::unique_ptr<BIO, bio_free>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))); };
-  if (auto b = bio(); b) {
-    if (EVP_PKEY* k = PEM_read_bio_PUBKEY(b.get(), nullptr, nullptr, nullptr)) return pkey_ptr(k);
-  }
-  if (auto b = bio(); b) {
-    std::unique_ptr<X509, x509_free> cert(PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr));
-    if (cert) {
-      if (EVP_PKEY* k = X509_get_pubkey(cert.get())) return pkey_ptr(k);
-    }
-  }
-  throw verify_error("not a PEM public key or certificate");
-}
-
-// Decoding a PEM costs far more than a verification (OpenSSL's decoder lookup): the few keys in
-// use (the log's, a signer's, the current Fulcio certificate's) are kept decoded, per thread.
-pkey_ptr load_key(std::string_view pem) {
-  struct entry {
-    std::string pem;
-    pkey_ptr key;
-  };
-  thread_local std::deque<entry> cache;
-  for (auto& e : cache)
-    if (e.pem == pem) {
-      EVP_PKEY_up_ref(e.key.get());
-      return pkey_ptr(e.key.get());
-    }
-  auto key = decode_key(pem);
-  EVP_PKEY_up_ref(key.get());
-  cache.push_front(entry{std::string(pem), pkey_ptr(key.get())});
-  if (cache.size() > 8) cache.pop_back();
-  return key;
-}
+using detail::at;
+using detail::load_key;
+using detail::num;
+using detail::parse_json;
+using detail::str;
 
 std::string sha256_hex(std::string_view data) { return to_hex(sha256(data)); }
-
-const json::value& at(const json::value& v, std::string_view key, std::string_view where) {
-  const auto* o = v.if_object();
-  const json::value* r = o ? o->if_contains(key) : nullptr;
-  if (!r) throw verify_error(std::string(where) + ": missing \"" + std::string(key) + "\"");
-  return *r;
-}
-
-std::string str(const json::value& v, std::string_view key, std::string_view where) {
-  const auto& r = at(v, key, where);
-  if (!r.is_string()) throw verify_error(std::string(where) + ": \"" + std::string(key) + "\" is not a string");
-  return std::string(r.get_string());
-}
-
-std::int64_t num(const json::value& v, std::string_view key, std::string_view where) {
-  const auto& r = at(v, key, where);
-  if (r.is_int64()) return r.get_int64();
-  if (r.is_uint64() && r.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(r.get_uint64());
-  throw verify_error(std::string(where) + ": \"" + std::string(key) + "\" is not an integer");
-}
-
-json::value parse_json(std::string_view text, std::string_view where) {
-  boost::system::error_code ec;
-  auto v = json::parse(text, ec);
-  if (ec) throw verify_error(std::string(where) + ": not JSON: " + ec.message());
-  return v;
-}
 
 }  // namespace
 
@@ -166,12 +100,7 @@ std::string set_payload(const log_entry& e) {
 
 log_key parse_log_key(std::string_view pem) {
   auto k = load_key(pem);
-  int len = i2d_PUBKEY(k.get(), nullptr);
-  if (len <= 0) throw verify_error("log public key: cannot encode");
-  std::string der(static_cast<std::size_t>(len), '\0');
-  auto* p = reinterpret_cast<unsigned char*>(der.data());
-  i2d_PUBKEY(k.get(), &p);
-  auto h = sha256(der);
+  auto h = sha256(detail::spki_der(k.get()));
   log_key out;
   out.pem = std::string(pem);
   out.log_id = to_hex(h);
@@ -181,13 +110,8 @@ log_key parse_log_key(std::string_view pem) {
 
 bool verify_signature(std::string_view pem, std::string_view message, std::string_view signature) {
   auto key = load_key(pem);
-  std::unique_ptr<EVP_MD_CTX, md_ctx_free> ctx(EVP_MD_CTX_new());
   // Ed25519 signs the message itself; ECDSA and RSA (PKCS#1 v1.5) a SHA-256 digest, as Rekor.
-  const EVP_MD* md = EVP_PKEY_get_id(key.get()) == EVP_PKEY_ED25519 ? nullptr : EVP_sha256();
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key.get()) != 1)
-    throw verify_error("cannot initialize signature verification");
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
-                          reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  return detail::verify_message(key.get(), message, signature);
 }
 
 void verify_set(const log_entry& e, const log_key& key) {

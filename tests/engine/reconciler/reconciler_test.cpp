@@ -116,15 +116,19 @@ struct counting_storage final : plugin::storage {
 
 // A transparency log that counts its entries (and fails its first `failures` uploads).
 struct counting_log final : tlog::transparency_log {
+  std::string url = "https://rekor.test";
+  bool wants(bool upload) const override { return upload; }
+  const std::string& log_url() const override { return url; }
   int uploads = 0;
   int failures = 0;
   std::vector<std::string> signatures;
   boost::asio::awaitable<tlog::log_result> log(tlog::log_request r) override {
     ++uploads;
     if (uploads <= failures) throw tlog::tlog_error("rekor answered 503", false);
-    signatures.push_back(r.signature_der);
+    signatures.push_back(r.envelope_json.empty() ? r.signature : r.envelope_json);
     tlog::log_result out;
     out.log_index = static_cast<std::int64_t>(signatures.size());
+    out.log_version = 1;
     out.annotation = "https://rekor.test/api/v1/log/entries?logIndex=" + std::to_string(out.log_index);
     out.entry_json = "{}";
     out.bundle_json = "{}";

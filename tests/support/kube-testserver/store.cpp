@@ -570,6 +570,10 @@ object_ptr store::patch(std::size_t res, const std::string& ns, const std::strin
       }
       return commit(res, std::move(body), event_type::added, nullptr, true);
     }
+    // As kube: a resourceVersion in the applied configuration is a precondition.
+    if (std::string_view rv = pmd ? string_at(*pmd, "resourceVersion") : std::string_view();
+        !rv.empty() && rv != std::to_string(existing->rv))
+      conflict_modified(t, name);
     scratch_arena arena;
     json::value old_value = json::parse(existing->bytes, arena.storage());
     json::value next = server_side_apply(&old_value, patch, ctx, opt.force);
