@@ -26,6 +26,9 @@ struct patch_outcome {
   // The API server refused the content (400, 413 body too large, 422 Invalid such as annotations
   // over 256 KiB): sending the same patch again cannot help.
   bool rejected = false;
+  // 409 on the resourceVersion precondition: the run changed since it was read (another replica
+  // may have signed it); read it again before deciding anything.
+  bool stale = false;
   unsigned status = 0;         // HTTP status of a failure (0: transport)
   std::string resource_version;  // of the run after the patch
   std::vector<std::string> finalizers;  // of the run after the patch (filled by remove_finalizers)
@@ -46,7 +49,8 @@ class cluster {
 
   // Server-side apply of `annotations` (every chains.tekton.dev/* annotation chainsd owns on the
   // run, complete: apply semantics drop owned keys that are absent) with field manager
-  // tekton-chains-controller; retried with force on conflict.
+  // tekton-chains-controller, with `run.resource_version` as precondition (→ stale); retried
+  // with force on a field manager conflict.
   virtual boost::asio::awaitable<patch_outcome> apply_annotations(run_meta run, shared_annotations annotations) = 0;
 
   // Removes upstream's finalizers (run_meta.hpp) that server-side apply cannot (another

@@ -62,6 +62,13 @@ std::string annotation_apply_body(const run_meta& run, const std::map<std::strin
   add_str(b, run.name);
   b += ",\"namespace\":";
   add_str(b, run.namespace_name);
+  if (!run.resource_version.empty()) {
+    // A precondition: the apply lands only on the version the pass decided on. A run another
+    // replica (or a pass from before a partition) signed meanwhile answers 409 instead of having
+    // its signature replaced.
+    b += ",\"resourceVersion\":";
+    add_str(b, run.resource_version);
+  }
   b += ",\"annotations\":{";
   bool first = true;
   for (const auto& [k, v] : annotations) {
@@ -81,8 +88,16 @@ boost::asio::awaitable<patch_outcome> kube_cluster::apply_annotations(run_meta r
   // retry builds it again.
   auto r = co_await client_.apply(resource_of(run), run.namespace_name, run.name,
                                   annotation_apply_body(run, *annotations), field_manager, false);
+  if (r.conflict() && r.error().message.find("Apply failed") == std::string::npos) {
+    // "the object has been modified": the run changed since the pass read it.
+    out.status = r.status;
+    out.stale = true;
+    out.error = call_failed("apply to", run, r.error());
+    co_return out;
+  }
   if (r.conflict()) {
-    // Only another writer of our annotations conflicts; upstream forces then, and so do we.
+    // A field manager conflict: only another writer of our annotations conflicts; upstream
+    // forces then, and so do we.
     log::warn("server-side apply conflict on chains annotations; forcing",
               {{"run", run.key()}, {"uid", run.uid}, {"error", r.error().message}});
     r = co_await client_.apply(resource_of(run), run.namespace_name, run.name, annotation_apply_body(run, *annotations),

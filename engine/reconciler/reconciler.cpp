@@ -373,6 +373,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
   // A view older than our own last patch lacks what we wrote (retries, stored annotations).
   static void overlay(const entry& e, run_meta& meta) {
     if (e.patched_rv.empty() || older_version(e.patched_rv, meta.resource_version)) return;
+    meta.resource_version = e.patched_rv;  // what the next write is conditioned on
     auto chains = annotation_bytes(meta.chains_annotations);
     meta.annotations_bytes = (meta.annotations_bytes > chains ? meta.annotations_bytes - chains : 0) +
                              annotation_bytes(*e.written);
@@ -587,6 +588,15 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     if (patched.not_found) {
       log::info("run deleted before it could be marked", {{"run", o.meta.key()}, {"uid", o.meta.uid}});
       o.what = outcome::kind::dropped;
+      co_return o;
+    }
+    if (patched.stale) {
+      // The run changed since this pass read it (another replica may have signed it, or this
+      // pass outlived a partition): nothing was written. Read it again before anything else;
+      // what the pass made is kept for a retry that still needs it.
+      o.what = outcome::kind::retry_unwritten;
+      o.reason = "the run changed while it was signed: " + patched.error;
+      if (auto* e = lookup(o.meta.uid)) e->fetch = true;
       co_return o;
     }
     if (patched.rejected) {

@@ -137,6 +137,19 @@ def patches(s):
                          json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"k": "v"}}),
                          "application/apply-patch+yaml")
     check(st == 201 and o["data"] == {"k": "v"}, "apply creates a missing object (JSON body) -> 201")
+    # a resourceVersion in the applied configuration is a precondition
+    rv = o["metadata"]["resourceVersion"]
+    stale = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied", "resourceVersion": str(int(rv) - 1)},
+             "data": {"k": "w"}}
+    st, _, err = s.request("PATCH", "/api/v1/namespaces/tekton-chains/configmaps/applied?fieldManager=alice",
+                           json.dumps(stale), "application/apply-patch+yaml")
+    check(st == 409 and err["reason"] == "Conflict" and "the object has been modified" in err["message"],
+          "apply with a stale resourceVersion -> 409 Conflict, the object has been modified")
+    stale["metadata"]["resourceVersion"] = rv
+    st, _, o = s.request("PATCH", "/api/v1/namespaces/tekton-chains/configmaps/applied?fieldManager=alice",
+                         json.dumps(stale), "application/apply-patch+yaml")
+    check(st == 200 and o["data"] == {"k": "w"} and o["metadata"]["resourceVersion"] != rv,
+          "apply with the current resourceVersion -> 200, a new version")
 
 
 def pagination_and_selectors(s):

@@ -142,8 +142,18 @@ struct fake_cluster final : cluster {
   int apply_failures = 0;            // next N applies fail with 500
   std::size_t reject_over = 0;       // applies whose annotations exceed this many bytes get 422
   std::vector<std::string> leave_finalizers;  // what an apply leaves (as if another operation owns them)
+  int stale_applies = 0;             // next N applies fail their resourceVersion precondition (409)
+  std::vector<std::string> apply_preconditions;
   boost::asio::awaitable<patch_outcome> apply_annotations(run_meta run, shared_annotations a) override {
     patch_outcome out;
+    apply_preconditions.push_back(run.resource_version);
+    if (stale_applies > 0) {
+      --stale_applies;
+      out.status = 409;
+      out.stale = true;
+      out.error = "apply: 409 Conflict: the object has been modified";
+      co_return out;
+    }
     if (apply_failures > 0) {
       --apply_failures;
       out.status = 500;
@@ -600,6 +610,44 @@ TEST_CASE("a retry resumes after a log failure with the same signature, and afte
   CHECK(h.signer->calls == 2);
   CHECK(h.tlog->signatures.size() == 2);
   CHECK(h.storage->calls == 2);
+}
+
+TEST_CASE("the signing patch is conditioned on the version read; a run signed meanwhile is read again, not re-signed") {
+  harness h;
+  // Another replica signed the run while this pass signed it: the apply fails its precondition.
+  h.cluster.stale_applies = 1;
+  h.cluster.current["s"] = run_json("s", "u8", "12", true, R"({"chains.tekton.dev/signed":"true"})");
+  h.feed(run_json("s", "u8", "10", true), "u8", "10");
+  CHECK(h.cluster.apply_preconditions == std::vector<std::string>{"10"});
+  CHECK(h.cluster.applies.empty());
+  h.advance(1s);  // read again (not from the kept document): signed, nothing more to do
+  CHECK(h.cluster.gets == std::vector<std::string>{"s"});
+  CHECK(h.cluster.applies.empty());
+  CHECK(h.signer->calls == 1);
+  CHECK(h.rec->tracked() == 0);
+
+  // The run changed otherwise (still unsigned): the retry writes the same signature on the new version.
+  h.cluster.stale_applies = 1;
+  h.cluster.current["t"] = run_json("t", "u9", "22", true);
+  h.feed(run_json("t", "u9", "20", true), "u9", "20");
+  h.advance(1s);
+  REQUIRE(h.cluster.applies.size() == 1);
+  CHECK(h.cluster.apply_preconditions.back() == "22");
+  CHECK(h.cluster.applies[0].at("chains.tekton.dev/signed") == "true");
+  CHECK(h.signer->calls == 2);  // one per run
+}
+
+TEST_CASE("a retry patch is conditioned on the version our own previous patch made") {
+  harness_options ho;
+  ho.storage = true;
+  harness h(ho);
+  h.storage->failures = 1;
+  h.feed(run_json("v", "u10", "10", true), "u10", "10");
+  REQUIRE(h.cluster.applies.size() == 1);  // retries=1 written, at version 101
+  h.advance(1s);                           // the kept document (version 10) predates that patch
+  REQUIRE(h.cluster.applies.size() == 2);
+  CHECK(h.cluster.apply_preconditions == std::vector<std::string>{"10", "101"});
+  CHECK(h.cluster.applies[1].at("chains.tekton.dev/signed") == "true");
 }
 
 TEST_CASE("annotations over 256 KiB: the run is marked failed with a small patch naming the limit, no loop") {
