@@ -122,6 +122,45 @@ def test_kubectl_apply_every_manifest():
         check(r.returncode == 0, "a second (server-side) apply of config/ succeeds")
 
 
+def test_release_yaml_is_config_in_one_file_and_takes_an_image():
+    r = subprocess.run([sys.executable, os.path.join(SOURCE_ROOT, "scripts", "make-release"), "--check"],
+                       capture_output=True, text=True)
+    print(r.stdout + r.stderr, flush=True)
+    check(r.returncode == 0, "config/release/release.yaml is what scripts/make-release makes of config/")
+    release = os.path.join(CONFIG_DIR, "release", "release.yaml")
+    with open(release) as f:
+        objs = [d for d in yaml.safe_load_all(f) if d]
+    key = lambda d: (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])  # noqa: E731
+    check(sorted(map(key, objs)) == sorted(key(d) for _, d in manifests()),
+          "release.yaml holds exactly the %d objects of config/" % len(objs))
+    # One place for the image: kustomize's images: entry sets both containers.
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("release.yaml", "kustomization.yaml"):
+            with open(os.path.join(CONFIG_DIR, "release", name)) as f:
+                text = f.read()
+            if name == "kustomization.yaml":
+                text = text.replace("newName: chainsd", "newName: registry.example/acme/chainsd")
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        k = subprocess.run(["kubectl", "kustomize", tmp], capture_output=True, text=True)
+        check(k.returncode == 0, "kubectl kustomize config/release succeeds: " + k.stderr.strip())
+        dep = [d for d in yaml.safe_load_all(k.stdout) if d and d["kind"] == "Deployment"][0]
+        pod = dep["spec"]["template"]["spec"]
+        images = [c["image"] for c in pod.get("initContainers", []) + pod["containers"]]
+        check(images and all(i == "registry.example/acme/chainsd:0.1.0" for i in images),
+              "the kustomization's image reaches every container: %s" % images)
+    with server() as srv:
+        r = kubectl(srv, "apply", "-f", release, check_rc=False)
+        print(r.stdout + r.stderr, flush=True)
+        check(r.returncode == 0, "kubectl apply -f config/release/release.yaml succeeds on an empty cluster")
+        for d in objs:
+            args = ["get", d["kind"].lower() + ("." + d["apiVersion"].split("/")[0] if "/" in d["apiVersion"] else ""),
+                    d["metadata"]["name"], "-o", "name"]
+            if "namespace" in d["metadata"]:
+                args += ["-n", d["metadata"]["namespace"]]
+            check(kubectl(srv, *args, check_rc=False).returncode == 0, "%s %s exists" % (d["kind"], d["metadata"]["name"]))
+
+
 # ---- 2. what the manifests say --------------------------------------------------------------------
 
 def test_same_objects_and_names_as_tekton_chains():
