@@ -11,11 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from e2elib import (Chainsd, StubProcess, Workdir, annotations, chains_config, check, create, dsse_parts, get_run,  # noqa: E402
-                    run_tests, taskrun, wait_signed, wait_until, TESTSERVER, SOURCE_ROOT)
+                    kubectl, run_tests, taskrun, wait_signed, wait_until, TESTSERVER, SOURCE_ROOT)
 import ktsutil  # noqa: E402
 
 STUB = os.environ.get("REKOR_STUB", os.path.join(SOURCE_ROOT, "tests/support/rekor-stub/rekor_stub.py"))
@@ -211,6 +212,107 @@ def test_bad_set_fails_the_run_with_the_reason():
             check(c.metric('watcher_taskrun_signing_failures_total{error_type="tlog"}') >= 1 or
                   "error_type=\"tlog\"" in c.get("/metrics")[1], "failures counted as tlog")
         work.remove()
+
+
+V2_STUB = os.environ.get("REKOR_V2_STUB", os.path.join(SOURCE_ROOT, "tests/support/rekor-v2-stub/rekor_v2_stub.py"))
+TSA_STUB = os.environ.get("TSA_STUB", os.path.join(SOURCE_ROOT, "tests/support/tsa-stub/tsa_stub.py"))
+VERIFY = os.path.join(SOURCE_ROOT, "tests/support/sigstore-verify/verify_bundle.mjs")
+
+
+def pem_ders(pem):
+    """The DER of each PEM block, in order."""
+    out, body = [], None
+    for line in pem.splitlines():
+        if line.startswith("-----BEGIN"):
+            body = []
+        elif line.startswith("-----END"):
+            out.append(base64.b64decode("".join(body)))
+            body = None
+        elif body is not None:
+            body.append(line.strip())
+    return out
+
+
+def v2_trusted_root(v2_url, log_pem, chain_pem):
+    """A Sigstore trusted root naming the v2 log (log ID as rekor-tiles computes it for ECDSA:
+    SHA-256 of the key's SPKI) and the TSA's chain, for @sigstore/verify."""
+    spki = pem_ders(log_pem)[0]
+    log_id = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    since = {"start": "2000-01-01T00:00:00Z"}
+    return {"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{"baseUrl": v2_url, "hashAlgorithm": "SHA2_256",
+                       "publicKey": {"rawBytes": base64.b64encode(spki).decode(),
+                                     "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": since},
+                       "logId": {"keyId": log_id}, "checkpointKeyId": {"keyId": log_id}}],
+            "certificateAuthorities": [], "ctlogs": [],
+            "timestampAuthorities": [{"subject": {"organization": "test", "commonName": "test"},
+                                      "uri": "http://127.0.0.1",
+                                      "certChain": {"certificates": [{"rawBytes": base64.b64encode(d).decode()}
+                                                                     for d in pem_ders(chain_pem)]},
+                                      "validFor": since}]}
+
+
+def sigstore_js(args):
+    r = subprocess.run(["node", VERIFY], input=json.dumps(args), capture_output=True, text=True, timeout=60,
+                       cwd=NODE_DIR, env=dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
+    return r.returncode, (r.stdout + r.stderr).strip()
+
+
+def test_switch_from_rekor_v1_to_v2_live_with_kubectl():
+    """The way a user moves to Rekor v2: one kubectl patch of chains-config, no restart. Runs
+    signed before keep their v1 entries; runs after are logged to v2 with an RFC 3161 timestamp,
+    and the bundle the storage gets verifies with @sigstore/verify."""
+    tmp = tempfile.mkdtemp(prefix="chainsd-v2-")
+    log_pub = os.path.join(tmp, "rekor-v2.pub")
+    chain = os.path.join(tmp, "tsa-chain.pem")
+    with Stub() as v1, StubProcess(V2_STUB, "--public-key-out", log_pub) as v2, \
+            StubProcess(TSA_STUB, "--chain-out", chain) as tsa:
+        server, work = env({"transparency.enabled": "true", "transparency.url": v1.url,
+                            "artifacts.taskrun.storage": "tekton,note"})
+        with server, Chainsd(server, work) as c:
+            create(server, taskrun("before-v2"))
+            before = annotations(wait_signed(server, "taskruns", "default", "before-v2"))
+            check(index_of(before, v1.url) == 0, "the first run is logged to Rekor v1")
+            patch = {"data": {"transparency.version": "v2", "transparency.url": v2.url,
+                              "transparency.publickey": log_pub, "transparency.timestamp.url": tsa.url,
+                              "transparency.timestamp.certchain": chain}}
+            applied = len(c.lines("chains-config applied"))
+            kubectl(server, "patch", "configmap", "chains-config", "-n", "tekton-chains", "-p", json.dumps(patch))
+            wait_until(lambda: len(c.lines("chains-config applied")) > applied, what="the patched config applied")
+            create(server, taskrun("after-v2"))
+            tr = wait_signed(server, "taskruns", "default", "after-v2")
+            after = annotations(tr)
+            loc = after.get("chains.tekton.dev/transparency", "")
+            check(loc.startswith(v2.url + "/api/v2/tile/entries/") and loc.endswith("?logIndex=0"),
+                  "the run after the switch names its Rekor v2 entry: " + loc)
+            check(v2.stats()["treeSize"] == 1 and v1.stats()["treeSize"] == 1,
+                  "one entry in each log: v1 before the switch, v2 after")
+            check(tsa.stats()["timestamps"] >= 1, "the v2 signature was timestamped")
+            check(annotations(get_run(server, "taskruns", "default", "before-v2")) == before,
+                  "the run signed before the switch is left as it was")
+            uid = tr["metadata"]["uid"]
+            bundle = json.loads(after["test/bundle-taskrun-" + uid])
+            entry = bundle["verificationMaterial"]["tlogEntries"][0]
+            check(entry["kindVersion"] == {"kind": "hashedrekord", "version": "0.0.2"},
+                  "the bundle carries the v2 entry (hashedrekord 0.0.2)")
+            check(len(bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]) == 1,
+                  "and the RFC 3161 timestamp")
+            if shutil.which("node") and os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@sigstore", "verify")):
+                with open(log_pub) as f, open(chain) as g:
+                    root = v2_trusted_root(v2.url, f.read(), g.read())
+                args = {"bundle": bundle, "trustedRoot": root, "publicKeyPem": work.public_pem,
+                        "tlogThreshold": 1, "timestampThreshold": 1}
+                rc, out = sigstore_js(args)
+                check(rc == 0, "@sigstore/verify verifies the v2 bundle (checkpoint, inclusion proof, timestamp): " + out)
+                bad = json.loads(json.dumps(bundle))
+                e = bad["dsseEnvelope"]
+                e["payload"] = base64.b64encode(base64.b64decode(e["payload"]) + b" ").decode()
+                rc, out = sigstore_js(dict(args, bundle=bad))
+                check(rc != 0, "a changed payload is rejected: " + out)
+            else:
+                print("node or @sigstore/verify missing: independent bundle check skipped", flush=True)
+        work.remove()
+    shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":
