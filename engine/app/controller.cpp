@@ -43,6 +43,7 @@ std::vector<flag_spec> controller_flags() {
       {"config-namespace", "namespace of the chains-config ConfigMap (default: $SYSTEM_NAMESPACE, as upstream's Deployment sets it, else tekton-chains)", ""},
       {"metrics-addr", "HOST:PORT of /metrics, /healthz and /readyz (empty: off)", "0.0.0.0:9090"},
       {"max-in-flight", "runs signed concurrently", "64"},
+      {"max-log-waiting", "runs waiting on the transparency log without holding a --max-in-flight slot (Rekor v2 answers an upload at its next checkpoint, ~1 s)", "1024"},
       {"max-queued-mb", "documents of queued runs kept in memory (MiB); beyond it a queued run is read again when its turn comes", "64"},
       {"log-level", "debug, info, warn or error", "info"},
       {"drain-timeout", "seconds to let runs in flight finish on SIGTERM", "10"},
@@ -215,7 +216,9 @@ int run_controller(const args& a) {
     // Plugins' outbound calls (registries, Rekor, Fulcio, ...): a run may make two at once
     // (an image signature and an attestation), so keep that many connections for reuse.
     net::client_options outbound_options;
-    outbound_options.max_idle_per_host = 2 * ko.max_idle_connections;
+    // Uploads waiting on the log each hold a connection: keep them for the next uploads.
+    outbound_options.max_idle_per_host = 2 * ko.max_idle_connections +
+                                         static_cast<std::size_t>(f.get_int("max-log-waiting", 0, 100'000));
     net::http_client outbound(ex, outbound_options);
     plugin_host::host_services host(ex, outbound, &kube_client, f.get("signing-secrets"));
 
@@ -257,6 +260,7 @@ int run_controller(const args& a) {
     reconciler::reconciler_options ro;
     for (const auto& ns : split_csv(f.get("namespace"))) ro.namespaces.insert(ns);
     ro.max_in_flight = static_cast<std::size_t>(f.get_int("max-in-flight", 1, 100'000));
+    ro.max_log_waiting = static_cast<std::size_t>(f.get_int("max-log-waiting", 0, 100'000));
     ro.retry_base = std::chrono::milliseconds(f.get_int("retry-base-ms", 1, 3'600'000));
     ro.retry_max = std::chrono::milliseconds(f.get_int("retry-max-ms", 1, 86'400'000));
     if (ro.retry_max < ro.retry_base) ro.retry_max = ro.retry_base;

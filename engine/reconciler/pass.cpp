@@ -24,10 +24,24 @@ boost::asio::awaitable<void> store_one(plugin::storage* backend, plugin::store_r
   progress->artifacts[id].stored[value] = std::move(r->annotations);
 }
 
+// The slot given back for the duration of one log call, also when it throws or is cancelled.
+class lent_slot {
+ public:
+  explicit lent_slot(slot_lender* s) : s_(s && s->lend() ? s : nullptr) {}
+  ~lent_slot() {
+    if (s_) s_->reclaim();
+  }
+  lent_slot(const lent_slot&) = delete;
+  lent_slot& operator=(const lent_slot&) = delete;
+
+ private:
+  slot_lender* s_;
+};
+
 }  // namespace
 
 boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> set, plan p,
-                                                   std::shared_ptr<run_progress> progress) {
+                                                   std::shared_ptr<run_progress> progress, slot_lender* slots) {
   // Shared with the store tasks, which may outlive this frame when the pass is cancelled.
   auto shared = std::make_shared<pass_result>();
   auto& out = *shared;
@@ -98,7 +112,11 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
                        ".signer";
       std::optional<failure> failed;
       try {
-        auto entry = co_await set->tlog->log(std::move(req));
+        tlog::log_result entry;
+        {
+          lent_slot lent(slots);
+          entry = co_await set->tlog->log(std::move(req));
+        }
         if (entry.log_version != 0)
           log::info("uploaded to transparency log", {{"run", run}, {"uid", p.ref.uid}, {"artifact", a.what},
                                                      {"log_index", std::to_string(entry.log_index)}});

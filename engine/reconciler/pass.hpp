@@ -28,9 +28,21 @@ struct pass_result {
   int reused_count = 0;    // steps skipped because an earlier pass did them
 };
 
+// Lets a pass give its run slot (--max-in-flight) back while it waits on the transparency log:
+// Rekor v2 answers an upload only once a checkpoint covers it (about a second), so 1,000 runs/s
+// need about 1,000 uploads waiting, far more than the runs worth signing at once.
+class slot_lender {
+ public:
+  virtual ~slot_lender() = default;
+  virtual bool lend() = 0;     // true: the slot was given back; reclaim() follows exactly once
+  virtual void reclaim() = 0;
+};
+
 // `progress` (shared with the caller, which keeps it for a retry) is updated as steps succeed.
 // Never throws for plugin or log failures: they land in `failures` with their class.
+// `slots` (may be null) is lent the pass's slot around each log call.
 boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> set, plan p,
-                                                   std::shared_ptr<run_progress> progress);
+                                                   std::shared_ptr<run_progress> progress,
+                                                   slot_lender* slots = nullptr);
 
 }  // namespace chainsd::reconciler

@@ -76,7 +76,7 @@ std::string too_big(const run_meta& meta, std::size_t total, const config::confi
 
 }  // namespace
 
-struct reconciler::impl : std::enable_shared_from_this<impl> {
+struct reconciler::impl : std::enable_shared_from_this<impl>, slot_lender {
   enum class parked { none, children, key };
 
   struct entry {
@@ -123,7 +123,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
 
   void update_gauges() {
     metrics_.queue_depth->set(static_cast<double>(queue_.ready()));
-    metrics_.in_flight->set(static_cast<double>(in_flight_));
+    metrics_.in_flight->set(static_cast<double>(in_flight_ + log_waiting_));
     metrics_.progress_bytes->set(static_cast<double>(progress_bytes_));
   }
 
@@ -276,7 +276,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
 
   asio::awaitable<void> run() {
     auto self = shared_from_this();
-    while (!stopping_ || in_flight_ > 0) {
+    while (!stopping_ || !passes_.empty()) {
       queue_.promote_due();
       echo_.sweep();
       expire_deadlines();
@@ -290,7 +290,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
         start(self, std::move(*uid));
       }
       update_gauges();
-      if (stopping_ && in_flight_ == 0) break;
+      if (stopping_ && passes_.empty()) break;
       std::optional<runtime::clock::time_point> next;
       auto earlier = [&next](std::optional<runtime::clock::time_point> t) {
         if (t && (!next || *t < *next)) next = t;
@@ -494,7 +494,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     std::exception_ptr failed;
     try {
       auto p = co_await make_plan(set, meta, std::move(json), std::move(children));
-      res = co_await sign_log_store(set, std::move(p), progress);
+      res = co_await sign_log_store(set, std::move(p), progress, this);
     } catch (...) {
       failed = std::current_exception();
     }
@@ -844,6 +844,19 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
     if (!ok && !self->stopping_) self->rescans_[kind == run_kind::task_run ? 0 : 1].again = true;
   }
 
+  // --- slot_lender (pass.hpp) ---
+  bool lend() override {
+    if (log_waiting_ >= opts_.max_log_waiting) return false;
+    --in_flight_;
+    ++log_waiting_;
+    poke();  // a slot is free: start the next run
+    return true;
+  }
+  void reclaim() override {
+    ++in_flight_;  // may pass --max-in-flight for a moment: the pass only stores and patches now
+    --log_waiting_;
+  }
+
   void cancel() {
     for (auto& [uid, p] : passes_) p.cancel->emit(asio::cancellation_type::terminal);
   }
@@ -858,7 +871,8 @@ struct reconciler::impl : std::enable_shared_from_this<impl> {
   asio::steady_timer wake_;
   run_metrics metrics_;
   bool stopping_ = false;
-  std::size_t in_flight_ = 0;
+  std::size_t in_flight_ = 0;    // passes holding a slot (--max-in-flight)
+  std::size_t log_waiting_ = 0;  // passes that lent theirs while they wait on the log
   std::size_t parked_count_ = 0;
   std::size_t kept_json_bytes_ = 0;  // documents of entries (see keep_json)
   std::size_t progress_bytes_ = 0;   // progress of entries (see keep_progress)
@@ -889,7 +903,7 @@ void reconciler::cancel() { impl_->cancel(); }
 void reconciler::drop_unowned() { impl_->drop_unowned(); }
 void reconciler::rescan(run_kind kind) { impl_->rescan(kind); }
 std::size_t reconciler::queued() const { return impl_->queue_.ready(); }
-std::size_t reconciler::in_flight() const { return impl_->in_flight_; }
+std::size_t reconciler::in_flight() const { return impl_->passes_.size(); }
 std::size_t reconciler::tracked() const { return impl_->entries_.size(); }
 
 }  // namespace chainsd::reconciler

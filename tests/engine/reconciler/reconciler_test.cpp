@@ -12,6 +12,8 @@
 #include "reconciler/run_meta.hpp"
 #include "runtime/clock.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -122,9 +124,25 @@ struct counting_log final : tlog::transparency_log {
   int uploads = 0;
   int failures = 0;
   std::vector<std::string> signatures;
+  // hold: each upload waits (as Rekor v2 does for its checkpoint) until release().
+  bool hold = false;
+  int waiting = 0, max_waiting = 0;
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> held;
+  void release() {
+    for (auto& t : held) t->cancel();
+    held.clear();
+  }
   boost::asio::awaitable<tlog::log_result> log(tlog::log_request r) override {
     ++uploads;
     if (uploads <= failures) throw tlog::tlog_error("rekor answered 503", false);
+    if (hold) {
+      auto t = std::make_shared<boost::asio::steady_timer>(co_await boost::asio::this_coro::executor,
+                                                           boost::asio::steady_timer::time_point::max());
+      held.push_back(t);
+      max_waiting = std::max(max_waiting, ++waiting);
+      co_await t->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+      --waiting;
+    }
     signatures.push_back(r.envelope_json.empty() ? r.signature : r.envelope_json);
     tlog::log_result out;
     out.log_index = static_cast<std::int64_t>(signatures.size());
@@ -648,6 +666,34 @@ TEST_CASE("a retry patch is conditioned on the version our own previous patch ma
   REQUIRE(h.cluster.applies.size() == 2);
   CHECK(h.cluster.apply_preconditions == std::vector<std::string>{"10", "101"});
   CHECK(h.cluster.applies[1].at("chains.tekton.dev/signed") == "true");
+}
+
+TEST_CASE("a pass waiting on the transparency log gives its slot back: uploads in flight are not capped by max_in_flight") {
+  harness_options ho;
+  ho.log = true;
+  reconciler_options o;
+  o.max_in_flight = 2;
+  o.max_log_waiting = 5;
+  harness h(ho, o);
+  h.tlog->hold = true;
+  for (int i = 0; i < 8; ++i) {
+    auto n = std::to_string(i);
+    h.rec->on_event(run_kind::task_run, event(run_json("w" + n, "uw" + n, "10", true), "uw" + n, "10"));
+  }
+  h.drain();
+  // 5 lent their slots and wait; 2 more hold a slot each (no more lending): 7 uploads waiting.
+  CHECK(h.tlog->waiting == 7);
+  CHECK(h.rec->in_flight() == 7);
+  CHECK(h.cluster.applies.empty());
+  h.tlog->release();
+  h.drain();
+  h.tlog->release();  // the eighth
+  h.drain();
+  CHECK(h.cluster.applies.size() == 8);
+  CHECK(h.signer->calls == 8);
+  CHECK(h.tlog->max_waiting == 7);
+  CHECK(h.rec->in_flight() == 0);
+  CHECK(h.rec->tracked() == 0);
 }
 
 TEST_CASE("annotations over 256 KiB: the run is marked failed with a small patch naming the limit, no loop") {
