@@ -6,6 +6,8 @@ namespace {
 kind_metrics make_kind_metrics(std::string_view k) {
   auto& r = metrics::global();
   std::string p = "watcher_" + std::string(k) + "_";
+  // Counted by the pass's log step; made here so that it is served (at 0) before the first upload.
+  r.get_counter(p + "payload_uploaded_total", "Total number of uploaded payloads");
   return {&r.get_counter(p + "sign_created_total", "Total number of signed messages"),
           &r.get_counter(p + "payload_stored_total", "Total number of stored payloads"),
           &r.get_counter(p + "marked_signed_total", "Total number of objects marked as signed"),
