@@ -18,6 +18,8 @@
 #include "runtime/metrics.hpp"
 #include "runtime/task_group.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include <simdjson.h>
@@ -140,9 +142,19 @@ boost::asio::awaitable<void> start_ha(ha_parts* h) {
   auto* rec = &h->rec;
   auto on_acquired = [rec](ha::reconciler_kind k, std::size_t) { rec->rescan(run_kind_of(k)); };
   auto on_lost = [rec](ha::reconciler_kind, std::size_t) { rec->drop_unowned(); };
+  // Buckets taken in the first round are seen by the watches' first list, which starts after it:
+  // no second list of every run for them (a replica's start-up lists each run once).
+  h->rec.hold_rescans(true);
   h->coord.emplace(h->lease_client, *h->own, std::move(o), on_acquired, on_lost);
   auto* coord = &*h->coord;
   h->application.track("leader election", [coord]() { return coord->run(); });
+  boost::asio::steady_timer t(co_await boost::asio::this_coro::executor);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!coord->first_round_done() && std::chrono::steady_clock::now() < give_up) {
+    t.expires_after(std::chrono::milliseconds(10));
+    co_await t.async_wait(boost::asio::use_awaitable);
+  }
+  h->rec.hold_rescans(false);
 }
 
 // The controller's watches and what their events do (borrowed by run_intake).

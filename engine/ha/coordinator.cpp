@@ -249,6 +249,12 @@ asio::awaitable<void> coordinator::ticker() {
   }
 }
 
+bool coordinator::first_round_done() const {
+  for (const auto& s : slots_)
+    if (s->e->stats().decided == 0) return false;
+  return true;
+}
+
 asio::awaitable<void> coordinator::run() {
   auto ex = co_await asio::this_coro::executor;
   log::info("leader election", {{"identity", opts_.identity},

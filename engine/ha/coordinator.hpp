@@ -79,6 +79,10 @@ class coordinator {
   boost::asio::awaitable<void> run();
   void stop(std::function<bool()> quiesced);
   void stop() { stop(nullptr); }
+  // Every bucket's first acquire attempt has been answered: the buckets held now are what this
+  // replica starts with (the controller starts its watches then, so their first list already
+  // sees them and no bucket needs a second list).
+  bool first_round_done() const;
 
   const std::string& identity() const noexcept { return opts_.identity; }
   const ownership& owner() const noexcept { return own_; }

@@ -155,7 +155,10 @@ asio::awaitable<bool> elector::acquire() {
     bool ok = false;
     if (!cb_.may_acquire || cb_.may_acquire()) {
       ok = co_await try_acquire_or_renew(steady::now() + opts_.timing.renew_deadline);
+      ++stats_.decided;
       if (ok) co_return true;
+    } else {
+      ++stats_.decided;
     }
     if (co_await cancelled()) {
       stopping_ = true;

@@ -58,6 +58,7 @@ struct elector_callbacks {
 
 struct elector_stats {
   std::size_t attempts = 0;     // tryAcquireOrRenew calls
+  std::size_t decided = 0;      // acquire attempts answered (won, held elsewhere, failed, or not ours to take)
   std::size_t failures = 0;     // of which failed by error or deadline (not "held elsewhere")
   std::size_t acquired = 0;
   std::size_t lost = 0;

@@ -788,6 +788,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl>, slot_lender {
   }
 
   void rescan(run_kind kind) {
+    if (rescans_held_) return;
     auto& st = rescans_[kind == run_kind::task_run ? 0 : 1];
     if (st.running) {
       st.again = true;
@@ -885,6 +886,7 @@ struct reconciler::impl : std::enable_shared_from_this<impl>, slot_lender {
     bool again = false;
   };
   std::array<rescan_state, 2> rescans_{};  // TaskRuns, PipelineRuns
+  bool rescans_held_ = false;
 };
 
 reconciler::reconciler(asio::any_io_executor ex, cluster& c, plugin_set_provider plugins, reconciler_options o)
@@ -902,6 +904,7 @@ void reconciler::stop() {
 void reconciler::cancel() { impl_->cancel(); }
 void reconciler::drop_unowned() { impl_->drop_unowned(); }
 void reconciler::rescan(run_kind kind) { impl_->rescan(kind); }
+void reconciler::hold_rescans(bool held) { impl_->rescans_held_ = held; }
 std::size_t reconciler::queued() const { return impl_->queue_.ready(); }
 std::size_t reconciler::in_flight() const { return impl_->passes_.size(); }
 std::size_t reconciler::tracked() const { return impl_->entries_.size(); }

@@ -86,6 +86,9 @@ class reconciler {
   // HA: a bucket was taken. Lists the runs of `kind` (after rescan_delay, so that buckets taken
   // together share one list) and feeds them as events: those of buckets now held get work.
   void rescan(run_kind kind);
+  // While held, rescan() does nothing: at start-up, buckets taken before the watches' first list
+  // need no list of their own (that list sees them held).
+  void hold_rescans(bool held);
 
   std::size_t queued() const;
   std::size_t in_flight() const;
