@@ -287,6 +287,20 @@ bool looks_alive(connection& c) {
 
 }  // namespace
 
+// Null when the default paths cannot be read (asked again next time).
+static X509_STORE* system_cert_store() {
+  static X509_STORE* shared = nullptr;
+  if (!shared) {
+    X509_STORE* s = X509_STORE_new();
+    if (s && X509_STORE_set_default_paths(s) == 1) {
+      shared = s;
+    } else if (s) {
+      X509_STORE_free(s);
+    }
+  }
+  return shared;
+}
+
 void client_state::build_tls_context() {
   const auto& t = opts.tls;
   tls_ctx.emplace(ssl::context::tls_client);
@@ -303,8 +317,11 @@ void client_state::build_tls_context() {
     if (ec) throw http_error("tls: cannot load CA file " + t.ca_file + ": " + openssl_error_text(ec.message()), ec);
   }
   if (t.ca_pem.empty() && t.ca_file.empty()) {
-    ctx.set_default_verify_paths(ec);
-    if (ec) throw http_error("tls: cannot load the system CA certificates: " + ec.message(), ec);
+    // The system CA bundle (~150 certificates, ~60 ms to parse) is read once per process and
+    // shared by every client (the kube API, leases, the outbound pool of plugins and logs).
+    X509_STORE* store = system_cert_store();
+    if (!store) throw http_error("tls: cannot load the system CA certificates: " + openssl_error_text("default paths"));
+    SSL_CTX_set1_cert_store(ctx.native_handle(), store);
   }
   if (t.client_cert_pem.empty() != t.client_key_pem.empty())
     throw http_error("tls: client certificate and client key must be given together");
