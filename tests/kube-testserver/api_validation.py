@@ -194,8 +194,8 @@ def protobuf(s):
           and md.get("finalizers") == ["example.com/keep"] and o["data"] == {"k": "v"} and o["binaryData"] == {"bin": "AP8="}
           and o["immutable"] is True and "generateName" not in md and "generation" not in md,
           "a protobuf ConfigMap (labels, annotations, finalizers, data, binaryData, immutable) is stored as JSON")
-    st, _, err = s.request("POST", "/api/v1/namespaces", envelope("v1", "Namespace", pb(1, pb(1, "pb-ns"))), ctype)
-    check(st == 415 and err["reason"] == "UnsupportedMediaType" and "v1 Namespace" in err["message"],
+    st, _, err = s.request("POST", "/api/v1/namespaces/default/pods", envelope("v1", "Pod", pb(1, pb(1, "pb-pod"))), ctype)
+    check(st == 415 and err["reason"] == "UnsupportedMediaType" and "v1 Pod" in err["message"],
           "a protobuf kind the server cannot decode -> 415 naming it: " + err.get("message", "")[-80:])
     st, _, err = s.request("POST", CM, b"not protobuf", ctype)
     check(st == 400 and "k8s" in err["message"], "a protobuf body without the k8s envelope -> 400")

@@ -133,7 +133,7 @@ json::object object_meta(std::string_view msg) {
   return md;
 }
 
-// k8s.io.api.core.v1.ConfigMap, Secret, ServiceAccount and authentication.v1.TokenRequest.
+// k8s.io.api.core.v1.ConfigMap, Secret, Namespace, ServiceAccount and authentication.v1.TokenRequest.
 void config_map(std::string_view raw, json::object& o) {
   decode(raw, {{1, [&](const pb_field& f) { o["metadata"] = object_meta(f.bytes); }},
                {2, [&](const pb_field& f) { put_map_entry(o, "data", f, false); }},
@@ -147,6 +147,16 @@ void secret(std::string_view raw, json::object& o) {
                {3, [&](const pb_field& f) { put_string(o, "type", f); }},
                {4, [&](const pb_field& f) { put_map_entry(o, "stringData", f, false); }},
                {5, [&](const pb_field& f) { put_bool(o, "immutable", f); }}});
+}
+
+// Namespace {metadata = 1, spec = 2 {finalizers = 1}, status = 3 (the server sets it)}.
+void name_space(std::string_view raw, json::object& o) {
+  decode(raw, {{1, [&](const pb_field& f) { o["metadata"] = object_meta(f.bytes); }},
+               {2, [&](const pb_field& f) {
+                  json::object spec;
+                  decode(f.bytes, {{1, [&](const pb_field& n) { array_at(spec, "finalizers").emplace_back(n.bytes); }}});
+                  if (!spec.empty()) o["spec"] = std::move(spec);
+                }}});
 }
 
 json::object object_reference(std::string_view msg) {
@@ -199,6 +209,7 @@ struct decoder {
 };
 constexpr decoder decoders[] = {{"v1", "ConfigMap", config_map},
                                 {"v1", "Secret", secret},
+                                {"v1", "Namespace", name_space},
                                 {"v1", "ServiceAccount", service_account},
                                 {"authentication.k8s.io/v1", "TokenRequest", token_request}};
 
@@ -226,7 +237,7 @@ json::value decode_protobuf_object(std::string_view body) {
   throw api_error(415, "UnsupportedMediaType",
                   "the body of the request was in an unknown format - accepted media types include: application/json, "
                   "application/yaml (kube-testserver decodes application/vnd.kubernetes.protobuf only for v1 ConfigMap, "
-                  "Secret, ServiceAccount and authentication.k8s.io/v1 TokenRequest, not " +
+                  "Secret, Namespace, ServiceAccount and authentication.k8s.io/v1 TokenRequest, not " +
                   (api_version.empty() ? std::string("an envelope without apiVersion") : api_version + " " + kind) + ")");
 }
 
