@@ -105,11 +105,13 @@ void invalid(std::vector<field_error>& out, std::string field, std::string_view 
   for (const auto& m : msgs) out.push_back({"FieldValueInvalid", field, "Invalid value: " + go_quote(value) + ": " + m});
 }
 
-std::vector<std::pair<std::string, std::string>> sorted_strings(const json::object& md, std::string_view key) {
-  std::vector<std::pair<std::string, std::string>> out;
+// The entries of md[key] sorted by key (kube iterates a Go map; sorted makes the order stable),
+// as views into md: annotations run to hundreds of KB and are only measured.
+std::vector<std::pair<std::string_view, std::string_view>> sorted_strings(const json::object& md, std::string_view key) {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
   if (const json::object* m = object_at(md, key))
     for (const auto& kv : *m)
-      out.emplace_back(std::string(kv.key()), kv.value().is_string() ? std::string(kv.value().get_string()) : std::string());
+      out.emplace_back(kv.key(), kv.value().is_string() ? std::string_view(kv.value().get_string()) : std::string_view());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -163,7 +165,7 @@ std::vector<field_error> validate_object_meta(const resource_type& t, const json
   }
   std::size_t annotation_bytes = 0;
   for (const auto& [k, v] : sorted_strings(md, "annotations")) {
-    std::string lower = k;
+    std::string lower(k);
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     invalid(errs, "metadata.annotations", k, qualified_name_errors(lower));
     annotation_bytes += k.size() + v.size();
