@@ -1,6 +1,7 @@
 """What kube-apiserver 1.32 refuses, over raw HTTP (run by api_semantics_test.py): metadata
 validation (names, generateName, namespaces, labels, annotations and their 262144-byte total) on
-every kind of write, the 3 MiB request body limit, resourceVersion rules, and protobuf bodies.
+every kind of write, the 3 MiB request body limit, etcd's 1.5 MiB request limit, resourceVersion
+rules, and protobuf bodies.
 The expected texts are apimachinery's (validation.go, objectmeta.go, field/errors.go,
 apierrors.NewInvalid, NewRequestEntityTooLargeError, storage.ErrResourceVersionSetOnCreate)."""
 import json
@@ -89,6 +90,17 @@ def body_limit(s):
     s.request("POST", CM, {"metadata": {"name": "small"}})
     st, _, err = s.request("PATCH", CM + "/small", body, "application/merge-patch+json")
     check(st == 413 and err["message"] == want, "an over-large patch body -> 413")
+    # Below the body limit but beyond etcd's 1.5 MiB request limit: etcd's error as a 500.
+    st, _, _ = s.request("POST", CM, {"metadata": {"name": "mid"}, "data": {"a": "x" * (1400 * 1024)}})
+    check(st == 201, "a 1.4 MiB ConfigMap is stored")
+    st, _, err = s.request("POST", CM, {"metadata": {"name": "mid-over"}, "data": {"a": "x" * (1600 * 1024)}})
+    check(st == 500 and err["message"] == "etcdserver: request is too large" and "reason" not in err,
+          "a 1.6 MiB ConfigMap -> 500 'etcdserver: request is too large' (kube passes etcd's error on)")
+    st, _, err = s.request("PATCH", CM + "/mid", {"data": {"b": "y" * (200 * 1024)}}, "application/merge-patch+json")
+    st2, _, cur = s.request("GET", CM + "/mid")
+    check(st == 500 and err["message"] == "etcdserver: request is too large" and "b" not in cur["data"],
+          "a patch growing an object beyond 1.5 MiB -> 500, the object unchanged")
+    s.request("DELETE", CM + "/mid")
 
 
 def names_and_labels(s):

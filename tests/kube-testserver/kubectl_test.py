@@ -111,6 +111,11 @@ def refused(s, tmp):
     p = kubectl(s, "create", "-f", huge, ok=False)
     check(p.stderr == 'Error from server (RequestEntityTooLarge): error when creating "%s": Request entity too large: '
           'limit is 3145728\n' % huge, "kubectl create of a 3 MiB ConfigMap prints RequestEntityTooLarge")
+    mid = write_json(tmp, "mid.json", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mid", "namespace": "default"},
+                                       "data": {"a": "x" * (1600 * 1024)}})
+    p = kubectl(s, "create", "-f", mid, ok=False)
+    check(p.stderr == 'Error from server: error when creating "%s": etcdserver: request is too large\n' % mid,
+          "kubectl create of a 1.6 MiB ConfigMap prints etcd's error")
     bad = write_json(tmp, "bad.json", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name", "namespace": "default"}})
     p = kubectl(s, "create", "-f", bad, ok=False)
     check(p.stderr == 'The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 '

@@ -14,6 +14,7 @@ namespace chainsd::testserver {
 // The byte limits the texts mention.
 inline constexpr std::size_t total_annotation_size_limit = 256 * 1024;  // TotalAnnotationSizeLimitB
 inline constexpr std::size_t max_request_body_bytes = 3 * 1024 * 1024;  // apiserver MaxRequestBodyBytes
+inline constexpr std::size_t etcd_max_request_bytes = 3 * 512 * 1024;    // etcd --max-request-bytes default
 
 // One field.Error: `type` is its CauseType (FieldValueInvalid, …), `body` its ErrorBody()
 // ("Invalid value: \"x\": …", "Too long: must have at most 262144 bytes").
