@@ -72,7 +72,9 @@ def write_json(tmp, name, obj):
 
 
 def refused(s, tmp):
-    """Each refusal as kubectl prints it (cmdutil.CheckErr: Invalid -> 'The Kind "name" is invalid: field: message')."""
+    """Each refusal as kubectl prints it (cmdutil.CheckErr: Invalid -> 'The Kind "name" is invalid: field: message').
+    Two rules kubectl never lets reach a server: it strips metadata.resourceVersion before a create
+    and fills it in for a replace; api_validation.py covers them over HTTP."""
     too_long = 'metadata.annotations: Too long: must have at most 262144 bytes'
     run = {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"name": "big", "namespace": "default"},
            "spec": {"taskRef": {"name": "build"}}}
@@ -128,10 +130,29 @@ def refused(s, tmp):
     check(len(lines) == 3 and re.fullmatch(r'The ConfigMap "Bad_[a-z0-9]{5}" is invalid: ', lines[0])
           and lines[1].startswith('* metadata.generateName: Invalid value: "Bad_": a lowercase RFC 1123 subdomain')
           and lines[2].startswith('* metadata.name: Invalid value: "Bad_'), "two causes print as kubectl's bullet list")
+    p = kubectl(s, "create", "configmap", "a" * 254, ok=False)
+    check(p.stderr == 'error: failed to create configmap: ConfigMap "%s" is invalid: metadata.name: Invalid value: "%s": '
+          'must be no more than 253 characters\n' % ("a" * 254, "a" * 254), "kubectl create configmap with a 254-character name")
+    p = kubectl(s, "create", "namespace", "a.b", ok=False)
+    check(p.stderr.startswith('The Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": a lowercase RFC 1123 '
+                              "label must consist of"), "kubectl create namespace with a dot (names of namespaces are labels)")
     kubectl(s, "create", "configmap", "plain")
     p = kubectl(s, "label", "configmap", "plain", "bad key=v", ok=False)
     check(p.stderr.startswith('The ConfigMap "plain" is invalid: metadata.labels: Invalid value: "bad key": name part must '
                               "consist of alphanumeric characters"), "kubectl label with an invalid key")
+    # kubectl label refuses a 64-character value itself; a patch reaches the server.
+    p = kubectl(s, "patch", "configmap", "plain", "--type=merge", "-p", json.dumps({"metadata": {"labels": {"k": "v" * 64}}}), ok=False)
+    check(p.stderr == 'The ConfigMap "plain" is invalid: metadata.labels: Invalid value: "%s": must be no more than 63 '
+          'characters\n' % ("v" * 64), "kubectl patch with a 64-character label value")
+    p = kubectl(s, "annotate", "configmap", "plain", "a/b/c=v", ok=False)
+    check(p.stderr.startswith('The ConfigMap "plain" is invalid: metadata.annotations: Invalid value: "a/b/c": a qualified '
+                              "name must consist of"), "kubectl annotate with an invalid key")
+    near = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "near", "namespace": "default",
+                                                                 "annotations": {"a": "x" * 200000}}}
+    kubectl(s, "create", "-f", write_json(tmp, "near-cm.json", near))
+    patch = write_json(tmp, "smp.json", {"metadata": {"annotations": {"b": "y" * 70000}}})
+    p = kubectl(s, "patch", "configmap", "near", "--patch-file", patch, ok=False)
+    check(p.stderr == 'The ConfigMap "near" is invalid: %s\n' % too_long, "kubectl patch (strategic merge) of a ConfigMap too")
 
 
 def protobuf_kinds(s, tmp):
