@@ -421,7 +421,7 @@ def tlog_v2_load(build, uploads, in_flight):
 
 
 def scenario_d(build, n, runs_file):
-    mock = lambda work: Helper("kafka-mock", [os.path.join(build, "tests/kafka/kafka-mock"), "--brokers", "3",
+    mock = lambda work: Helper("kafka-mock", [os.path.join(build, "tests/support/kafka-mock/kafka-mock"), "--brokers", "3",
                                               "--topic", "chains:3:3"], r"^(\S+)$")
     cfg = lambda hs: dict(BASE, **{"artifacts.oci.storage": "", "artifacts.taskrun.storage": "kafka",
                                    "storage.pubsub.provider": "kafka", "storage.pubsub.topic": "chains",
@@ -607,7 +607,7 @@ def main():
         sh("meson", "setup", a.build, "--buildtype=release", "-Dtests=enabled", cwd=ROOT)
     targets = ["engine/app/chainsd", "tests/support/kube-testserver"] + list(PLUGINS.values())
     if "D" in only:
-        targets.append("tests/kafka/kafka-mock")
+        targets.append("tests/support/kafka-mock/kafka-mock")
     if "kafka-backend" in only:
         targets.append("bench/kafka_throughput")
     if "tlog-v2-load" in only:

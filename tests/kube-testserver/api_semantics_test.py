@@ -6,6 +6,7 @@ import json
 import sys
 import time
 
+import api_validation
 from ktsutil import Server, Watch, check, fail
 
 EXE = sys.argv[1]
@@ -447,6 +448,7 @@ def main():
         watches(s)
         faults_and_stats(s)
         tokens(s)
+        api_validation.run(s)
     auth_and_tls(EXE)
     print("PASS", flush=True)
 

@@ -1,13 +1,15 @@
 // Unit tests of kube-testserver's I/O-free core: patch formats (RFC 7386 / RFC 6902 examples),
-// strategic merge, server-side apply ownership, selectors, YAML typing, and the API router
-// driven directly (no sockets).
+// strategic merge, server-side apply ownership, selectors, YAML typing, metadata validation,
+// protobuf bodies, and the API router driven directly (no sockets).
 
 #include "api.hpp"
 #include "crypto.hpp"
 #include "patch.hpp"
+#include "protobuf.hpp"
 #include "selectors.hpp"
 #include "store.hpp"
 #include "util.hpp"
+#include "validation.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -207,4 +209,68 @@ TEST_CASE("the router serves objects, lists and errors without sockets") {
   auto stats = a.stats_json();
   CHECK(stats.at("verbs").at("create") == 1);
   CHECK(stats.at("verbs").at("watch") == 1);
+}
+
+TEST_CASE("metadata validation: kube's limits at their edges") {
+  ts::resource_registry reg;
+  const ts::resource_type& cm = reg.at(*reg.find("", "v1", "configmaps"));
+  auto errors = [&](std::string_view md, bool creating = true) {
+    std::vector<std::string> out;
+    for (const auto& e : ts::validate_object_meta(cm, j(md).as_object(), creating)) out.push_back(e.field + ": " + e.body);
+    return out;
+  };
+  CHECK(errors(R"({"name":"a.b-c","namespace":"default"})").empty());
+  CHECK(errors(R"({"name":"x","namespace":"default","labels":{"example.com/A_b.c":"","k":"v-1.X_2"}})").empty());
+  // Keys plus values: 262144 bytes pass, one more is refused.
+  std::string ok = R"({"name":"x","namespace":"default","annotations":{"a":")" + std::string(262143, 'v') + R"("}})";
+  CHECK(errors(ok).empty());
+  std::string over = R"({"name":"x","namespace":"default","annotations":{"ab":")" + std::string(262143, 'v') + R"("}})";
+  CHECK(errors(over) == std::vector<std::string>{"metadata.annotations: Too long: must have at most 262144 bytes"});
+  // On update only labels and annotations are checked: the name cannot change.
+  CHECK(errors(R"({"name":"Bad","labels":{"k":"-"}})", false) ==
+        std::vector<std::string>{"metadata.labels: Invalid value: \"-\": a valid label must be an empty string or consist of "
+                                 "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+                                 "character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is "
+                                 "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"});
+  CHECK(errors(R"({"name":")" + std::string(254, 'a') + R"(","namespace":"default"})").size() == 1);
+  CHECK(errors(R"({"name":"a..b","namespace":"default"})").size() == 1);
+  CHECK(ts::go_quote("a\"b\\\n\x01") == R"("a\"b\\\n\x01")");
+  try {
+    ts::throw_invalid(cm, "x", {{"FieldValueInvalid", "metadata.labels", "one"}, {"FieldValueInvalid", "metadata.labels", "one"},
+                                {"FieldValueTooLong", "metadata.annotations", "two"}});
+  } catch (const ts::api_error& e) {
+    // Repeated messages appear once in the text, every cause stays.
+    CHECK(std::string(e.what()) == R"(ConfigMap "x" is invalid: [metadata.labels: one, metadata.annotations: two])");
+    CHECK(e.details.at("causes").as_array().size() == 3);
+    CHECK(e.details.at("kind") == "ConfigMap");
+    CHECK_FALSE(e.details.contains("group"));
+  }
+}
+
+TEST_CASE("protobuf bodies: the k8s envelope around a Secret, as kubectl 1.32 writes it") {
+  // `kubectl create secret generic s1 --from-literal=user=admin --type=kubernetes.io/basic-auth`
+  // (its -v=9 dump): every non-pointer field is written, empty ones too.
+  const unsigned char wire[] = {
+      0x6b, 0x38, 0x73, 0x00, 0x0a, 0x0c, 0x0a, 0x02, 0x76, 0x31, 0x12, 0x06, 0x53, 0x65, 0x63, 0x72, 0x65, 0x74, 0x12,
+      0x3d, 0x0a, 0x12, 0x0a, 0x02, 0x73, 0x31, 0x12, 0x00, 0x1a, 0x00, 0x22, 0x00, 0x2a, 0x00, 0x32, 0x00, 0x38, 0x00,
+      0x42, 0x00, 0x12, 0x0d, 0x0a, 0x04, 0x75, 0x73, 0x65, 0x72, 0x12, 0x05, 0x61, 0x64, 0x6d, 0x69, 0x6e, 0x1a, 0x18,
+      0x6b, 0x75, 0x62, 0x65, 0x72, 0x6e, 0x65, 0x74, 0x65, 0x73, 0x2e, 0x69, 0x6f, 0x2f, 0x62, 0x61, 0x73, 0x69, 0x63,
+      0x2d, 0x61, 0x75, 0x74, 0x68, 0x1a, 0x00, 0x22, 0x00};
+  json::value o = ts::decode_protobuf_object(std::string_view(reinterpret_cast<const char*>(wire), sizeof wire));
+  CHECK(o == j(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s1"},"data":{"user":"YWRtaW4="},"type":"kubernetes.io/basic-auth"})"));
+  // Truncated: a length beyond the end is a 400, not a crash.
+  try {
+    ts::decode_protobuf_object(std::string_view(reinterpret_cast<const char*>(wire), 30));
+    FAIL("truncated body decoded");
+  } catch (const ts::api_error& e) {
+    CHECK(e.code == 400);
+  }
+  // An envelope of a kind without a decoder: 415.
+  std::string pod = std::string("k8s\0", 4) + "\x0a\x09\x0a\x02v1\x12\x03Pod" + std::string("\x12\x00", 2);
+  try {
+    ts::decode_protobuf_object(pod);
+    FAIL("Pod decoded");
+  } catch (const ts::api_error& e) {
+    CHECK(e.code == 415);
+  }
 }

@@ -1,6 +1,8 @@
 """The official Python client (Debian's python3-kubernetes) against kube-testserver: list
 TaskRuns via CustomObjectsApi and watch them with kubernetes.watch.Watch, seeing ADDED then
-MODIFIED for a patch made concurrently. Also CoreV1Api on chains-config and a 409 ApiException."""
+MODIFIED for a patch made concurrently. Also CoreV1Api on chains-config, a 409 ApiException and
+the 422 one kube raises for annotations beyond 262144 bytes."""
+import json
 import sys
 import threading
 import time
@@ -84,6 +86,17 @@ def main():
             fail("reading a missing ConfigMap succeeded")
         except ApiException as e:
             check(e.status == 404, "missing ConfigMap raises ApiException 404")
+        try:
+            co.patch_namespaced_custom_object(G, V, NS, P, "watched",
+                                              {"metadata": {"annotations": {"chains.tekton.dev/big": "x" * 262144}}})
+            fail("an annotation beyond 262144 bytes was accepted")
+        except ApiException as e:
+            body = json.loads(e.body)
+            check(e.status == 422 and body["reason"] == "Invalid" and body["message"] ==
+                  'TaskRun.tekton.dev "watched" is invalid: metadata.annotations: Too long: must have at most 262144 bytes'
+                  and body["details"]["causes"] == [{"reason": "FieldValueTooLong", "field": "metadata.annotations",
+                                                     "message": "Too long: must have at most 262144 bytes"}],
+                  "an oversized annotation patch raises ApiException 422 with kube's Status")
         co.delete_namespaced_custom_object(G, V, NS, P, "watched")
         check(len(co.list_namespaced_custom_object(G, V, NS, P)["items"]) == 1, "delete via CustomObjectsApi")
     print("PASS", flush=True)

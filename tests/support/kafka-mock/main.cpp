@@ -1,12 +1,8 @@
 // A Kafka cluster for tests: librdkafka's mock cluster (real wire protocol, in memory) on
 // 127.0.0.1. Prints the bootstrap servers as the first line of stdout, then serves until killed.
 //
-//   kafka-mock [--brokers N] [--topic NAME[:PARTITIONS[:REPLICAS]]]... [--exit-with-parent]
-//
 // stdin takes one command per line so a test can stage outages without restarting the cluster
-// (which would lose the topics): "down ID", "up ID" (broker ids are 1..N), "rtt ID MS",
-// "errors API_KEY CODE..." (the next requests of that Kafka API fail with those error codes).
-// Each command is answered with "ok" or "error: ..." on stdout.
+// (which would lose the topics). Flags and commands: `kafka-mock --help` and README.md.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -29,8 +25,28 @@ struct topic_spec {
   int replicas = 1;
 };
 
+constexpr const char* usage_text =
+    "usage: kafka-mock [--brokers N] [--topic NAME[:PARTITIONS[:REPLICAS]]]... [--exit-with-parent] [--help]\n"
+    "\n"
+    "A Kafka cluster for tests: librdkafka's mock cluster (the real Kafka wire protocol, in memory)\n"
+    "with N brokers (default 3) on 127.0.0.1 ephemeral ports. The bootstrap servers are the first\n"
+    "line of stdout; then it serves until SIGTERM/SIGINT (closing stdin does not stop it).\n"
+    "\n"
+    "  --brokers N               brokers, ids 1..N (default 3)\n"
+    "  --topic NAME[:P[:R]]      create a topic with P partitions (default 3) and R replicas\n"
+    "                            (default 1, at most N); repeatable\n"
+    "  --exit-with-parent        exit when the process that started it dies\n"
+    "  --help                    this text\n"
+    "\n"
+    "stdin, one command per line, each answered with \"ok\" or \"error: ...\" on stdout:\n"
+    "  down ID                   broker ID disconnects and refuses connections (-1: all)\n"
+    "  up ID                     broker ID accepts connections again (-1: all)\n"
+    "  rtt ID MS                 broker ID answers MS milliseconds late\n"
+    "  errors API_KEY CODE...    the next requests of that Kafka API fail with these error codes,\n"
+    "                            in order (e.g. \"errors 0 19\": one Produce NOT_ENOUGH_REPLICAS)\n";
+
 [[noreturn]] void usage(const std::string& why) {
-  std::cerr << "kafka-mock: " << why << "\nusage: kafka-mock [--brokers N] [--topic NAME[:PARTITIONS[:REPLICAS]]]... [--exit-with-parent]\n";
+  std::cerr << "kafka-mock: " << why << "\n" << usage_text;
   std::exit(2);
 }
 
@@ -55,7 +71,10 @@ int main(int argc, char** argv) {
   std::vector<topic_spec> topics;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--brokers" && i + 1 < argc) {
+    if (a == "--help" || a == "-h") {
+      std::cout << usage_text;
+      return 0;
+    } else if (a == "--brokers" && i + 1 < argc) {
       brokers = std::atoi(argv[++i]);
       if (brokers < 1) usage("--brokers must be at least 1");
     } else if (a == "--exit-with-parent") {

@@ -1,5 +1,8 @@
 #include "api.hpp"
 
+#include "protobuf.hpp"
+#include "validation.hpp"
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -114,80 +117,6 @@ api_response table_response(const std::vector<object_ptr>& items, std::uint64_t 
   return json_response(200, t);
 }
 
-// Minimal protobuf reader: kubectl's typed client (`kubectl create token`) sends TokenRequest as
-// application/vnd.kubernetes.protobuf and does not fall back to JSON on 415.
-struct pb_field {
-  std::uint32_t number = 0;
-  std::uint32_t wire = 0;
-  std::uint64_t varint = 0;
-  std::string_view bytes;
-};
-
-bool pb_varint(std::string_view& in, std::uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    auto b = static_cast<unsigned char>(in.front());
-    in.remove_prefix(1);
-    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
-
-std::vector<pb_field> pb_fields(std::string_view in) {
-  std::vector<pb_field> out;
-  while (!in.empty()) {
-    std::uint64_t key;
-    if (!pb_varint(in, key)) break;
-    pb_field f;
-    f.number = static_cast<std::uint32_t>(key >> 3);
-    f.wire = static_cast<std::uint32_t>(key & 7);
-    if (f.wire == 0) {
-      if (!pb_varint(in, f.varint)) break;
-    } else if (f.wire == 2) {
-      std::uint64_t len;
-      if (!pb_varint(in, len) || len > in.size()) break;
-      f.bytes = in.substr(0, len);
-      in.remove_prefix(len);
-    } else if (f.wire == 1 && in.size() >= 8) {
-      in.remove_prefix(8);
-    } else if (f.wire == 5 && in.size() >= 4) {
-      in.remove_prefix(4);
-    } else {
-      break;
-    }
-    out.push_back(f);
-  }
-  return out;
-}
-
-// k8s protobuf envelope ("k8s\0" + runtime.Unknown{raw=2}) holding a TokenRequest → its JSON spec.
-json::value token_request_from_protobuf(std::string_view body) {
-  if (body.size() < 4 || body.substr(0, 4) != std::string_view("k8s\0", 4))
-    throw api_error(400, "BadRequest", "protobuf body without the k8s envelope");
-  std::string_view raw;
-  for (const auto& f : pb_fields(body.substr(4)))
-    if (f.number == 2 && f.wire == 2) raw = f.bytes;
-  json::object spec;
-  for (const auto& f : pb_fields(raw)) {
-    if (f.number != 2 || f.wire != 2) continue;
-    json::array audiences;
-    for (const auto& sf : pb_fields(f.bytes)) {
-      if (sf.number == 1 && sf.wire == 2) audiences.emplace_back(sf.bytes);
-      if (sf.number == 4 && sf.wire == 0) spec["expirationSeconds"] = static_cast<std::int64_t>(sf.varint);
-      if (sf.number == 3 && sf.wire == 2) {
-        json::object ref;
-        const char* names[] = {"", "kind", "apiVersion", "name", "uid"};
-        for (const auto& rf : pb_fields(sf.bytes))
-          if (rf.number >= 1 && rf.number <= 4 && rf.wire == 2) ref[names[rf.number]] = rf.bytes;
-        spec["boundObjectRef"] = std::move(ref);
-      }
-    }
-    if (!audiences.empty()) spec["audiences"] = std::move(audiences);
-  }
-  return json::object{{"spec", std::move(spec)}};
-}
-
 }  // namespace
 
 std::size_t api_response::size() const {
@@ -226,6 +155,7 @@ api_response api::status_response(unsigned code, std::string_view reason, std::s
                  {"reason", reason},
                  {"code", code}};
   if (!details.empty()) o["details"] = std::move(details);
+  if (reason.empty()) o.erase("reason");  // StatusReasonUnknown is omitted
   if (code < 400) {
     o.erase("message");
     o.erase("reason");
@@ -428,13 +358,13 @@ dispatch_result api::handle(const api_request& req) {
   try {
     route(req, out);
   } catch (const api_error& e) {
-    json::object details;
-    if (!out.plural.empty() && (e.code == 404 || e.code == 409 || e.code == 422)) {
+    json::object details = e.details;
+    if (details.empty() && !out.plural.empty() && (e.code == 404 || e.code == 409 || e.code == 422)) {
       if (!out.name.empty()) details["name"] = out.name;
       if (!out.group.empty()) details["group"] = out.group;
       details["kind"] = out.plural;
     }
-    if (!e.causes.empty()) details["causes"] = e.causes;
+    if (!e.causes.empty() && e.details.empty()) details["causes"] = e.causes;
     out.response = status_response(e.code, e.reason, e.what(), std::move(details));
   } catch (const std::exception& e) {
     out.response = status_response(500, "InternalError", std::string("internal error: ") + e.what());
@@ -447,7 +377,7 @@ api_response api::token_request(const std::string& ns, const std::string& name, 
   object_ptr sa = store_.get(*sa_res, ns, name);
   json::value body = req.body.empty() ? json::value(json::object{})
                     : media_type(req.content_type) == "application/vnd.kubernetes.protobuf"
-                        ? token_request_from_protobuf(req.body)
+                        ? decode_protobuf_object(req.body)
                         : parse_json_or_yaml(req.body);
   if (!body.is_object()) throw api_error(400, "BadRequest", "TokenRequest must be an object");
   json::object spec;
@@ -637,6 +567,12 @@ void api::route(const api_request& req, dispatch_result& out) {
   std::string include = param("includeObject");
   json::object name_details{{"name", name}, {"group", t.group}, {"kind", t.resource}};
 
+  // apiserver's limitedReadBody: bodies of writes beyond MaxRequestBodyBytes (3 MiB) are refused
+  // before they are decoded.
+  if (req.body.size() > max_request_body_bytes) {
+    out.response = status_response(413, "RequestEntityTooLarge", "Request entity too large: limit is " + std::to_string(max_request_body_bytes));
+    return;
+  }
   if (token_sub) {
     if (req.method != "POST") {
       out.response = not_allowed();
@@ -646,11 +582,13 @@ void api::route(const api_request& req, dispatch_result& out) {
     return;
   }
 
-  // Protobuf/CBOR bodies are refused the way kube-apiserver refuses unknown media types; client-go
-  // then falls back to JSON for the rest of the client's life.
+  // CBOR bodies, and protobuf ones other than create/update of the kinds protobuf.cpp decodes, are
+  // refused the way kube-apiserver refuses unknown media types.
+  bool protobuf_body = false;
   if (!req.body.empty()) {
     std::string mt = media_type(req.content_type);
-    if (mt == "application/vnd.kubernetes.protobuf" || mt == "application/cbor") {
+    protobuf_body = mt == "application/vnd.kubernetes.protobuf";
+    if (mt == "application/cbor" || (protobuf_body && verb != "create" && verb != "update")) {
       out.response = status_response(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml");
       return;
     }
@@ -722,6 +660,7 @@ void api::route(const api_request& req, dispatch_result& out) {
     return;
   }
   auto body_json = [&]() -> json::value {
+    if (protobuf_body) return decode_protobuf_object(req.body);
     try {
       return parse_json_or_yaml(req.body);
     } catch (const std::exception& e) {

@@ -18,6 +18,7 @@ struct api_error : std::runtime_error {
   unsigned code;
   std::string reason;
   json::array causes;
+  json::object details;  // when set: Status.details as is (422 Invalid carries group/kind/name/causes)
 };
 
 void apply_merge_patch(json::value& target, const json::value& patch);

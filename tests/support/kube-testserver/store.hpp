@@ -128,7 +128,9 @@ class store {
 
   std::string key_of(const resource_type& t, const std::string& ns, const std::string& name) const;
   object_ptr find(std::size_t res, const std::string& ns, const std::string& name) const;
-  object_ptr commit(std::size_t res, json::value obj, event_type type, object_ptr prev, bool emit);
+  // `client_write`: a create/update/patch/apply, refused beyond etcd's request size.
+  object_ptr commit(std::size_t res, json::value obj, event_type type, object_ptr prev, bool emit,
+                    bool client_write = false);
   object_ptr finish_update(std::size_t res, object_ptr existing, const json::value& old_value,
                            json::value next, const write_options& opt, bool record_fields);
   object_ptr erase(std::size_t res, object_ptr existing, json::value value);
