@@ -289,3 +289,18 @@ TEST_CASE("librdkafka pass-through keys are not reported as unknown, typos still
   REQUIRE(r.warnings.size() == 1);
   CHECK_THAT(r.warnings[0], Catch::Contains("did you mean storage.pubsub.topic?"));
 }
+
+TEST_CASE("thousands of unknown keys give 20 warnings and one summary line (issue 23 item 6)") {
+  config::data_map d;
+  for (int i = 0; i < 10000; ++i) d.emplace("junk.key." + std::to_string(i), "x");
+  auto r = config::parse(d);
+  REQUIRE(r.ok());
+  REQUIRE(r.warnings.size() == 21);
+  CHECK(r.warnings[0].rfind("unknown key \"junk.key.", 0) == 0);
+  CHECK(r.warnings[20] == "9980 more unknown keys are ignored (not listed)");
+  d.erase("junk.key.0");  // 9999 left: the summary counts exactly
+  CHECK(config::parse(d).warnings.back() == "9979 more unknown keys are ignored (not listed)");
+  config::data_map few;
+  for (int i = 0; i < 20; ++i) few.emplace("junk.key." + std::to_string(i), "x");
+  CHECK(config::parse(few).warnings.size() == 20);
+}
