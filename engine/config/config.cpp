@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 #include "config/transparency.hpp"
+#include "config/unselected_storage.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -306,6 +307,7 @@ parse_result parse(const data_map& data, const plugin_names& extra) {
     result.warnings.push_back(std::to_string(unknown - max_named_unknown) +
                               " more unknown keys are ignored (not listed)");
   validate_transparency(data, cfg, result);
+  warn_unselected_storage(data, cfg, result);
   if (result.errors.empty()) {
     cfg.source = data;
     result.value = std::move(cfg);
