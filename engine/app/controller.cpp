@@ -71,19 +71,6 @@ std::vector<std::string> split_csv(const std::string& s) {
 
 }  // namespace
 
-// The plugin directory when --plugin-dir is not given: next to an installed binary
-// (<prefix>/bin/chainsd → <prefix>/<libdir>/chainsd/plugins), else the configured install path.
-std::string default_plugin_dir() {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  auto exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    auto candidate = exe.parent_path().parent_path() / CHAINSD_LIBDIR / "chainsd" / "plugins";
-    if (fs::is_directory(candidate, ec)) return candidate.string();
-  }
-  return CHAINSD_PLUGIN_DIR;
-}
-
 namespace {
 
 // chains-config's data map from the ConfigMap JSON.
@@ -172,12 +159,15 @@ int run_controller(const args& a) {
   flags f(controller_flags());
   try {
     f.parse(a);
+    if (!f.positional().empty())
+      throw flag_error("unexpected argument \"" + f.positional()[0] + "\" (chainsd --help lists the commands)");
   } catch (const flag_error& e) {
-    std::fprintf(stderr, "chainsd: %s\nflags:\n%s", e.what(), f.usage().c_str());
+    std::fprintf(stderr, "chainsd run: %s\nusage: chainsd [run] [flags]\nflags:\n%s", e.what(), f.usage().c_str());
     return 2;
   }
   if (f.get_bool("help")) {
-    std::printf("usage: chainsd [run] [flags]\nflags:\n%s", f.usage().c_str());
+    std::printf("usage: chainsd [run] [flags]\n  Runs the controller: watches TaskRuns and PipelineRuns, signs, stores and logs "
+                "their provenance.\nflags:\n%s", f.usage().c_str());
     return 0;
   }
   log::level lvl{};

@@ -1,60 +1,16 @@
 // `chainsd payload` end to end: the real binary (path in $CHAINSD) on files written here.
-#include <catch2/catch.hpp>
+#include "../app/run_chainsd.hpp"
 
 #include <boost/json.hpp>
 
-#include <sys/wait.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-
-namespace fs = std::filesystem;
 namespace bj = boost::json;
+using chainsd_test::scratch;
+using chainsd_test::write;
 
 namespace {
 
-struct outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-fs::path scratch() {
-  auto dir = fs::temp_directory_path() / ("chainsd-payload-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
-
-fs::path write(const std::string& name, const std::string& text) {
-  auto p = scratch() / name;
-  std::ofstream(p) << text;
-  return p;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-outcome run(const std::string& args, const std::string& stdin_file = "") {
-  const char* exe = std::getenv("CHAINSD");
-  REQUIRE(exe);
-  auto err = scratch() / "stderr";
-  std::string cmd = std::string("'") + exe + "' payload " + args + " 2>'" + err.string() + "'";
-  if (!stdin_file.empty()) cmd += " <'" + stdin_file + "'";
-  outcome o;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) o.out.append(buf, n);
-  int status = ::pclose(p);
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.err = slurp(err);
-  return o;
+chainsd_test::outcome run(const std::string& args, const std::string& stdin_file = "") {
+  return chainsd_test::run_chainsd("payload " + args, stdin_file);
 }
 
 const std::string digest = "sha256:" + std::string(64, 'a');
