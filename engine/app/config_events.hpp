@@ -34,6 +34,8 @@ boost::asio::awaitable<void> record_config_rejected(kube::client& client, config
 class rejection_memo {
  public:
   bool first_time(const config::data_map& data, const std::string& error);
+  // An accepted config: the next rejection is news even if it repeats an older one.
+  void clear() { any_ = false; }
 
  private:
   config::data_map data_;

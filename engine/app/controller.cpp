@@ -256,6 +256,7 @@ int run_controller(const args& a) {
         raise_rejected(data, std::move(cm), r.error);
         return;
       }
+      reported.clear();
       auto replaced = std::move(plugins);
       plugins = reconciler::build_plugin_set(store.current(), registry, host, &outbound);
       // Moved, not copied: retire() waits until it holds the last reference.

@@ -47,6 +47,13 @@ def test_rejected_config_raises_a_warning_event_on_the_configmap():
         check(any("artifacts.taskrun.format" in e["message"] for e in evs), "the second event names the bad key")
         time.sleep(1.0)  # watch resyncs / bookmarks do not repeat it
         check(len(config_events(server)) == 2, "one event per rejected content")
+        # Fixed, then broken the same way again: that is news, a third event.
+        kubectl(server, "patch", "configmap", "chains-config", "-n", "tekton-chains",
+                "-p", '{"data":{"artifacts.taskrun.format": "slsa/v1"}}')
+        wait_until(lambda: any(l.get("version") == "3" for l in c.lines("chains-config applied")), what="the fix")
+        kubectl(server, "patch", "configmap", "chains-config", "-n", "tekton-chains",
+                "-p", '{"data":{"artifacts.taskrun.format": "nope"}}')
+        wait_until(lambda: len(config_events(server)) == 3, what="a third event")
     work.remove()
 
 
