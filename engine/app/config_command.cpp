@@ -42,6 +42,7 @@ bool configmap_field(std::string_view k) {
 // The data map of the one ConfigMap in `text`; what is wrong with the document goes to `r`.
 config::data_map configmap_data(std::string_view text, const std::string& source, report& r) {
   auto docs = split_documents(text, source);
+  if (docs.empty()) throw std::runtime_error(source + ": holds no objects (an empty List)");
   if (docs.size() != 1) {
     std::string all;
     for (const auto& d : docs) all += (all.empty() ? "" : ", ") + d.label();

@@ -104,6 +104,7 @@ bool is_run_kind(const std::string& k) { return k.empty() || k == "TaskRun" || k
 
 // The one document of `docs` the payload is made of: the only one, or the one --run names.
 const input_document& pick_run(const std::vector<input_document>& docs, const options& o) {
+  if (docs.empty()) throw std::runtime_error(o.run_file + ": holds no objects (an empty List)");
   if (o.run_name.empty()) {
     if (docs.size() == 1) return docs[0];
     throw std::runtime_error(o.run_file + ": holds " + std::to_string(docs.size()) + " objects (" + labels_of(docs) +

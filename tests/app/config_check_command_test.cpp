@@ -89,6 +89,12 @@ TEST_CASE("a document that is not a ConfigMap is rejected") {
   o = check_with_key("artifacts.taskrun.format: slsa/v1\n");  // the data map alone
   CHECK(o.code == 1);
   CHECK_THAT(o.err, Catch::Contains("cm.yaml: has no kind, not a ConfigMap"));
+  o = check_with_key(R"({"apiVersion":"v1","kind":"List","items":[]})");
+  CHECK(o.code == 1);
+  CHECK_THAT(o.err, Catch::Contains("cm.yaml: holds no objects (an empty List)"));
+  o = check_with_key(R"({"apiVersion":"v1","kind":"List","items":[)" + std::string(R"({"apiVersion":"v1",)") +
+                     R"("kind":"ConfigMap","metadata":{"name":"chains-config"},"data":{"artifacts.oci.storage":"tekton"}}]})");
+  CHECK(o.code == 0);  // `kubectl get configmap -o json` of one: a List of one ConfigMap
   o = check_with_key(good + "---\n" + good);
   CHECK(o.code == 1);
   CHECK_THAT(o.err, Catch::Contains("cm.yaml: holds 2 objects (ConfigMap tekton-chains/chains-config (document 1), "

@@ -198,3 +198,18 @@ TEST_CASE("an invalid IMAGE_DIGEST warns instead of silently dropping the image"
   REQUIRE(subjects.size() == 1);
   CHECK(subjects[0].at("name") == "gcr.io/x/ok");
 }
+
+TEST_CASE("kubectl get -o yaml Lists are read like JSON ones") {
+  auto f = write("list.yaml", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: tekton.dev/v1\n  kind: TaskRun\n"
+                              "  metadata:\n    name: only\n  status:\n    completionTime: \"2024-01-01T00:00:00Z\"\n"
+                              "    results:\n    - name: IMAGES\n      value: gcr.io/x/y@" + digest + "\n"
+                              "metadata:\n  resourceVersion: \"\"\n");
+  auto o = run("--format slsa/v1 " + f.string());
+  INFO(o.err);
+  REQUIRE(o.code == 0);
+  CHECK(bj::parse(o.out).at("subject").at(0).at("name") == "gcr.io/x/y");
+  auto empty = write("empty-list.json", R"({"apiVersion":"v1","kind":"List","items":[]})");
+  o = run("--format slsa/v1 " + empty.string());
+  CHECK(o.code == 1);
+  CHECK_THAT(o.err, Catch::EndsWith("empty-list.json: holds no objects (an empty List)\n"));
+}
