@@ -3,6 +3,7 @@
 #include "net/http_server.hpp"
 #include "runtime/log.hpp"
 #include "runtime/metrics.hpp"
+#include "runtime/process_metrics.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -30,7 +31,7 @@ app::app(app_options opts) : opts_(std::move(opts)), signals_(std::make_unique<s
     server_ = std::make_unique<net::http_server>(ctx_.get_executor(), opts_.metrics_addr);
     server_->route("/metrics", [](std::string_view) {
       return net::simple_response{200, "text/plain; version=0.0.4; charset=utf-8",
-                                  metrics::global().render()};
+                                  metrics::global().render() + metrics::render_process()};
     });
     server_->route("/healthz", [](std::string_view) { return net::simple_response{200, "text/plain", "ok\n"}; });
     server_->route("/readyz", [this](std::string_view) {

@@ -14,7 +14,8 @@ int run_payload(const args& a);     // chainsd payload --format F [--config K=V]
 int run_plugins(const args& a);     // chainsd plugins [--plugin-dir DIR]
 int run_config(const args& a);      // chainsd config check [--plugin-dir DIR] FILE|-
 
-// Where plugins are looked for when --plugin-dir is not given.
+// Where plugins are looked for when --plugin-dir is not given, and how it was chosen (for messages).
 std::string default_plugin_dir();
+std::string default_plugin_dir_origin();
 
 }  // namespace chainsd::app

@@ -2,6 +2,7 @@
 // finished runs to the reconciler; serves /metrics, /healthz, /readyz.
 #include "app/app.hpp"
 #include "app/commands.hpp"
+#include "app/config_events.hpp"
 #include "app/flags.hpp"
 #include "config/config_store.hpp"
 #include "ha/coordinator.hpp"
@@ -73,19 +74,6 @@ std::vector<std::string> split_csv(const std::string& s) {
 }
 
 }  // namespace
-
-// The plugin directory when --plugin-dir is not given: next to an installed binary
-// (<prefix>/bin/chainsd → <prefix>/<libdir>/chainsd/plugins), else the configured install path.
-std::string default_plugin_dir() {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  auto exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    auto candidate = exe.parent_path().parent_path() / CHAINSD_LIBDIR / "chainsd" / "plugins";
-    if (fs::is_directory(candidate, ec)) return candidate.string();
-  }
-  return CHAINSD_PLUGIN_DIR;
-}
 
 namespace {
 
@@ -185,12 +173,15 @@ int run_controller(const args& a) {
   flags f(controller_flags());
   try {
     f.parse(a);
+    if (!f.positional().empty())
+      throw flag_error("unexpected argument \"" + f.positional()[0] + "\" (chainsd --help lists the commands)");
   } catch (const flag_error& e) {
-    std::fprintf(stderr, "chainsd: %s\nflags:\n%s", e.what(), f.usage().c_str());
+    std::fprintf(stderr, "chainsd run: %s\nusage: chainsd [run] [flags]\nflags:\n%s", e.what(), f.usage().c_str());
     return 2;
   }
   if (f.get_bool("help")) {
-    std::printf("usage: chainsd [run] [flags]\nflags:\n%s", f.usage().c_str());
+    std::printf("usage: chainsd [run] [flags]\n  Runs the controller: watches TaskRuns and PipelineRuns, signs, stores and logs "
+                "their provenance.\nflags:\n%s", f.usage().c_str());
     return 0;
   }
   log::level lvl{};
@@ -239,32 +230,55 @@ int run_controller(const args& a) {
     auto& rejected_plugins = metrics::global().get_counter(
         "chainsd_config_rejected_total", "chains-config updates rejected (the previous config stays in force)",
         {{"reason", "plugin_not_installed"}});
-    std::shared_ptr<reconciler::plugin_set> plugins =
-        reconciler::build_plugin_set(store.current(), registry, host, &outbound);
-    if (auto missing = reconciler::check_installed(*store.current(), registry); !missing.empty())
-      log::warn("default config names plugins that are not installed; runs needing them will fail",
-                {{"error", missing}});
+    // Built for the live chains-config once it is read, not for the defaults at start-up: errors
+    // about plugins the defaults name but the live config does not use would only mislead. When
+    // there is no chains-config at all, the defaults' plugins are built once the list says so.
+    std::shared_ptr<reconciler::plugin_set> plugins;
+    auto ensure_plugins = [&] {
+      if (plugins) return;
+      if (auto missing = reconciler::check_installed(*store.current(), registry); !missing.empty())
+        log::warn("the default config names plugins that are not installed; runs needing them will fail",
+                  {{"error", missing}});
+      plugins = reconciler::build_plugin_set(store.current(), registry, host, &outbound);
+    };
     config::plugin_names installed;
     for (const auto& n : registry.names("storage")) installed.storages.insert(n);
     for (const auto& n : registry.names("signer")) installed.signers.insert(n);
-    auto apply_config = [&](const config::data_map& data) {
+    rejection_memo reported;
+    // A rejection is also a Warning Event on the ConfigMap, once per distinct content.
+    auto raise_rejected = [&](const config::data_map& data, configmap_ref cm, const std::string& error) {
+      if (!reported.first_time(data, error)) return;
+      if (cm.namespace_name.empty()) cm.namespace_name = f.get("config-namespace");
+      if (cm.name.empty()) cm.name = "chains-config";
+      auto* client = &kube_client;
+      application.track("chains-config rejected event", [client, cm = std::move(cm), error]() {
+        return record_config_rejected(*client, cm, "chains-config rejected; the previous config stays in force: " + error);
+      });
+    };
+    auto apply_config = [&](const config::data_map& data, configmap_ref cm) {
       auto parsed = config::parse(data, installed);
       if (parsed.ok()) {
         if (auto missing = reconciler::check_installed(*parsed.value, registry); !missing.empty()) {
           rejected_plugins.inc();
           log::error("chains-config rejected; the previous config stays in force",
                      {{"configmap", f.get("config-namespace") + "/chains-config"}, {"error", missing}});
+          raise_rejected(data, std::move(cm), missing);
           return;
         }
       }
       auto r = store.update(data, installed);  // logs and counts rejections itself
-      if (!r.accepted) return;
+      if (!r.accepted) {
+        raise_rejected(data, std::move(cm), r.error);
+        return;
+      }
+      reported.clear();
       auto replaced = std::move(plugins);
       plugins = reconciler::build_plugin_set(store.current(), registry, host, &outbound);
       // Moved, not copied: retire() waits until it holds the last reference.
-      application.track("close replaced plugins", [replaced = std::move(replaced)]() mutable {
-        return reconciler::retire(std::move(replaced), std::chrono::seconds(60));
-      });
+      if (replaced)
+        application.track("close replaced plugins", [replaced = std::move(replaced)]() mutable {
+          return reconciler::retire(std::move(replaced), std::chrono::seconds(60));
+        });
       log::info("chains-config applied", {{"version", std::to_string(r.version)}});
     };
 
@@ -289,6 +303,8 @@ int run_controller(const args& a) {
       const auto& own = *ownership_slot;
       return own && own->owns(ha_kind(k), ns, name);
     };
+    // Null until chains-config is listed (ensure_plugins); the reconciler starts only then, and
+    // its cheap pre-checks treat null as the defaults.
     reconciler::reconciler rec(ex, cluster, [&plugins] { return plugins; }, ro);
     kube::client_options lease_opts;
     lease_opts.user_agent = "chainsd-leader-election";
@@ -334,9 +350,10 @@ int run_controller(const args& a) {
                   {{"configmap", f.get("config-namespace") + "/chains-config"}});
         return;
       }
-      apply_config(configmap_data(ev.object));
+      apply_config(configmap_data(ev.object), configmap_ref_of(ev.object));
     };
     parts.on_config_synced = [&] {
+      ensure_plugins();
       application.set_ready("chains-config");
       start_reconciler();
     };

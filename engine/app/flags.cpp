@@ -23,6 +23,7 @@ void flags::parse(const std::vector<std::string>& args) {
       value = body.substr(eq + 1);
       body.resize(eq);
     }
+    if (body == "h" && find("help")) body = "help";  // -h as --help wherever there is a --help
     const auto* spec = find(body);
     if (!spec) throw flag_error("unknown flag --" + body);
     if (spec->boolean) {
@@ -56,7 +57,7 @@ long flags::get_int(const std::string& name, long min, long max) const {
 std::string flags::usage() const {
   std::string out;
   for (const auto& s : specs_) {
-    out += "  --" + s.name + (s.boolean ? "" : " VALUE");
+    out += std::string(s.name == "help" ? "  -h, --" : "  --") + s.name + (s.boolean ? "" : " VALUE");
     out += "\n      " + s.help;
     if (!s.default_value.empty()) out += " (default " + s.default_value + ")";
     out += "\n";

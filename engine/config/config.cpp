@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 #include "config/transparency.hpp"
+#include "config/unselected_storage.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -287,17 +288,26 @@ parse_result parse(const data_map& data, const plugin_names& extra) {
     if (it == data.end()) continue;
     rule.apply(c, it->first, it->second);
   }
+  // Each unknown key is named up to a point; past it, one line counts the rest (a generated
+  // ConfigMap with thousands of keys must not flood the log on every reload).
+  constexpr std::size_t max_named_unknown = 20;
+  std::size_t unknown = 0;
   for (const auto& [key, value] : data) {
     if (std::binary_search(known_keys().begin(), known_keys().end(), std::string_view(key))) continue;
     // Knative-style ConfigMaps document themselves under "_example"; that is not a typo.
     if (!key.empty() && key[0] == '_') continue;
     // librdkafka properties pass through to the Kafka storage plugin, which validates them.
     if (key.rfind("storage.pubsub.kafka.", 0) == 0) continue;
+    if (++unknown > max_named_unknown) continue;
     std::string w = "unknown key \"" + key + "\" is ignored";
     if (auto s = suggest_key(key); !s.empty()) w += "; did you mean " + s + "?";
     result.warnings.push_back(std::move(w));
   }
+  if (unknown > max_named_unknown)
+    result.warnings.push_back(std::to_string(unknown - max_named_unknown) +
+                              " more unknown keys are ignored (not listed)");
   validate_transparency(data, cfg, result);
+  warn_unselected_storage(data, cfg, result);
   if (result.errors.empty()) {
     cfg.source = data;
     result.value = std::move(cfg);

@@ -12,6 +12,13 @@ config_store::config_store(metrics::registry* m) : metrics_(m ? m : &metrics::gl
   metrics_->get_gauge("chainsd_config_version", "version of the chains-config snapshot in force").set(1);
   // Created at start so the rejection counter is visible (as 0) before anything goes wrong.
   metrics_->get_counter("chainsd_config_rejected_total", "chains-config updates rejected as invalid");
+  warnings_gauge().set(0);
+}
+
+metrics::gauge& config_store::warnings_gauge() {
+  return metrics_->get_gauge("chainsd_config_warnings",
+                             "warnings about the chains-config last read (unknown keys, ignored values, storage "
+                             "backends configured but selected by no artifacts.*.storage)");
 }
 
 std::shared_ptr<const config> config_store::current() const {
@@ -23,6 +30,7 @@ update_result config_store::update(const data_map& data, const plugin_names& ext
   auto parsed = parse(data, extra);
   update_result out;
   out.warnings = parsed.warnings;
+  warnings_gauge().set(static_cast<double>(parsed.warnings.size()));
   for (const auto& w : parsed.warnings) log::warn("chains-config: " + w, {{"configmap", "tekton-chains/chains-config"}});
 
   std::lock_guard lock(mutex_);

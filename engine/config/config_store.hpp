@@ -15,6 +15,7 @@
 
 namespace chainsd::metrics {
 class registry;
+class gauge;
 }
 
 namespace chainsd::config {
@@ -36,6 +37,7 @@ class config_store {
   update_result update(const data_map& data, const plugin_names& extra = {});
 
  private:
+  metrics::gauge& warnings_gauge();
   mutable std::mutex mutex_;
   std::shared_ptr<const config> current_;
   metrics::registry* metrics_;

@@ -82,7 +82,11 @@ TEST_CASE("every key is read") {
   };
   auto r = config::parse(d);
   REQUIRE(r.ok());
-  CHECK(r.warnings.empty());
+  // The only warnings: backends whose keys are set but which nothing selects (pipelineruns, which
+  // name docdb, are disabled by signer none; nothing names kafka or pubsub).
+  REQUIRE(r.warnings.size() == 2);
+  CHECK_THAT(r.warnings[0], Catch::Contains("no artifacts.*.storage selects kafka"));
+  CHECK_THAT(r.warnings[1], Catch::Contains("no artifacts.*.storage selects docdb"));
   const auto& c = *r.value;
   CHECK(c.taskrun.format == "slsa/v2alpha4");
   CHECK(c.taskrun.storage == std::set<std::string>{"gcs", "oci", "tekton"});
@@ -266,6 +270,11 @@ TEST_CASE("the store swaps valid snapshots and keeps the previous one on error")
   CHECK(warn.accepted);
   CHECK(warn.version == 3);
   REQUIRE(warn.warnings.size() == 1);
+  CHECK(reg.render().find("chainsd_config_warnings 1") != std::string::npos);
+  store.update({{"storage.pubsub.topic", "chains"}, {"storage.gcs.bucket", "b"}});  // two backends nothing selects
+  CHECK(reg.render().find("chainsd_config_warnings 2") != std::string::npos);
+  store.update({});
+  CHECK(reg.render().find("chainsd_config_warnings 0") != std::string::npos);
 }
 
 TEST_CASE("installed third-party plugin names are valid storage and signer values") {
@@ -286,6 +295,59 @@ TEST_CASE("librdkafka pass-through keys are not reported as unknown, typos still
   auto r = chainsd::config::parse({{"storage.pubsub.kafka.security.protocol", "SASL_SSL"},
                                    {"storage.pubusub.topic", "chains"}});
   REQUIRE(r.ok());
-  REQUIRE(r.warnings.size() == 1);
+  REQUIRE(r.warnings.size() == 2);  // the typo, and the pub/sub keys no artifacts.*.storage selects
   CHECK_THAT(r.warnings[0], Catch::Contains("did you mean storage.pubsub.topic?"));
+  CHECK_THAT(r.warnings[1], Catch::Contains("storage.pubsub.kafka.security.protocol is set but"));
+}
+
+TEST_CASE("thousands of unknown keys give 20 warnings and one summary line (issue 23 item 6)") {
+  config::data_map d;
+  for (int i = 0; i < 10000; ++i) d.emplace("junk.key." + std::to_string(i), "x");
+  auto r = config::parse(d);
+  REQUIRE(r.ok());
+  REQUIRE(r.warnings.size() == 21);
+  CHECK(r.warnings[0].rfind("unknown key \"junk.key.", 0) == 0);
+  CHECK(r.warnings[20] == "9980 more unknown keys are ignored (not listed)");
+  d.erase("junk.key.0");  // 9999 left: the summary counts exactly
+  CHECK(config::parse(d).warnings.back() == "9979 more unknown keys are ignored (not listed)");
+  config::data_map few;
+  for (int i = 0; i < 20; ++i) few.emplace("junk.key." + std::to_string(i), "x");
+  CHECK(config::parse(few).warnings.size() == 20);
+}
+
+TEST_CASE("a backend's keys set while no artifacts.*.storage selects it are warned about (issue 19 item 2)") {
+  auto warnings_of = [](const config::data_map& d) {
+    auto r = config::parse(d);
+    REQUIRE(r.ok());
+    std::string all;
+    for (const auto& w : r.warnings) all += w + "\n";
+    return all;
+  };
+  // Upstream's documented Kafka keys, nothing selecting the backend.
+  auto w = warnings_of({{"storage.pubsub.provider", "kafka"},
+                        {"storage.pubsub.topic", "chains"},
+                        {"storage.pubsub.kafka.bootstrap.servers", "kafka:9092"}});
+  CHECK_THAT(w, Catch::Contains("storage.pubsub.kafka.bootstrap.servers, storage.pubsub.provider, storage.pubsub.topic "
+                                "are set but no artifacts.*.storage selects kafka"));
+  CHECK_THAT(w, Catch::Contains("e.g. artifacts.taskrun.storage: tekton,kafka"));
+  CHECK(warnings_of({{"storage.pubsub.topic", "chains"}, {"artifacts.taskrun.storage", "tekton,kafka"}}).empty());
+  CHECK(warnings_of({{"storage.pubsub.topic", "chains"}, {"artifacts.pipelinerun.storage", "pubsub"}}).empty());
+  // A type that is disabled does not select anything.
+  CHECK_THAT(warnings_of({{"storage.pubsub.topic", "chains"},
+                          {"artifacts.taskrun.storage", "kafka"},
+                          {"artifacts.taskrun.signer", "none"}}),
+             Catch::Contains("storage.pubsub.topic is set but no artifacts.*.storage selects kafka"));
+  CHECK_THAT(warnings_of({{"storage.oci.repository", "registry.example/att"}, {"artifacts.oci.storage", "tekton"}}),
+             Catch::Contains("storage.oci.repository is set but no artifacts.*.storage selects oci, so nothing is "
+                             "stored there; add oci to the storage of the artifacts to send (e.g. artifacts.oci.storage: "
+                             "tekton,oci)"));
+  CHECK(warnings_of({{"storage.oci.repository", "registry.example/att"}}).empty());  // oci images go to oci by default
+  for (auto [key, name] : {std::pair{"storage.gcs.bucket", "gcs"}, {"storage.docdb.url", "docdb"},
+                           {"storage.grafeas.projectid", "grafeas"}, {"storage.archivista.url", "archivista"}}) {
+    INFO(key);
+    CHECK_THAT(warnings_of({{key, "x"}}), Catch::Contains(std::string(key) + " is set but no artifacts.*.storage "
+                                                          "selects " + name));
+    CHECK(warnings_of({{key, "x"}, {"artifacts.pipelinerun.storage", name}}).empty());
+  }
+  CHECK(warnings_of({{"storage.gcs.bucket", ""}}).empty());  // an empty value configures nothing
 }

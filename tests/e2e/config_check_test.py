@@ -31,8 +31,15 @@ def test_documented_kafka_command_warns_in_log_and_config_check():
         c.wait_ready()
         kubectl(server, "patch", "configmap", "chains-config", "-n", "tekton-chains", "-p", DOCUMENTED)
         wait_until(lambda: "did you mean storage.pubsub.topic?" in c.log(), what="the misspelling warning in the log")
+        unselected = "are set but no artifacts.*.storage selects kafka, so nothing is stored there; add kafka"
+        check(unselected in c.log(), "the log says nothing selects the pub/sub backend and what to add")
+        check(c.metric("chainsd_config_warnings") == 2, "chainsd_config_warnings counts both warnings (%s)"
+              % c.metric("chainsd_config_warnings"))
         rc, out = config_check(server, work)
         check(rc == 0, "the config is still valid while nothing selects the pub/sub backend")
+        check(unselected in out and "e.g. artifacts.taskrun.storage: tekton,kafka" in out,
+              "config check says nothing selects the pub/sub backend, naming the key to add")
+        check("(2 warnings, 0 errors)" in out, "config check counts it: not \"accepted (0 warnings)\"")
         check('unknown key "storage.pubusub.topic" is ignored; did you mean storage.pubsub.topic?' in out,
               "config check shows the warning with the likely key")
         kubectl(server, "patch", "configmap", "chains-config", "-n", "tekton-chains",
@@ -86,6 +93,8 @@ def test_fixed_spelling_makes_messages_flow_without_restart():
             payload = base64.b64decode(annotations(tr)["chains.tekton.dev/payload-taskrun-" + uid])
             check(base64.b64decode(headers["payload"]) == payload, "header payload = base64 of the signed payload")
             check(base64.b64decode(rec["key"]).decode() == uid, "the message key is the run's uid")
+            check(headers["storage-key"].decode() == "tekton.dev-v1-TaskRun-" + uid,
+                  "header storage-key is upstream's FullKey, <group>-<version>-<kind>-<uid>")
         work.remove()
     finally:
         broker.terminate()

@@ -1,60 +1,16 @@
 // `chainsd payload` end to end: the real binary (path in $CHAINSD) on files written here.
-#include <catch2/catch.hpp>
+#include "../app/run_chainsd.hpp"
 
 #include <boost/json.hpp>
 
-#include <sys/wait.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-
-namespace fs = std::filesystem;
 namespace bj = boost::json;
+using chainsd_test::scratch;
+using chainsd_test::write;
 
 namespace {
 
-struct outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-fs::path scratch() {
-  auto dir = fs::temp_directory_path() / ("chainsd-payload-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
-
-fs::path write(const std::string& name, const std::string& text) {
-  auto p = scratch() / name;
-  std::ofstream(p) << text;
-  return p;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-outcome run(const std::string& args, const std::string& stdin_file = "") {
-  const char* exe = std::getenv("CHAINSD");
-  REQUIRE(exe);
-  auto err = scratch() / "stderr";
-  std::string cmd = std::string("'") + exe + "' payload " + args + " 2>'" + err.string() + "'";
-  if (!stdin_file.empty()) cmd += " <'" + stdin_file + "'";
-  outcome o;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) o.out.append(buf, n);
-  int status = ::pclose(p);
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.err = slurp(err);
-  return o;
+chainsd_test::outcome run(const std::string& args, const std::string& stdin_file = "") {
+  return chainsd_test::run_chainsd("payload " + args, stdin_file);
 }
 
 const std::string digest = "sha256:" + std::string(64, 'a');
@@ -97,7 +53,10 @@ TEST_CASE("simplesigning prints one payload per image") {
   CHECK(first == R"({"critical":{"identity":{"docker-reference":"index.docker.io/library/busybox"},)"
                  R"("image":{"docker-manifest-digest":")" + digest +
                      R"("},"type":"cosign container image signature"},"optional":null})");
-  CHECK(std::count(o.out.begin(), o.out.end(), '\n') == 2);
+  CHECK(std::count(o.out.begin(), o.out.end(), '\n') == 1);  // between the two; none added after the last
+  CHECK(o.out.back() == '}');
+  auto nl = run("--format simplesigning --newline " + f.string());
+  CHECK(nl.out == o.out + "\n");
 }
 
 TEST_CASE("bad input exits 1 with one line naming file, field and problem") {
@@ -146,4 +105,111 @@ TEST_CASE("unknown --config keys warn with a suggestion but do not fail") {
   auto o = run("--config storage.pubusub.topic=x --format in-toto " + f.string());
   CHECK(o.code == 0);
   CHECK(o.err.find("did you mean storage.pubsub.topic?") != std::string::npos);
+}
+
+// Issue 19 item 10.
+TEST_CASE("the payload is printed exactly as signed: no newline added unless --newline") {
+  auto f = write("tr.json", taskrun);
+  auto o = run("--format slsa/v1 " + f.string());
+  REQUIRE(o.code == 0);
+  CHECK(o.out.back() == '}');
+  CHECK(run("--format slsa/v1 --newline " + f.string()).out == o.out + "\n");
+}
+
+TEST_CASE("a file with several runs is an error naming them; --run picks one") {
+  auto one = [](const std::string& name) {
+    return "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: " + name +
+           "\n  namespace: ci\nstatus:\n  completionTime: \"2024-01-01T00:00:00Z\"\n";
+  };
+  auto f = write("two.yaml", one("a") + "---\n" + one("b"));
+  auto o = run("--format slsa/v1 " + f.string());
+  CHECK(o.code == 1);
+  CHECK(o.out.empty());
+  CHECK(o.err == "chainsd payload: " + f.string() + ": holds 2 objects (TaskRun ci/a (document 1), TaskRun ci/b "
+                 "(document 2)); give one run, or pick one with --run NAME\n");
+  o = run("--format slsa/v1 --run b " + f.string());
+  INFO(o.err);
+  REQUIRE(o.code == 0);
+  CHECK(bj::parse(o.out).at("predicate").at("invocation").at("configSource").is_object());
+  CHECK(run("--format slsa/v1 --run ci/a " + f.string()).code == 0);
+  o = run("--format slsa/v1 --run c " + f.string());
+  CHECK(o.code == 1);
+  CHECK_THAT(o.err, Catch::Contains("--run c: no run of that name among TaskRun ci/a (document 1), TaskRun ci/b"));
+}
+
+TEST_CASE("kubectl get -o json Lists: one item is the run, more need --run, a PipelineRun takes its TaskRuns") {
+  auto list = [](const std::string& items) { return R"({"apiVersion":"v1","kind":"List","items":[)" + items + "]}"; };
+  auto single = write("list1.json", list(taskrun));
+  auto o = run("--format slsa/v2alpha4 " + single.string());
+  INFO(o.err);
+  REQUIRE(o.code == 0);
+  CHECK(bj::parse(o.out).at("subject").at(0).at("name") == "index.docker.io/library/busybox");
+
+  auto child = [](const std::string& name, const std::string& pr) {
+    return R"({"apiVersion":"tekton.dev/v1","kind":"TaskRun","metadata":{"name":")" + name +
+           R"(","labels":{"tekton.dev/pipelineRun":")" + pr + R"(","tekton.dev/pipelineTask":"build"}},
+      "status":{"completionTime":"2024-01-01T00:00:00Z","steps":[{"name":"s","imageID":"gcr.io/x@)" + digest + R"("}]}})";
+  };
+  const std::string pr = R"({"apiVersion":"tekton.dev/v1","kind":"PipelineRun","metadata":{"name":"pr"},
+    "status":{"completionTime":"2024-01-01T00:01:00Z","pipelineSpec":{"tasks":[{"name":"build"}]},
+              "childReferences":[{"kind":"TaskRun","name":"pr-build","pipelineTaskName":"build"}]}})";
+  auto mixed = write("mixed.json", list(pr + "," + child("pr-build", "pr") + "," + child("other-build", "other")));
+  o = run("--format slsa/v1 " + mixed.string());
+  CHECK(o.code == 1);
+  CHECK_THAT(o.err, Catch::Contains("holds 3 objects (PipelineRun pr (items[0]), TaskRun pr-build (items[1]), "
+                                    "TaskRun other-build (items[2]))"));
+  o = run("--format slsa/v1 --run pr " + mixed.string());
+  INFO(o.err);
+  REQUIRE(o.code == 0);
+  CHECK_THAT(o.err, Catch::Contains("1 TaskRun of the file labelled tekton.dev/pipelineRun=pr used as children"));
+  auto with_file_children = o.out;
+  // The same child given with --child (a List of one) gives the same statement.
+  auto kids = write("kids.json", list(child("pr-build", "pr")));
+  auto alone = write("pr.json", pr);
+  o = run("--format slsa/v1 --child " + kids.string() + " " + alone.string());
+  REQUIRE(o.code == 0);
+  CHECK(o.out == with_file_children);
+  CHECK(run("--format slsa/v1 " + alone.string()).out != with_file_children);  // children make a difference
+  auto bad_child = write("badkids.json", list(pr));
+  o = run("--format slsa/v1 --child " + bad_child.string() + " " + alone.string());
+  CHECK(o.code == 1);
+  CHECK_THAT(o.err, Catch::Contains("badkids.json items[0]: kind: a --child must be a TaskRun, not a PipelineRun"));
+  auto cm = write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
+  o = run("--format slsa/v1 " + cm.string());
+  CHECK(o.code == 1);
+  CHECK_THAT(o.err, Catch::Contains("cm.yaml: kind: is a ConfigMap, not a TaskRun or PipelineRun"));
+}
+
+TEST_CASE("an invalid IMAGE_DIGEST warns instead of silently dropping the image") {
+  auto f = write("baddigest.json", R"({"kind":"TaskRun","metadata":{"name":"tr"},
+    "status":{"completionTime":"2024-01-01T00:00:00Z","results":[
+      {"name":"IMAGE_URL","value":"gcr.io/x/app"},{"name":"IMAGE_DIGEST","value":"sha256:abc"},
+      {"name":"LIB_IMAGE_DIGEST","value":")" + digest + R"("},
+      {"name":"IMAGES","value":"gcr.io/x/ok@)" + digest + R"(, gcr.io/x/nodigest:latest"}]}})");
+  auto o = run("--format slsa/v1 " + f.string());
+  INFO(o.err);
+  REQUIRE(o.code == 0);
+  CHECK_THAT(o.err, Catch::Contains("warning: " + f.string() + ": result IMAGE_DIGEST \"sha256:abc\" (with IMAGE_URL "
+                                    "\"gcr.io/x/app\") is not a valid image digest"));
+  CHECK_THAT(o.err, Catch::Contains("result LIB_IMAGE_DIGEST has no LIB_IMAGE_URL beside it"));
+  CHECK_THAT(o.err, Catch::Contains("result IMAGES entry \"gcr.io/x/nodigest:latest\" is not repo@sha256"));
+  CHECK_THAT(o.err, !Catch::Contains("gcr.io/x/ok"));
+  auto subjects = bj::parse(o.out).at("subject").as_array();
+  REQUIRE(subjects.size() == 1);
+  CHECK(subjects[0].at("name") == "gcr.io/x/ok");
+}
+
+TEST_CASE("kubectl get -o yaml Lists are read like JSON ones") {
+  auto f = write("list.yaml", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: tekton.dev/v1\n  kind: TaskRun\n"
+                              "  metadata:\n    name: only\n  status:\n    completionTime: \"2024-01-01T00:00:00Z\"\n"
+                              "    results:\n    - name: IMAGES\n      value: gcr.io/x/y@" + digest + "\n"
+                              "metadata:\n  resourceVersion: \"\"\n");
+  auto o = run("--format slsa/v1 " + f.string());
+  INFO(o.err);
+  REQUIRE(o.code == 0);
+  CHECK(bj::parse(o.out).at("subject").at(0).at("name") == "gcr.io/x/y");
+  auto empty = write("empty-list.json", R"({"apiVersion":"v1","kind":"List","items":[]})");
+  o = run("--format slsa/v1 " + empty.string());
+  CHECK(o.code == 1);
+  CHECK_THAT(o.err, Catch::EndsWith("empty-list.json: holds no objects (an empty List)\n"));
 }

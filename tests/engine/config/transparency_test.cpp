@@ -85,3 +85,35 @@ TEST_CASE("a signing config chooses the services alone and needs a trusted root"
                 {"transparency.trusted-root", "/tr.json"}})
             .empty());
 }
+
+TEST_CASE("transparency.url must be an http(s) URL with a host (issue 19 item 3)") {
+  for (auto bad : {"not a url", "ftp://rekor.example", "https://", "http:///path", "https://host:port/", "",
+                   "https://re kor.example"}) {
+    INFO(bad);
+    CHECK_THAT(errors({{"transparency.url", bad}}),
+               Catch::Contains(std::string("transparency.url: invalid value \"") + bad +
+                               "\", wanted an http(s) URL with a host"));
+  }
+  for (auto good : {"https://rekor.sigstore.dev", "http://127.0.0.1:3000", "https://user@rekor.example:8443/api/",
+                    "http://[::1]:3000"}) {
+    INFO(good);
+    CHECK(errors({{"transparency.url", good}}).empty());
+  }
+}
+
+TEST_CASE("a plain-http log whose key would be fetched from it is warned about (issue 23 item 6)") {
+  auto warned = [](const data_map& d) {
+    auto r = config::parse(d);
+    REQUIRE(r.ok());
+    return std::any_of(r.warnings.begin(), r.warnings.end(), [](const std::string& w) {
+      return w.find("transparency.url is plain http and transparency.publickey is not set") != std::string::npos;
+    });
+  };
+  CHECK(warned({{"transparency.enabled", "true"}, {"transparency.url", "http://rekor.internal:3000"}}));
+  CHECK(warned({{"transparency.enabled", "manual"}, {"transparency.url", "http://rekor.internal:3000"}}));
+  CHECK_FALSE(warned({{"transparency.enabled", "true"}, {"transparency.url", "https://rekor.internal"}}));
+  CHECK_FALSE(warned({{"transparency.enabled", "true"},
+                      {"transparency.url", "http://rekor.internal:3000"},
+                      {"transparency.publickey", "/etc/rekor.pub"}}));
+  CHECK_FALSE(warned({{"transparency.enabled", "false"}, {"transparency.url", "http://rekor.internal:3000"}}));
+}
