@@ -13,9 +13,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 namespace signer_x509 {
 namespace plugin = chainsd::plugin;
@@ -30,14 +28,6 @@ constexpr auto failure_hold = 1s;  // a failed fetch is not repeated sooner: bou
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? std::string(v) : std::string();
-}
-
-std::optional<std::string> read_small_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::string trim(std::string s) {
@@ -121,9 +111,13 @@ std::vector<std::string> provider_order(const keyless_options& o) {
   return {"envvar", "filesystem", "kubernetes", "google-workload-identity"};
 }
 
-plugin::result<std::string> file_token(const keyless_options& o) {
-  auto t = read_small_file(o.token_file);
-  if (!t) return plugin::fail(plugin::errc::not_found, "filesystem: " + o.token_file + " cannot be read (key signers.x509.identity.token.file)");
+// A projected token is ~1 KiB; the cap keeps a misconfigured path (a device, a huge file) from
+// costing more than a bounded read on the loop at each refresh.
+constexpr std::size_t token_file_limit = 64 * 1024;
+
+plugin::result<std::string> file_token(plugin::host& h, const keyless_options& o) {
+  auto t = h.read_file(o.token_file, token_file_limit, "signers.x509.identity.token.file");
+  if (!t) return plugin::fail(t.error().code, "filesystem: " + t.error().message);
   if (trim(*t).empty()) return plugin::fail(plugin::errc::retryable, "filesystem: " + o.token_file + " is empty");
   return trim(*t);
 }
@@ -170,7 +164,7 @@ asio::awaitable<plugin::result<cached_token>> get_token(std::shared_ptr<state> s
   for (const auto& p : provider_order(st->opt)) {
     plugin::result<std::string> t = plugin::fail(plugin::errc::permanent, p + ": unknown provider");
     if (p == "filesystem") {
-      t = file_token(st->opt);
+      t = file_token(st->host, st->opt);
     } else if (p == "envvar") {
       t = env_token();
     } else if (p == "kubernetes") {
@@ -395,7 +389,7 @@ class keyless_signer final : public plugin::signer {
 
 }  // namespace
 
-plugin::result<keyless_options> keyless_options_from(const plugin::config_map& cfg) {
+plugin::result<keyless_options> keyless_options_from(plugin::host& h, const plugin::config_map& cfg) {
   keyless_options o;
   auto get = [&cfg](std::string_view k) -> std::string {
     auto it = cfg.find(k);
@@ -430,9 +424,9 @@ plugin::result<keyless_options> keyless_options_from(const plugin::config_map& c
   // the environment, then upstream's names.
   std::string dir = env("CHAINSD_SERVICEACCOUNT_DIR");
   if (dir.empty()) dir = "/var/run/secrets/kubernetes.io/serviceaccount";
-  if (auto ns = read_small_file(dir + "/namespace")) o.sa_namespace = trim(*ns);
+  if (auto ns = h.read_file(dir + "/namespace", token_file_limit, "CHAINSD_SERVICEACCOUNT_DIR")) o.sa_namespace = trim(*ns);
   std::string token_ns, token_sa;
-  if (auto t = read_small_file(dir + "/token")) {
+  if (auto t = h.read_file(dir + "/token", token_file_limit, "CHAINSD_SERVICEACCOUNT_DIR")) {
     try {
       auto c = parse_token(*t);
       static constexpr std::string_view prefix = "system:serviceaccount:";
