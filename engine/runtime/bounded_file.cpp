@@ -27,6 +27,12 @@ std::string kind_of(mode_t m) {
   return "not a regular file";
 }
 
+std::string size_text(std::size_t n) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  if (n >= 1024 && n % 1024 == 0) return std::to_string(n >> 10) + " KiB";
+  return std::to_string(n) + " bytes";
+}
+
 }  // namespace
 
 std::string read_bounded_file(const std::string& path, std::size_t max_bytes, const std::string& config_key) {
@@ -42,7 +48,7 @@ std::string read_bounded_file(const std::string& path, std::size_t max_bytes, co
   if (::fstat(f.fd, &st) != 0) throw file_error(file_error::kind::refused, where + " cannot be read: " + std::strerror(errno));
   if (!S_ISREG(st.st_mode))
     throw file_error(file_error::kind::refused, where + " is " + kind_of(st.st_mode) + ", not a regular file");
-  auto limit_text = std::to_string(max_bytes / 1024) + " KiB";
+  auto limit_text = size_text(max_bytes);
   if (static_cast<unsigned long long>(st.st_size) > max_bytes)
     throw file_error(file_error::kind::refused, where + " is " + std::to_string(st.st_size) +
                                                     " bytes, more than the " + limit_text + " allowed");

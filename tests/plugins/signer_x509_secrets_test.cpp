@@ -5,6 +5,7 @@
 // tests/support/cosign-keys/make_cosign_key.py (hashlib.scrypt + libsodium's secretbox).
 #include <catch2/catch.hpp>
 
+#include "../support/rss.hpp"
 #include "x509_test_util.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -46,14 +47,6 @@ struct secret_volume {
       if (!fs::is_symlink(dir / n)) fs::create_symlink("..data/" + n, dir / n);
   }
 };
-
-long rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
 
 // Counts 5 ms timer expiries until *done: how much the loop ran meanwhile.
 boost::asio::awaitable<void> tick_every_5ms(int* ticks, const bool* done) {
@@ -150,7 +143,7 @@ TEST_CASE("scrypt parameters: cosign's sets are accepted, others refused naming 
       tmpdir secrets;
       make_cosign_key(secrets.path, "32768,8,1", declared);
       test_support::fake_host host(secrets.path.string());
-      auto rss_before = rss_kib();
+      auto rss_before = test_support::rss_kib();
       auto t0 = std::chrono::steady_clock::now();
       auto s = test_support::installed_plugins().make_signer("x509", host, {});
       auto elapsed = std::chrono::steady_clock::now() - t0;
@@ -161,7 +154,7 @@ TEST_CASE("scrypt parameters: cosign's sets are accepted, others refused naming 
       CHECK_THAT(r.error().message, Catch::Contains("signing-secrets/cosign.key: scrypt parameters N="));
       CHECK_THAT(r.error().message, Catch::Contains("are not accepted"));
       CHECK(elapsed < 50ms);                    // no derivation ran (cosign's own takes ~100 ms)
-      CHECK(rss_kib() - rss_before < 8 * 1024);  // nor its memory (32 MiB for cosign's set)
+      CHECK(test_support::rss_kib() - rss_before < 8 * 1024);  // nor its memory (32 MiB for cosign's set)
     }
   }
 }
@@ -197,12 +190,12 @@ TEST_CASE("signing-secrets files that are not keys are refused, naming the file:
   tmpdir secrets;
   test_support::fake_host host(secrets.path.string());
   auto sign_error = [&] {
-    auto rss_before = rss_kib();
+    auto rss_before = test_support::rss_kib();
     auto s = test_support::installed_plugins().make_signer("x509", host, {});
     REQUIRE(s.has_value());
     auto r = try_sign(host, **s, "m");
     REQUIRE(r.has_error());
-    CHECK(rss_kib() - rss_before < 8 * 1024);
+    CHECK(test_support::rss_kib() - rss_before < 8 * 1024);
     CHECK(r.error().code == plugin::errc::bad_config);
     return r.error().message;
   };
