@@ -313,7 +313,9 @@ asio::awaitable<void> fetch(std::shared_ptr<state> st, std::shared_ptr<fetch_op>
   op->done_signal.cancel();
 }
 
-void start_fetch(const std::shared_ptr<state>& st) {
+// Returns the fetch: co_spawn may run it inline up to its first suspension, and a fetch that
+// fails before any I/O (a token file that cannot be read) has cleared st->fetching by then.
+std::shared_ptr<fetch_op> start_fetch(const std::shared_ptr<state>& st) {
   auto op = std::make_shared<fetch_op>(st->host.executor());
   st->fetching = op;
   auto on_done = [st](std::exception_ptr e) {
@@ -325,6 +327,7 @@ void start_fetch(const std::shared_ptr<state>& st) {
     }
   };
   asio::co_spawn(st->host.executor(), fetch(st, op), on_done);
+  return op;
 }
 
 bool recently_failed(const state& st, time_point now) {
@@ -358,12 +361,12 @@ class keyless_signer final : public plugin::signer {
     // signature matches the key id the engine computed.
     bool usable = cur && (now < cur->use_until || (cur == last_given_ && now < cur->use_until + 2s));
     if (!usable) {
-      if (!st->fetching) {
-        if (recently_failed(*st, now)) co_return plugin::fail(plugin::errc::retryable, st->last_error);
-        start_fetch(st);
-      }
       auto op = st->fetching;
-      co_await op->done_signal.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!op) {
+        if (recently_failed(*st, now)) co_return plugin::fail(plugin::errc::retryable, st->last_error);
+        op = start_fetch(st);
+      }
+      if (!op->done) co_await op->done_signal.async_wait(asio::as_tuple(asio::use_awaitable));
       // `this` may be gone after a config change; only `st` and `op` are used from here on.
       if (!op->done)
         co_return plugin::fail(plugin::errc::retryable, "cancelled while waiting for a certificate from Fulcio " + st->opt.fulcio_url);

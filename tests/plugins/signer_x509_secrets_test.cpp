@@ -220,3 +220,17 @@ TEST_CASE("signing-secrets files that are not keys are refused, naming the file:
     CHECK_THAT(m, Catch::Contains("signing-secrets/x509.pem is 204800 bytes, more than the 64 KiB allowed"));
   }
 }
+
+// Also a failure before any I/O: the fetch co_spawn may run inline is over when sign() looks.
+TEST_CASE("keyless: a token file that is a device is refused naming signers.x509.identity.token.file") {
+  test_support::fake_host host;
+  auto s = test_support::installed_plugins().make_signer(
+      "x509", host, {{"signers.x509.fulcio.enabled", "true"}, {"signers.x509.identity.token.file", "/dev/zero"}});
+  REQUIRE(s.has_value());
+  auto rss_before = test_support::rss_kib();
+  auto r = try_sign(host, **s, "m");
+  REQUIRE(r.has_error());
+  CHECK(test_support::rss_kib() - rss_before < 8 * 1024);
+  CHECK_THAT(r.error().message,
+             Catch::Contains("signers.x509.identity.token.file: /dev/zero is a character device, not a regular file"));
+}
