@@ -43,7 +43,7 @@ TEST_CASE("transparency.publickey=/dev/zero is refused naming the key, and memor
   auto after = test_support::rss_kib();
   std::printf("transparency.publickey=/dev/zero: RSS %ld KiB before, %ld KiB after\n", before, after);
   CHECK(m == "transparency.publickey: /dev/zero is a character device, not a regular file");
-  CHECK(after - before < 1024);
+  CHECK(after - before < 8 * 1024);  // an unbounded read grows by hundreds of MiB a second
 }
 
 TEST_CASE("other files the transparency keys name: a fifo, a directory, a PEM over 64 KiB, trust JSON over 1 MiB") {
