@@ -1,11 +1,10 @@
 #include "plugin_host/host_services.hpp"
 
+#include "plugin_host/file_access.hpp"
+
 #include "runtime/log.hpp"
 #include "runtime/metrics.hpp"
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 namespace chainsd::plugin_host {
@@ -58,14 +57,12 @@ boost::asio::awaitable<plugin::result<plugin::http_response>> host_services::kub
 }
 
 plugin::result<std::string> host_services::read_secret(std::string_view file_name) {
-  if (file_name.find('/') != std::string_view::npos || file_name == ".." || file_name.empty())
-    return plugin::fail(plugin::errc::permanent, "secret name must be a plain file name: " + std::string(file_name));
-  auto path = std::filesystem::path(secrets_dir_) / std::string(file_name);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return plugin::fail(plugin::errc::not_found, path.string() + " does not exist");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read_secret_file(secrets_dir_, file_name);
+}
+
+plugin::result<std::string> host_services::read_file(std::string_view path, std::size_t max_bytes,
+                                                     std::string_view config_key) {
+  return read_plugin_file(path, max_bytes, config_key);
 }
 
 }  // namespace chainsd::plugin_host

@@ -27,6 +27,8 @@ class host_services final : public plugin::host {
   boost::asio::awaitable<plugin::result<plugin::http_response>> kube(std::string method, std::string path_and_query,
                                                                      std::string body, std::string content_type) override;
   plugin::result<std::string> read_secret(std::string_view file_name) override;
+  plugin::result<std::string> read_file(std::string_view path, std::size_t max_bytes,
+                                        std::string_view config_key) override;
   std::string secrets_dir() override { return secrets_dir_; }
 
  private:

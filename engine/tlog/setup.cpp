@@ -1,9 +1,7 @@
 #include "tlog/setup.hpp"
 
+#include "runtime/bounded_file.hpp"
 #include "tlog/trust_config.hpp"
-
-#include <fstream>
-#include <sstream>
 
 namespace chainsd::tlog {
 namespace {
@@ -132,11 +130,13 @@ logger_options from_signing_config(const config::config& cfg, const file_reader&
 }  // namespace
 
 std::string read_config_file(const std::string& path, const std::string& key) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument(key + ": cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  // Sigstore trust files are JSON (a public trusted root is ~10 KiB); the other keys name PEM.
+  bool json = key == "transparency.trusted-root" || key == "transparency.signing-config";
+  try {
+    return runtime::read_bounded_file(path, json ? runtime::json_config_limit : runtime::pem_file_limit, key);
+  } catch (const runtime::file_error& e) {
+    throw std::invalid_argument(e.what());
+  }
 }
 
 logger_options logger_options_for(const config::config& cfg, const file_reader& read, std::time_t now) {

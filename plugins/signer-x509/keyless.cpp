@@ -13,9 +13,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 namespace signer_x509 {
 namespace plugin = chainsd::plugin;
@@ -30,14 +28,6 @@ constexpr auto failure_hold = 1s;  // a failed fetch is not repeated sooner: bou
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? std::string(v) : std::string();
-}
-
-std::optional<std::string> read_small_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::string trim(std::string s) {
@@ -121,9 +111,13 @@ std::vector<std::string> provider_order(const keyless_options& o) {
   return {"envvar", "filesystem", "kubernetes", "google-workload-identity"};
 }
 
-plugin::result<std::string> file_token(const keyless_options& o) {
-  auto t = read_small_file(o.token_file);
-  if (!t) return plugin::fail(plugin::errc::not_found, "filesystem: " + o.token_file + " cannot be read (key signers.x509.identity.token.file)");
+// A projected token is ~1 KiB; the cap keeps a misconfigured path (a device, a huge file) from
+// costing more than a bounded read on the loop at each refresh.
+constexpr std::size_t token_file_limit = 64 * 1024;
+
+plugin::result<std::string> file_token(plugin::host& h, const keyless_options& o) {
+  auto t = h.read_file(o.token_file, token_file_limit, "signers.x509.identity.token.file");
+  if (!t) return plugin::fail(t.error().code, "filesystem: " + t.error().message);
   if (trim(*t).empty()) return plugin::fail(plugin::errc::retryable, "filesystem: " + o.token_file + " is empty");
   return trim(*t);
 }
@@ -170,7 +164,7 @@ asio::awaitable<plugin::result<cached_token>> get_token(std::shared_ptr<state> s
   for (const auto& p : provider_order(st->opt)) {
     plugin::result<std::string> t = plugin::fail(plugin::errc::permanent, p + ": unknown provider");
     if (p == "filesystem") {
-      t = file_token(st->opt);
+      t = file_token(st->host, st->opt);
     } else if (p == "envvar") {
       t = env_token();
     } else if (p == "kubernetes") {
@@ -319,7 +313,9 @@ asio::awaitable<void> fetch(std::shared_ptr<state> st, std::shared_ptr<fetch_op>
   op->done_signal.cancel();
 }
 
-void start_fetch(const std::shared_ptr<state>& st) {
+// Returns the fetch: co_spawn may run it inline up to its first suspension, and a fetch that
+// fails before any I/O (a token file that cannot be read) has cleared st->fetching by then.
+std::shared_ptr<fetch_op> start_fetch(const std::shared_ptr<state>& st) {
   auto op = std::make_shared<fetch_op>(st->host.executor());
   st->fetching = op;
   auto on_done = [st](std::exception_ptr e) {
@@ -331,6 +327,7 @@ void start_fetch(const std::shared_ptr<state>& st) {
     }
   };
   asio::co_spawn(st->host.executor(), fetch(st, op), on_done);
+  return op;
 }
 
 bool recently_failed(const state& st, time_point now) {
@@ -364,12 +361,12 @@ class keyless_signer final : public plugin::signer {
     // signature matches the key id the engine computed.
     bool usable = cur && (now < cur->use_until || (cur == last_given_ && now < cur->use_until + 2s));
     if (!usable) {
-      if (!st->fetching) {
-        if (recently_failed(*st, now)) co_return plugin::fail(plugin::errc::retryable, st->last_error);
-        start_fetch(st);
-      }
       auto op = st->fetching;
-      co_await op->done_signal.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!op) {
+        if (recently_failed(*st, now)) co_return plugin::fail(plugin::errc::retryable, st->last_error);
+        op = start_fetch(st);
+      }
+      if (!op->done) co_await op->done_signal.async_wait(asio::as_tuple(asio::use_awaitable));
       // `this` may be gone after a config change; only `st` and `op` are used from here on.
       if (!op->done)
         co_return plugin::fail(plugin::errc::retryable, "cancelled while waiting for a certificate from Fulcio " + st->opt.fulcio_url);
@@ -395,7 +392,7 @@ class keyless_signer final : public plugin::signer {
 
 }  // namespace
 
-plugin::result<keyless_options> keyless_options_from(const plugin::config_map& cfg) {
+plugin::result<keyless_options> keyless_options_from(plugin::host& h, const plugin::config_map& cfg) {
   keyless_options o;
   auto get = [&cfg](std::string_view k) -> std::string {
     auto it = cfg.find(k);
@@ -430,9 +427,9 @@ plugin::result<keyless_options> keyless_options_from(const plugin::config_map& c
   // the environment, then upstream's names.
   std::string dir = env("CHAINSD_SERVICEACCOUNT_DIR");
   if (dir.empty()) dir = "/var/run/secrets/kubernetes.io/serviceaccount";
-  if (auto ns = read_small_file(dir + "/namespace")) o.sa_namespace = trim(*ns);
+  if (auto ns = h.read_file(dir + "/namespace", token_file_limit, "CHAINSD_SERVICEACCOUNT_DIR")) o.sa_namespace = trim(*ns);
   std::string token_ns, token_sa;
-  if (auto t = read_small_file(dir + "/token")) {
+  if (auto t = h.read_file(dir + "/token", token_file_limit, "CHAINSD_SERVICEACCOUNT_DIR")) {
     try {
       auto c = parse_token(*t);
       static constexpr std::string_view prefix = "system:serviceaccount:";

@@ -27,7 +27,8 @@ struct keyless_options {
 };
 
 // Reads the config keys and environment (see README.md). bad_config names the key to fix.
-chainsd::plugin::result<keyless_options> keyless_options_from(const chainsd::plugin::config_map& cfg);
+chainsd::plugin::result<keyless_options> keyless_options_from(chainsd::plugin::host& h,
+                                                               const chainsd::plugin::config_map& cfg);
 
 // Does no I/O: the first token and certificate are fetched by the first sign().
 std::unique_ptr<chainsd::plugin::signer> make_keyless_signer(chainsd::plugin::host& h, keyless_options opt);

@@ -72,7 +72,15 @@ pkey_ptr load_pkcs8_pem(std::string_view pem, std::string_view source) {
   return check_type(std::move(key), source);
 }
 
-pkey_ptr load_cosign_key(std::string_view pem, std::string_view password, std::string_view source) {
+namespace {
+
+bool accepted_scrypt(std::uint64_t n, std::uint64_t r, std::uint64_t p) {
+  return (n == 32768 || n == 65536 || n == 131072) && r == 8 && p == 1;
+}
+
+}  // namespace
+
+sealed_cosign_key parse_cosign_key(std::string_view pem, std::string_view source) {
   if (sodium_init() < 0) throw key_error("libsodium failed to initialize");
   std::string body = pem_body(pem, "ENCRYPTED SIGSTORE PRIVATE KEY");
   if (body.empty()) body = pem_body(pem, "ENCRYPTED COSIGN PRIVATE KEY");
@@ -84,44 +92,61 @@ pkey_ptr load_cosign_key(std::string_view pem, std::string_view password, std::s
   auto doc = boost::json::parse(json, ec);
   if (ec || !doc.is_object()) throw key_error(std::string(source) + ": the encrypted key is not JSON");
   try {
+    sealed_cosign_key k;
+    k.source = std::string(source);
     const auto& kdf = doc.at("kdf").as_object();
     if (kdf.at("name").as_string() != "scrypt")
-      throw key_error(std::string(source) + ": unsupported kdf " + std::string(kdf.at("name").as_string()));
+      throw key_error(k.source + ": unsupported kdf " + std::string(kdf.at("name").as_string()));
     const auto& params = kdf.at("params").as_object();
+    // Read wide, so a huge value is reported as itself rather than wrapped into range.
     auto n = params.at("N").to_number<std::uint64_t>();
-    auto r = params.at("r").to_number<std::uint32_t>();
-    auto p = params.at("p").to_number<std::uint32_t>();
-    std::string salt = b64decode(kdf.at("salt").as_string(), "kdf.salt");
+    auto r = params.at("r").to_number<std::uint64_t>();
+    auto p = params.at("p").to_number<std::uint64_t>();
+    if (!accepted_scrypt(n, r, p))
+      throw key_error(k.source + ": scrypt parameters N=" + std::to_string(n) + ", r=" + std::to_string(r) +
+                      ", p=" + std::to_string(p) +
+                      " are not accepted (N=32768, 65536 or 131072 with r=8 and p=1, as cosign writes them)");
+    k.n = n;
+    k.r = static_cast<std::uint32_t>(r);
+    k.p = static_cast<std::uint32_t>(p);
+    k.salt = b64decode(kdf.at("salt").as_string(), k.source + " kdf.salt");
     const auto& cipher = doc.at("cipher").as_object();
     if (cipher.at("name").as_string() != "nacl/secretbox")
-      throw key_error(std::string(source) + ": unsupported cipher " + std::string(cipher.at("name").as_string()));
-    std::string nonce = b64decode(cipher.at("nonce").as_string(), "cipher.nonce");
-    std::string ciphertext = b64decode(doc.at("ciphertext").as_string(), "ciphertext");
-    if (nonce.size() != crypto_secretbox_NONCEBYTES) throw key_error(std::string(source) + ": bad nonce length");
-    if (ciphertext.size() < crypto_secretbox_MACBYTES) throw key_error(std::string(source) + ": ciphertext too short");
-    if (n < 2 || (n & (n - 1)) != 0 || n > (1u << 22) || r == 0 || r > 32 || p == 0 || p > 16)
-      throw key_error(std::string(source) + ": scrypt parameters out of range");
-
-    unsigned char key[crypto_secretbox_KEYBYTES];
-    if (crypto_pwhash_scryptsalsa208sha256_ll(reinterpret_cast<const uint8_t*>(password.data()), password.size(),
-                                              reinterpret_cast<const uint8_t*>(salt.data()), salt.size(), n, r, p, key,
-                                              sizeof key) != 0)
-      throw key_error(std::string(source) + ": scrypt failed (out of memory?)");
-    std::string plain(ciphertext.size() - crypto_secretbox_MACBYTES, '\0');
-    int rc = crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
-                                        reinterpret_cast<const unsigned char*>(ciphertext.data()), ciphertext.size(),
-                                        reinterpret_cast<const unsigned char*>(nonce.data()), key);
-    sodium_memzero(key, sizeof key);
-    if (rc != 0) throw key_error(std::string(source) + ": decryption failed: wrong password in cosign.password?");
-    const auto* der = reinterpret_cast<const unsigned char*>(plain.data());
-    pkey_ptr pk(d2i_AutoPrivateKey(nullptr, &der, static_cast<long>(plain.size())));
-    sodium_memzero(plain.data(), plain.size());
-    if (!pk) throw key_error(std::string(source) + ": decrypted key is not PKCS#8: " + openssl_error());
-    return check_type(std::move(pk), source);
+      throw key_error(k.source + ": unsupported cipher " + std::string(cipher.at("name").as_string()));
+    k.nonce = b64decode(cipher.at("nonce").as_string(), k.source + " cipher.nonce");
+    k.ciphertext = b64decode(doc.at("ciphertext").as_string(), k.source + " ciphertext");
+    if (k.nonce.size() != crypto_secretbox_NONCEBYTES) throw key_error(k.source + ": bad nonce length");
+    if (k.ciphertext.size() < crypto_secretbox_MACBYTES) throw key_error(k.source + ": ciphertext too short");
+    return k;
   } catch (const std::exception& e) {
     if (dynamic_cast<const key_error*>(&e)) throw;
     throw key_error(std::string(source) + ": malformed encrypted key: " + e.what());
   }
+}
+
+pkey_ptr open_cosign_key(const sealed_cosign_key& k, std::string_view password) {
+  if (sodium_init() < 0) throw key_error("libsodium failed to initialize");
+  if (!accepted_scrypt(k.n, k.r, k.p)) throw key_error(k.source + ": scrypt parameters out of range");
+  unsigned char key[crypto_secretbox_KEYBYTES];
+  if (crypto_pwhash_scryptsalsa208sha256_ll(reinterpret_cast<const uint8_t*>(password.data()), password.size(),
+                                            reinterpret_cast<const uint8_t*>(k.salt.data()), k.salt.size(), k.n, k.r,
+                                            k.p, key, sizeof key) != 0)
+    throw key_error(k.source + ": scrypt failed (out of memory?)");
+  std::string plain(k.ciphertext.size() - crypto_secretbox_MACBYTES, '\0');
+  int rc = crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
+                                      reinterpret_cast<const unsigned char*>(k.ciphertext.data()), k.ciphertext.size(),
+                                      reinterpret_cast<const unsigned char*>(k.nonce.data()), key);
+  sodium_memzero(key, sizeof key);
+  if (rc != 0) throw key_error(k.source + ": decryption failed: wrong password in cosign.password?");
+  const auto* der = reinterpret_cast<const unsigned char*>(plain.data());
+  pkey_ptr pk(d2i_AutoPrivateKey(nullptr, &der, static_cast<long>(plain.size())));
+  sodium_memzero(plain.data(), plain.size());
+  if (!pk) throw key_error(k.source + ": decrypted key is not PKCS#8: " + openssl_error());
+  return check_type(std::move(pk), k.source);
+}
+
+pkey_ptr load_cosign_key(std::string_view pem, std::string_view password, std::string_view source) {
+  return open_cosign_key(parse_cosign_key(pem, source), password);
 }
 
 namespace {

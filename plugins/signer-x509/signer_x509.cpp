@@ -1,100 +1,110 @@
 // The x509 signer: signs with the key in the signing-secrets directory, as Tekton Chains'
-// x509 signer does (x509.pem first, else cosign.key + cosign.password). Keys are decrypted once
-// and reloaded when the files change (Kubernetes rewrites secret volumes in place).
-// With signers.x509.fulcio.enabled it signs keyless instead (keyless.hpp).
+// x509 signer does (x509.pem first, else cosign.key + cosign.password). The directory is watched
+// whether or not a key was found: a key added after start (upstream's install order: an empty
+// Secret, then `cosign generate-key-pair k8s://...`), a fixed password or a rotated key is used
+// within a second of the next sign(). With signers.x509.fulcio.enabled it signs keyless instead
+// (keyless.hpp).
+#include "key_files.hpp"
 #include "keyless.hpp"
-#include "keys.hpp"
+#include "off_loop.hpp"
 
 #include <chainsd/plugin/export.hpp>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <chrono>
-#include <filesystem>
+#include <memory>
+#include <optional>
 #include <set>
 
 namespace signer_x509 {
 namespace plugin = chainsd::plugin;
-namespace fs = std::filesystem;
+namespace asio = boost::asio;
 
-struct loaded_key {
-  pkey_ptr key;
-  std::string public_pem;
-  std::string source;  // "x509.pem" or "cosign.key"
-};
-
-// Reads the key files through the host. Returns bad_config / not_found with a message naming
-// the secret files to fix.
-plugin::result<loaded_key> load_key(plugin::host& h) {
-  try {
-    if (auto pem = h.read_secret("x509.pem")) {
-      auto key = load_pkcs8_pem(*pem, "signing-secrets/x509.pem");
-      auto pub = public_key_pem(key.get());
-      return loaded_key{std::move(key), std::move(pub), "x509.pem"};
-    }
-    if (auto cosign = h.read_secret("cosign.key")) {
-      auto password = h.read_secret("cosign.password");
-      if (!password)
-        return plugin::fail(plugin::errc::bad_config,
-                            "signing-secrets/cosign.key is present but cosign.password is missing");
-      auto key = load_cosign_key(*cosign, *password, "signing-secrets/cosign.key");
-      auto pub = public_key_pem(key.get());
-      return loaded_key{std::move(key), std::move(pub), "cosign.key"};
-    }
-  } catch (const key_error& e) {
-    return plugin::fail(plugin::errc::bad_config, e.what());
-  }
-  return plugin::fail(plugin::errc::not_found, "no valid private key found in " + h.secrets_dir() +
-                                                   ", looked for: [x509.pem, cosign.key]");
-}
+// How often sign() looks at the key files (a few stat calls). The engine retries runs parked
+// for a missing key every 2 s, so a new key signs its first run within about 2 s + derivation.
+constexpr auto check_interval = std::chrono::seconds(1);
 
 class x509_signer final : public plugin::signer {
  public:
-  x509_signer(plugin::host& h, loaded_key k) : host_(h), key_(std::move(k)) { stamp_ = stamp(); }
+  // `first` is the factory's synchronous load (at startup or a config change); `stamp` the
+  // directory's stamp taken before it.
+  x509_signer(plugin::host& h, plugin::result<loaded_key> first, std::string stamp)
+      : host_(h), stamp_(std::move(stamp)) {
+    if (first)
+      key_ = std::move(*first);
+    else
+      error_ = first.error();
+  }
 
-  boost::asio::awaitable<plugin::result<plugin::signature_result>> sign(std::string message) override {
-    maybe_reload();
+  asio::awaitable<plugin::result<plugin::signature_result>> sign(std::string message) override {
+    co_await refresh();
+    if (!key_) co_return error_;
     try {
-      co_return plugin::signature_result{signer_x509::sign(key_.key.get(), message), {}, {}};
+      co_return plugin::signature_result{signer_x509::sign(key_->key.get(), message), {}, {}};
     } catch (const key_error& e) {
       co_return plugin::fail(plugin::errc::permanent, std::string("x509 signer: ") + e.what());
     }
   }
 
-  std::string public_key_pem() const override { return key_.public_pem; }
+  std::string public_key_pem() const override { return key_ ? key_->public_pem : std::string(); }
 
  private:
-  // Modification times of the key files; a secret volume update changes them.
-  std::string stamp() const {
-    std::string s;
-    for (const char* f : {"x509.pem", "cosign.key", "cosign.password"}) {
-      std::error_code ec;
-      auto t = fs::last_write_time(fs::path(host_.secrets_dir()) / f, ec);
-      s += ec ? "-" : std::to_string(t.time_since_epoch().count());
-      s += ';';
+  // Reloads when the files changed since the last look (at most every check_interval). Callers
+  // arriving during a reload wait for it, so a fixed password is not answered with the old error.
+  asio::awaitable<void> refresh() {
+    if (reload_done_) {
+      auto done = reload_done_;
+      co_await done->async_wait(asio::as_tuple(asio::use_awaitable));
+      co_return;
     }
-    return s;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_check_ < check_interval) co_return;
+    last_check_ = now;
+    auto s = secrets_stamp(host_.secrets_dir());
+    if (s == stamp_) co_return;
+    stamp_ = s;
+    auto done = std::make_shared<asio::steady_timer>(host_.executor(), asio::steady_timer::time_point::max());
+    reload_done_ = done;
+    auto material = read_key_material(host_);
+    plugin::result<loaded_key> k = plugin::fail(plugin::errc::permanent, "");
+    if (!material) {
+      k = material.error();
+    } else if (material->sealed) {
+      auto derive = [m = std::move(*material)]() mutable { return finish_key(std::move(m)); };
+      k = co_await off_loop<plugin::result<loaded_key>>(std::move(derive));
+    } else {
+      k = finish_key(std::move(*material));
+    }
+    adopt(std::move(k));
+    reload_done_.reset();
+    done->cancel();
   }
 
-  void maybe_reload() {
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_check_ < std::chrono::seconds(5)) return;
-    last_check_ = now;
-    auto s = stamp();
-    if (s == stamp_) return;
-    stamp_ = s;
-    auto k = load_key(host_);
-    if (!k) {
+  void adopt(plugin::result<loaded_key> k) {
+    if (k) {
+      key_ = std::move(*k);
+      error_ = {};
+      host_.log(plugin::log_level::info, "signing key loaded", {{"source", key_->source}});
+      return;
+    }
+    if (key_) {
       host_.log(plugin::log_level::error, "signing key changed but cannot be loaded; keeping the previous key",
                 {{"error", k.error().message}});
       return;
     }
-    key_ = std::move(*k);
-    host_.log(plugin::log_level::info, "signing key reloaded", {{"source", key_.source}});
+    error_ = k.error();
+    host_.log(plugin::log_level::warn, "no usable signing key yet; watching the signing secrets",
+              {{"error", error_.message}});
   }
 
   plugin::host& host_;
-  loaded_key key_;
+  std::optional<loaded_key> key_;
+  plugin::error error_;  // why there is no key (when key_ is empty)
   std::string stamp_;
   std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
+  std::shared_ptr<asio::steady_timer> reload_done_;  // set while a reload runs; cancelled when done
 };
 
 }  // namespace signer_x509
@@ -107,7 +117,7 @@ chainsd::plugin::result<std::unique_ptr<chainsd::plugin::signer>> make_x509_sign
   static const std::set<std::string, std::less<>> go_true{"1", "t", "T", "TRUE", "true", "True"};
   if (enabled != cfg.end() && go_true.count(enabled->second)) {
     // Keyless: no I/O here (the factory runs on the loop); the first sign() gets token and certificate.
-    auto opt = signer_x509::keyless_options_from(cfg);
+    auto opt = signer_x509::keyless_options_from(h, cfg);
     if (!opt) return opt.error();
     h.log(plugin::log_level::info, "x509 signer ready (keyless, Fulcio)",
           {{"fulcio", opt->fulcio_url}, {"provider", opt->provider.empty() ? "auto" : opt->provider},
@@ -118,10 +128,20 @@ chainsd::plugin::result<std::unique_ptr<chainsd::plugin::signer>> make_x509_sign
       return plugin::fail(plugin::errc::permanent, e.what());
     }
   }
-  auto k = signer_x509::load_key(h);
-  if (!k) return k.error();
-  h.log(plugin::log_level::info, "x509 signer ready", {{"source", k->source}});
-  return std::make_unique<signer_x509::x509_signer>(h, std::move(*k));
+  // Loaded here, blocking (startup or a config change; bounded by the accepted scrypt parameters),
+  // so the first run does not wait; without a usable key the signer is made anyway, answers
+  // not_found (no key yet: the engine parks the run) or bad_config, and watches the directory.
+  auto stamp = signer_x509::secrets_stamp(h.secrets_dir());
+  auto material = signer_x509::read_key_material(h);
+  plugin::result<signer_x509::loaded_key> k = material ? signer_x509::finish_key(std::move(*material))
+                                                       : plugin::result<signer_x509::loaded_key>(material.error());
+  if (k)
+    h.log(plugin::log_level::info, "x509 signer ready", {{"source", k->source}});
+  else
+    h.log(k.error().code == plugin::errc::not_found ? plugin::log_level::warn : plugin::log_level::error,
+          "x509 signer has no usable key; runs wait for one (watching the signing secrets)",
+          {{"error", k.error().message}});
+  return std::make_unique<signer_x509::x509_signer>(h, std::move(k), std::move(stamp));
 }
 
 CHAINSD_SIGNER_PLUGIN("x509", "0.1.0", make_x509_signer)

@@ -19,11 +19,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
-#include <sstream>
 
 namespace storage_oci {
 namespace json = boost::json;
@@ -692,14 +690,6 @@ class oci_storage final : public plugin::storage {
 
 namespace {
 
-chainsd::plugin::result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return chainsd::plugin::fail(chainsd::plugin::errc::not_found, path + " cannot be read");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 chainsd::plugin::result<std::unique_ptr<chainsd::plugin::storage>> make_oci_storage(
@@ -745,16 +735,18 @@ chainsd::plugin::result<std::unique_ptr<chainsd::plugin::storage>> make_oci_stor
     }
   }
   // A mounted docker config: the key names a file; else $DOCKER_CONFIG/config.json when present.
-  // Read once here (the factory may block briefly); a config change rebuilds the instance.
+  // Read once here through the host (a regular file of at most 1 MiB: the factory may block only
+  // briefly); a config change rebuilds the instance.
   storage_oci::credential_set creds;
   std::string path = config_value(cfg, "storage.oci.docker-config");
   bool from_key = !path.empty();
   if (!from_key)
     if (const char* d = std::getenv("DOCKER_CONFIG"); d && *d) path = std::string(d) + "/config.json";
   if (!path.empty()) {
-    auto text = read_file(path);
-    if (!text && from_key)
-      return plugin::fail(plugin::errc::bad_config, "storage.oci.docker-config: " + text.error().message);
+    constexpr std::size_t docker_config_limit = 1024 * 1024;
+    auto text = h.read_file(path, docker_config_limit, from_key ? "storage.oci.docker-config" : "DOCKER_CONFIG");
+    if (!text && (from_key || text.error().code != plugin::errc::not_found))
+      return plugin::fail(plugin::errc::bad_config, text.error().message);
     if (text) {
       try {
         creds.add_docker_config(*text);

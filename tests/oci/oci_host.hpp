@@ -5,6 +5,7 @@
 // the real loader from a private 0755 directory.
 
 #include "net/http_client.hpp"
+#include "plugin_host/file_access.hpp"
 #include "plugin_host/registry.hpp"
 
 #include <chainsd/plugin/host.hpp>
@@ -78,6 +79,10 @@ struct oci_host final : plugin::host {
     return plugin::fail(plugin::errc::not_found, std::string(name) + " not found");
   }
   std::string secrets_dir() override { return "/nonexistent"; }
+  plugin::result<std::string> read_file(std::string_view path, std::size_t max_bytes,
+                                        std::string_view config_key) override {
+    return chainsd::plugin_host::read_plugin_file(path, max_bytes, config_key);
+  }
 
   // Runs one awaitable to completion on this host's loop.
   template <class T>

@@ -914,6 +914,8 @@ TEST_CASE("oci storage factory rejects bad configuration naming the key") {
   bad({{"storage.oci.repository", "reg.example/x@sha256:" + std::string(64, 'c')}}, "storage.oci.repository");
   bad({{"storage.oci.encoding-format", "json"}}, "storage.oci.encoding-format");
   bad({{"storage.oci.docker-config", "/nonexistent/config.json"}}, "storage.oci.docker-config");
+  bad({{"storage.oci.docker-config", "/dev/zero"}}, "storage.oci.docker-config: /dev/zero is a character device, not a regular file");
+  bad({{"storage.oci.docker-config", "/tmp"}}, "storage.oci.docker-config: /tmp is a directory");
   bad({{"storage.oci.upload-chunk-size", "-1"}}, "storage.oci.upload-chunk-size");
   bad({{"storage.oci.credentials-cache-ms", "30s"}}, "storage.oci.credentials-cache-ms");
   // Like the engine (Go's ParseBool): other spellings are accepted, unknown ones warned about.

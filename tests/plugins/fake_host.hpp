@@ -1,12 +1,13 @@
 #pragma once
-// A plugin host for plugin unit tests: secrets from a directory, logs captured, no network.
+// A plugin host for plugin unit tests: secrets from a directory (read as the engine reads them),
+// logs captured, no network.
+
+#include "plugin_host/file_access.hpp"
 
 #include <chainsd/plugin/host.hpp>
 
 #include <boost/asio/io_context.hpp>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -36,11 +37,11 @@ struct fake_host final : chainsd::plugin::host {
     co_return chainsd::plugin::fail(chainsd::plugin::errc::permanent, "no kube in unit tests");
   }
   chainsd::plugin::result<std::string> read_secret(std::string_view name) override {
-    std::ifstream in(dir + "/" + std::string(name), std::ios::binary);
-    if (!in) return chainsd::plugin::fail(chainsd::plugin::errc::not_found, std::string(name) + " not found");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return chainsd::plugin_host::read_secret_file(dir, name);
+  }
+  chainsd::plugin::result<std::string> read_file(std::string_view path, std::size_t max_bytes,
+                                                 std::string_view config_key) override {
+    return chainsd::plugin_host::read_plugin_file(path, max_bytes, config_key);
   }
   std::string secrets_dir() override { return dir; }
 };

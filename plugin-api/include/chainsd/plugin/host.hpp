@@ -1,7 +1,7 @@
 #pragma once
 // Services the engine gives a plugin. A plugin reaches the outside only through its host: it owns
 // no threads (unless a library forces it, and then it hands results back to executor()), opens no
-// sockets of its own, and reads secrets only through read_secret().
+// sockets of its own, and reads files only through read_secret() and read_file().
 //
 // Ownership: the host outlives every plugin instance created with it. All calls are made and
 // complete on executor()'s thread (the engine's single io_context thread); none is thread-safe.
@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <initializer_list>
 #include <map>
 #include <string>
@@ -70,9 +71,18 @@ class host {
   virtual boost::asio::awaitable<result<http_response>> kube(std::string method, std::string path_and_query,
                                                              std::string body, std::string content_type) = 0;
 
-  // Reads a file of the signing-secrets directory (e.g. "x509.pem"). not_found when absent.
-  // Blocking: call it when building the plugin instance, not per run.
+  // Reads a file of the signing-secrets directory (e.g. "x509.pem"). not_found when absent;
+  // bad_config when it is not a regular file or larger than 1 MiB.
+  // Blocking but bounded: call it when building the plugin instance or from a periodic check.
   virtual result<std::string> read_secret(std::string_view file_name) = 0;
+  // Reads the file at `path` that chains-config key `config_key` names (a docker config, a token
+  // file): regular files only, at most `max_bytes`, never blocking on a fifo. not_found when
+  // absent; bad_config otherwise, the message naming the key and the path. Blocking but bounded,
+  // as read_secret. The default refuses (a host that gives plugins no files).
+  virtual result<std::string> read_file(std::string_view path, std::size_t max_bytes, std::string_view config_key) {
+    (void)max_bytes;
+    return fail(errc::bad_config, std::string(config_key) + ": " + std::string(path) + ": this host reads no files");
+  }
   // The signing-secrets directory, e.g. to watch it for changes.
   virtual std::string secrets_dir() = 0;
 };
