@@ -184,7 +184,7 @@ def main():
     fulcio = start("fulcio-stub", ["/usr/bin/python3", os.path.join(ROOT, "tests/support/fulcio-stub/fulcio_stub.py"),
                                    "--port", "0", "--trust", api, "--ca-out", fulcio_root])
     fulcio_url = "http://127.0.0.1:" + first_line(fulcio, "fulcio-stub").split()[-1]
-    kafka = start("kafka-mock", [os.path.join(BUILD, "tests/kafka/kafka-mock"), "--brokers", "1", "--topic",
+    kafka = start("kafka-mock", [os.path.join(BUILD, "tests/support/kafka-mock/kafka-mock"), "--brokers", "1", "--topic",
                                  "chains:1:1", "--exit-with-parent"], stdin=subprocess.PIPE)
     bootstrap = first_line(kafka, "kafka-mock")
     say("stand-ins", "Rekor %s, Fulcio %s, Kafka %s" % (rekor_url, fulcio_url, bootstrap))
