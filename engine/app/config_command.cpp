@@ -120,6 +120,17 @@ void check_plugins(const config::config& parsed, const plugin_host::registry& re
                  "(default " + secrets + "), e.g. a copy of cosign.key and cosign.password";
     r.errors.push_back(std::move(e));
   }
+  // A signer without a key is not an error of the config (the controller waits for the key and
+  // signs once it appears), but config check says so, with the hint.
+  for (const auto& [name, signer] : set->signers) {
+    if (!signer->public_key_pem().empty()) continue;
+    std::string w = "signer " + name + ": no key in " + secrets + " yet (the controller waits for one and signs once it "
+                    "appears)";
+    if (!f.was_set("signing-secrets"))
+      w += "\n  hint: --signing-secrets DIR names the directory holding the signing-secrets Secret's files "
+           "(default " + secrets + "), e.g. a copy of cosign.key and cosign.password";
+    r.warnings.push_back(std::move(w));
+  }
   for (const auto& [name, err] : set->storage_errors)
     if (registry.find("storage", name)) r.errors.push_back("storage " + name + ": " + err.message);
   if (!set->tlog_error.empty()) r.errors.push_back("transparency log: " + set->tlog_error);
