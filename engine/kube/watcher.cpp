@@ -1,6 +1,7 @@
 #include "kube/watcher.hpp"
 
 #include "kube/json_scan.hpp"
+#include "kube/list_pager.hpp"
 #include "runtime/backoff.hpp"
 #include "runtime/log.hpp"
 
@@ -96,22 +97,54 @@ struct watcher::impl {
       known_.begin_sweep();
       std::string cont, list_rv;
       bool restart = false;
+      unsigned limit = opts_.page_size;
+      int failed_pages = 0;
       for (;;) {
-        list_options lo{opts_.label_selector, opts_.field_selector, opts_.page_size, cont, {}};
-        result r = co_await cl_.list(res_, opts_.namespace_name, std::move(lo));
+        list_options lo{opts_.label_selector, opts_.field_selector, limit, cont, {}};
+        std::optional<list_page> page;
+        std::string failure;
+        try {
+          page = co_await read_list_page(cl_, res_, opts_.namespace_name, std::move(lo), limits(),
+                                         on_list_item(h), on_oversize());
+        } catch (const net::http_error& e) {
+          if (consumer_failed_ || e.error_code() == asio::error::operation_aborted) throw;
+          failure = e.what();
+        }
         if (stopping_) co_return;
-        if (r.gone() && !cont.empty() && attempt < 3) {
+        if (page && page->how == list_page::end::refused && page->refused.gone() && !cont.empty() && attempt < 3) {
           // The continue token expired between pages: start over from a fresh snapshot.
           log::info("list continue token expired; listing again", {{"resource", what()}});
           restart = true;
           break;
         }
-        if (!r.ok()) throw kube_error(r.error(), "list " + what());
-        auto on_item = [&](const object_meta& m, std::string_view raw) { observe(h, m, raw); };
-        list_meta lm = scanner_.scan_list(r.body, on_item);
-        list_rv = lm.resource_version;
-        cont = std::move(lm.continue_token);
-        if (cont.empty()) break;
+        if (page && page->how == list_page::end::complete) {
+          // Grow back towards page_size once pages are comfortably under the byte budget (the
+          // big objects that made it shrink may have been a few).
+          if (limit < opts_.page_size && page->bytes * 4 < opts_.max_page_bytes) limit = std::min(opts_.page_size, limit * 2);
+          list_rv = std::move(page->meta.resource_version);
+          cont = std::move(page->meta.continue_token);
+          if (cont.empty()) break;
+          continue;
+        }
+        // Refused, failed or too big: the same continue token again, with a smaller page. A
+        // status that no page size cures (403, 404, 400...) or too many failures end the list.
+        const unsigned status = page && page->how == list_page::end::refused ? page->refused.status : 0;
+        const bool size_may_cure = status == 0 || status == 413 || status == 429 || status >= 500;
+        if (!size_may_cure || ++failed_pages > 8) {
+          if (page && status) throw kube_error(page->refused.error(), "list " + what());
+          throw std::runtime_error("list " + what() + ": " + (failure.empty() ? "page too big" : failure));
+        }
+        const unsigned next = status == 429 ? limit : smaller_limit(limit, page ? *page : list_page{}, opts_.max_page_bytes);
+        if (next != limit) ++stats_.smaller_pages;
+        log::warn("list page failed; asking again", {{"resource", what()}, {"limit", std::to_string(limit)},
+                  {"next_limit", std::to_string(next)},
+                  {"error", status ? page->refused.error().message + " (" + std::to_string(status) + ")"
+                               : failure.empty() ? "page over " + std::to_string(opts_.max_page_bytes) + " bytes" : failure}});
+        limit = next;
+        auto delay = page && page->retry_after.count() >= 0 ? page->retry_after : std::chrono::milliseconds(0);
+        if (status == 429 || status >= 500 || !failure.empty())
+          delay = std::max(delay, std::chrono::milliseconds(100 << std::min(failed_pages, 6)));
+        if (delay.count() > 0 && !co_await pause(delay)) co_return;
       }
       if (restart) continue;
       for (auto& f : known_.end_sweep()) {
@@ -122,6 +155,28 @@ struct watcher::impl {
       ++stats_.lists;
       co_return;
     }
+  }
+
+  page_limits limits() const {
+    page_limits l;
+    l.max_page_bytes = opts_.max_page_bytes;
+    l.max_item_bytes = opts_.max_list_item_bytes;
+    l.idle_timeout = cl_.options().request_timeout;
+    return l;
+  }
+
+  list_splitter::item_fn on_list_item(const event_handler& h) {
+    return [this, &h](const object_meta& m, std::string_view raw) { observe(h, m, raw); };
+  }
+
+  list_splitter::oversize_fn on_oversize() {
+    return [this](const object_meta& m, std::size_t bytes) {
+      ++stats_.oversize;
+      log::error("listed object too big; skipped",
+                 {{"resource", what()}, {"namespace", m.namespace_name}, {"name", m.name},
+                  {"bytes", std::to_string(bytes)}, {"limit_bytes", std::to_string(opts_.max_list_item_bytes)},
+                  {"key", "--max-list-item-mb"}});
+    };
   }
 
   // Returns true when the stream asks for a relist.
