@@ -40,6 +40,7 @@ class list_splitter {
   const list_meta& meta() const { return meta_; }
 
  private:
+  void keep(std::string_view bytes);  // bytes of the current item (if any)
   void on_char(char ch);
   void string_done();
   void open(char kind);
