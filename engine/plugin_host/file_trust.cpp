@@ -1,5 +1,6 @@
 #include "plugin_host/file_trust.hpp"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,8 +36,18 @@ std::string untrusted_dir_chain(const fs::path& dir) {
     struct stat st{};
     if (::stat(p.c_str(), &st) != 0)
       return (first ? "plugin directory " : "parent directory ") + p.string() + ": cannot stat: " + std::strerror(errno);
-    if (auto why = untrusted_because(st, first ? trust_role::plugin_dir : trust_role::parent_dir); !why.empty())
+    if (auto why = untrusted_because(st, first ? trust_role::plugin_dir : trust_role::parent_dir); !why.empty()) {
+      // Nobody writes through a read-only mount: a Kubernetes emptyDir's root is 0777 without
+      // the sticky bit, and the Deployment mounts it read-only into chainsd (config/README.md).
+      struct statvfs vfs{};
+      const bool owner_ok = st.st_uid == 0 || st.st_uid == ::geteuid();
+      if (!first && owner_ok && ::statvfs(p.c_str(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+        first = false;
+        if (p == p.root_path() || p.parent_path() == p) break;
+        continue;
+      }
       return first ? "plugin directory is " + why : "parent directory " + p.string() + " is " + why;
+    }
     first = false;
     if (p == p.root_path() || p.parent_path() == p) break;
   }

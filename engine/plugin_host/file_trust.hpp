@@ -2,7 +2,8 @@
 // Who could change a plugin before chainsd loads it. A plugin file, the plugin directory and
 // every directory above it must be owned by root or by chainsd's own (effective) uid, and must not
 // be writable by group or others; a directory above the plugin directory may be, with the sticky
-// bit (like /tmp: others cannot rename or delete what they do not own there).
+// bit (like /tmp: others cannot rename or delete what they do not own there) or on a read-only
+// mount (a Kubernetes emptyDir's root is 0777, and the Deployment mounts it read-only).
 
 #include <sys/stat.h>
 

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +159,25 @@ TEST_CASE("loader: owner must be root or chainsd's uid; no directory above writa
     ::chmod(parent.c_str(), 01777);
     auto ok = plugin_host::scan_plugins(plugins);
     CHECK(ok.accepted.size() == 1);
+  }
+  SECTION("a world-writable parent on a read-only mount (the Deployment's emptyDir) is accepted") {
+    const fs::path mnt = dir.path / "emptydir";
+    fs::create_directories(mnt);
+    if (::mount("none", mnt.c_str(), "tmpfs", 0, "mode=0777") != 0) {
+      WARN("cannot mount a tmpfs here; section skipped");
+      return;
+    }
+    const fs::path plugins = mnt / "plugins";
+    fs::create_directories(plugins);
+    ::chmod(plugins.c_str(), 0755);
+    fs::copy_file(dir.path / "a_good_signer.so", plugins / "a_good_signer.so");
+    ::chmod((plugins / "a_good_signer.so").c_str(), 0644);
+    auto rw = plugin_host::scan_plugins(plugins);
+    CHECK(rw.accepted.empty());  // writable by anyone: refused
+    REQUIRE(::mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) == 0);
+    auto ro = plugin_host::scan_plugins(plugins);
+    ::umount2(mnt.c_str(), MNT_DETACH);
+    CHECK(ro.accepted.size() == 1);
   }
 }
 
