@@ -145,14 +145,22 @@ client::awaitable_result client::list(resource r, std::string ns, list_options o
 asio::awaitable<std::unique_ptr<net::response_stream>> client::open_list(resource r, std::string ns,
                                                                          list_options o) {
   impl& im = *impl_;
-  if (auto d = im.limiter_.reserve(); d > std::chrono::steady_clock::duration::zero()) co_await wait(d);
-  net::request req;
-  req.method = "GET";
-  req.url = im.cfg_.server + list_path(r, ns, o);
-  req.timeout = im.opts_.request_timeout;
-  req.headers.emplace_back("Accept", "application/json");
-  im.add_auth(req);
-  co_return co_await im.http_.open_stream(std::move(req));
+  for (bool token_reloaded = false;; token_reloaded = true) {
+    if (auto d = im.limiter_.reserve(); d > std::chrono::steady_clock::duration::zero()) co_await wait(d);
+    net::request req;
+    req.method = "GET";
+    req.url = im.cfg_.server + list_path(r, ns, o);
+    req.timeout = im.opts_.request_timeout;
+    req.headers.emplace_back("Accept", "application/json");
+    im.add_auth(req);
+    auto stream = co_await im.http_.open_stream(std::move(req));
+    // As request(): the kubelet may have rotated the token since we last looked.
+    if (stream->status() != 401 || token_reloaded || !im.cfg_.token || !im.cfg_.token->from_file())
+      co_return stream;
+    stream->close();
+    im.cfg_.token->reload();
+    im.http_.clear_pool();
+  }
 }
 
 client::awaitable_result client::create(resource r, std::string ns, std::string body) {
