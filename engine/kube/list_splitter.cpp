@@ -1,6 +1,7 @@
 #include "kube/list_splitter.hpp"
 
 #include <cctype>
+#include <cstring>
 
 namespace chainsd::kube {
 namespace {
@@ -33,6 +34,17 @@ char unescape(char ch) {
   }
 }
 
+// Where the next '"' or '\\' is (else the end): two memchr calls, which run at memory speed
+// whatever the build's optimisation level (string_view::find_first_of tests byte by byte).
+std::size_t next_quote_or_backslash(std::string_view s, std::size_t from) {
+  const char* begin = s.data() + from;
+  const std::size_t n = s.size() - from;
+  const void* q = std::memchr(begin, '"', n);
+  const std::size_t until = q ? static_cast<std::size_t>(static_cast<const char*>(q) - begin) : n;
+  const void* b = std::memchr(begin, '\\', until);
+  return from + (b ? static_cast<std::size_t>(static_cast<const char*>(b) - begin) : until);
+}
+
 }  // namespace
 
 list_splitter::list_splitter(std::size_t max_item_bytes, item_fn on_item, oversize_fn on_oversize)
@@ -44,8 +56,7 @@ void list_splitter::feed(std::string_view bytes) {
     if (in_string_ && !escape_ && unicode_left_ == 0 && !capture_) {
       // The bulk of a page: string contents nobody looks at, skipped up to the next quote or
       // backslash in one search.
-      std::size_t j = bytes.find_first_of("\"\\", i);
-      if (j == std::string_view::npos) j = bytes.size();
+      std::size_t j = next_quote_or_backslash(bytes, i);
       if (j > i) {
         keep(bytes.substr(i, j - i));
         i = j;
