@@ -31,12 +31,12 @@ def vm_hwm_kb(pid):
     return int(m.group(1))
 
 
-def sign_all(count, size, *flags, timeout):
+def sign_all(count, size, *flags, timeout, server_args=()):
     work = Workdir()
     runs = os.path.join(work.path, "runs.jsonl")
     write_runs(runs, count, size)
     server = ktsutil.Server(TESTSERVER, "--bookmark-interval", "500ms", "--lenient-status", "--load", runs,
-                            start_timeout=120)
+                            *server_args, start_timeout=120)
     with server:
         os.unlink(runs)
         chains_config(server, {"artifacts.oci.storage": "tekton"})
@@ -69,9 +69,12 @@ def test_520_runs_of_140_kb_become_ready_and_are_all_signed():
 
 
 def test_backlog_of_5000_runs_of_130_kb_stays_under_75_percent_of_256_mib():
-    """The budgets (runs in flight, kept documents, progress, list pages) come from the limit."""
+    """The budgets (runs in flight, kept documents, progress, list pages) come from the limit.
+    Every API request takes 500 ms (--latency-ms), so signing (one patch per run, runs in flight
+    bounded) falls behind the list and the backlog really queues up: runs in flight wait holding
+    their documents and the queue fills to its budget."""
     limit_mb = 256
-    r = sign_all(5000, 130_000, "--memory-limit-mb", str(limit_mb), timeout=900)
+    r = sign_all(5000, 130_000, "--memory-limit-mb", str(limit_mb), timeout=900, server_args=("--latency-ms", "500"))
     b = r["budget"]
     check(b is not None and b["limit_mb"] == str(limit_mb) and b["source"] == "--memory-limit-mb",
           "the budget is logged with its source: %r" % b)
