@@ -73,12 +73,13 @@ memory_budget size_budget(memory_limit limit) {
   // (binary, plugins, allocator, TLS, known_set).
   const std::uint64_t target = b.limit.bytes * 6 / 10;
   const std::uint64_t usable = target > 32 * mib ? target - 24 * mib : 8 * mib;
+  // Whole MiB, as the flags carry them.
   auto clamp = [](std::uint64_t v, std::uint64_t lo, std::uint64_t hi) {
-    return static_cast<std::size_t>(std::clamp(v, lo, hi));
+    return static_cast<std::size_t>(std::clamp(v / mib * mib, lo, hi));
   };
   // A run in flight holds its document, payload, envelope and patch: ~1 MiB for the large runs
   // (130 KB documents) that matter here. Half the usable memory goes to runs in flight.
-  b.max_in_flight = clamp(usable / 2 / mib, 2, 64);
+  b.max_in_flight = static_cast<std::size_t>(std::clamp<std::uint64_t>(usable / 2 / mib, 2, 64));
   b.max_queued_bytes = clamp(usable / 4, 2 * mib, 64 * mib);
   b.max_progress_bytes = clamp(usable / 8, 1 * mib, 64 * mib);
   b.list_page_bytes = clamp(usable / 8, 1 * mib, 64 * mib);
