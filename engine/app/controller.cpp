@@ -295,6 +295,7 @@ int run_controller(const args& a) {
     run_opts.page_size = static_cast<unsigned>(f.get_int("list-page-size", 1, 100'000));
     run_opts.max_page_bytes = budget.list_page_bytes;
     run_opts.max_list_item_bytes = budget.list_item_bytes;
+    run_opts.max_event_bytes = budget.list_item_bytes;
     kube::watcher taskrun_watch(kube_client, kube::taskruns_v1(), run_opts);
     kube::watcher pipelinerun_watch(kube_client, kube::pipelineruns_v1(), run_opts);
 

@@ -251,6 +251,8 @@ struct watcher::impl {
 
     bool& progress = stream_progress_;
     std::size_t scan_from = 0;
+    std::size_t skipping = 0;  // bytes of an oversize event dropped so far (0: none being dropped)
+    std::string oversize_head;
     for (;;) {
       std::size_t n = co_await stream->read_some(buf, opts_.idle_timeout);
       if (stopping_) co_return outcome::stopped;
@@ -258,6 +260,16 @@ struct watcher::impl {
         co_return progress || std::chrono::steady_clock::now() - opened >= std::chrono::seconds(1)
             ? outcome::ended
             : outcome::ended_early;
+      if (skipping) {
+        // Dropping an event over max_event_bytes up to its newline: skipped, never a stall.
+        const std::size_t nl = buf.find('\n');
+        skipping += nl == std::string::npos ? buf.size() : nl + 1;
+        buf.erase(0, nl == std::string::npos ? buf.size() : nl + 1);
+        scan_from = 0;
+        if (nl == std::string::npos) continue;
+        skipped_event(oversize_head, skipping);
+        skipping = 0;
+      }
       std::size_t start = 0;
       // Room for the parser's padding after the last byte: events are parsed where they lie.
       if (buf.capacity() < buf.size() + json_scanner::parse_padding) buf.reserve(buf.size() + json_scanner::parse_padding);
@@ -270,9 +282,36 @@ struct watcher::impl {
       }
       if (start > 0) buf.erase(0, start);
       scan_from = buf.size();
-      if (buf.size() > opts_.max_event_bytes)
-        throw json_error("watch event larger than " + std::to_string(opts_.max_event_bytes) + " bytes");
+      if (buf.size() > opts_.max_event_bytes) {
+        oversize_head = buf.substr(0, 64 * 1024);
+        skipping = buf.size();
+        buf.clear();
+        buf.shrink_to_fit();
+        scan_from = 0;
+      }
     }
+  }
+
+  // An event over max_event_bytes was dropped: say which object it was (from the metadata in its
+  // first 64 KiB, where the API server writes it) and move the resume point past it.
+  void skipped_event(std::string_view head, std::size_t bytes) {
+    ++stats_.oversize;
+    const auto md = head.find("\"metadata\":{");
+    auto field = [&](std::string_view key) -> std::string {
+      if (md == std::string_view::npos) return {};
+      const std::string pat = "\"" + std::string(key) + "\":\"";
+      const auto p = head.find(pat, md);
+      if (p == std::string_view::npos) return {};
+      const auto b = p + pat.size();
+      const auto e = head.find('"', b);
+      return e == std::string_view::npos ? std::string() : std::string(head.substr(b, e - b));
+    };
+    auto rv = field("resourceVersion");
+    log::error("watch event too big; skipped",
+               {{"resource", what()}, {"namespace", field("namespace")}, {"name", field("name")},
+                {"resource_version", rv}, {"bytes", std::to_string(bytes)},
+                {"limit_bytes", std::to_string(opts_.max_event_bytes)}});
+    if (!rv.empty()) rv_ = std::move(rv);
   }
 
   // Backoff pause that stop() can interrupt. Returns false when interrupted.

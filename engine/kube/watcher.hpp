@@ -58,7 +58,7 @@ struct watcher_options {
   std::chrono::milliseconds idle_timeout{120'000};
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{30'000};
-  std::size_t max_event_bytes = 32u << 20;
+  std::size_t max_event_bytes = 32u << 20;  // a watch event over this is skipped (logged)
 };
 
 struct watcher_stats {
@@ -69,7 +69,7 @@ struct watcher_stats {
   std::size_t bookmarks = 0;
   std::size_t events = 0;       // events delivered to the consumer
   std::size_t skipped = 0;      // stream events dropped as already seen
-  std::size_t oversize = 0;     // listed objects skipped for max_list_item_bytes
+  std::size_t oversize = 0;     // listed objects and watch events skipped as too big
   std::size_t smaller_pages = 0;  // times the page limit was halved
 };
 

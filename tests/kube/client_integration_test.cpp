@@ -730,6 +730,19 @@ TEST_CASE("watch: a refused watch (429) waits for Retry-After before reconnectin
   CHECK(rec.duplicates == 0);
 }
 
+// Starts wp->run() recording into *rp; the flag is set once run() has returned.
+asio::awaitable<std::shared_ptr<bool>> start_recording(watcher* wp, recorder* rp) {
+  auto finished = std::make_shared<bool>(false);
+  auto done = [finished](std::exception_ptr e) {
+    *finished = true;
+    if (e) std::rethrow_exception(e);
+  };
+  auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
+  auto on_synced = [rp]() { rp->synced = true; };
+  asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
+  co_return finished;
+}
+
 TEST_CASE("watch: list pages stream item by item, get smaller when refused or too big; an oversize object is skipped by name") {
   fixture f;
   client* c = &f.c;
@@ -750,14 +763,7 @@ TEST_CASE("watch: list pages stream item by item, get smaller when refused or to
     co_await must_create(c, "big", configmap("big", "huge", std::string(300'000, 'y')));
     // The first page is refused with a 500 (then asked again, half the size).
     co_await set_faults(c, R"({"fail_nth_request":{"n":1,"status":500}})");
-    auto finished = std::make_shared<bool>(false);
-    auto done = [finished](std::exception_ptr e) {
-      *finished = true;
-      if (e) std::rethrow_exception(e);
-    };
-    auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
-    auto on_synced = [rp]() { rp->synced = true; };
-    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
+    auto finished = co_await start_recording(wp, rp);
     stop_on_exit guard{wp};
     auto is_synced = [rp] { return rp->synced; };
     REQUIRE(co_await eventually(is_synced, 20s));
@@ -771,6 +777,36 @@ TEST_CASE("watch: list pages stream item by item, get smaller when refused or to
     require_ok(r);
     auto changed = [rp] { return rp->modified.count("big/cm-3") == 1; };
     CHECK(co_await eventually(changed, 5s));
+    wp->stop();
+    auto is_finished = [finished] { return *finished; };
+    CHECK(co_await eventually(is_finished, 5s));
+  });
+  CHECK(rec.duplicates == 0);
+}
+
+TEST_CASE("watch: an event over max_event_bytes is skipped and named; the next events still come") {
+  fixture f;
+  client* c = &f.c;
+  watcher_options wo;
+  wo.namespace_name = "bigwatch";
+  wo.max_event_bytes = 200'000;
+  watcher w(f.c, cm, wo);
+  recorder rec;
+  watcher* wp = &w;
+  recorder* rp = &rec;
+  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+    co_await ensure_namespace(c, "bigwatch");
+    auto finished = co_await start_recording(wp, rp);
+    stop_on_exit guard{wp};
+    auto is_synced = [rp] { return rp->synced; };
+    REQUIRE(co_await eventually(is_synced, 10s));
+    co_await must_create(c, "bigwatch", configmap("bigwatch", "huge", std::string(300'000, 'y')));
+    co_await must_create(c, "bigwatch", configmap("bigwatch", "after", "x"));
+    auto seen = [rp] { return rp->added.count("bigwatch/after") == 1; };
+    CHECK(co_await eventually(seen, 10s));
+    CHECK(rp->added.count("bigwatch/huge") == 0);
+    CHECK(wp->stats().oversize == 1);
+    CHECK(wp->stats().failures == 0);  // not a broken stream: no reconnect, no replay
     wp->stop();
     auto is_finished = [finished] { return *finished; };
     CHECK(co_await eventually(is_finished, 5s));
