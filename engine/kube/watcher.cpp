@@ -121,6 +121,7 @@ struct watcher::impl {
           // Grow back towards page_size once pages are comfortably under the byte budget (the
           // big objects that made it shrink may have been a few).
           if (limit < opts_.page_size && page->bytes * 4 < opts_.max_page_bytes) limit = std::min(opts_.page_size, limit * 2);
+          failed_pages = 0;
           list_rv = std::move(page->meta.resource_version);
           cont = std::move(page->meta.continue_token);
           if (cont.empty()) break;
