@@ -4,6 +4,7 @@
 #include "app/commands.hpp"
 #include "app/config_events.hpp"
 #include "app/flags.hpp"
+#include "app/memory_budget.hpp"
 #include "config/config_store.hpp"
 #include "ha/coordinator.hpp"
 #include "ha/identity.hpp"
@@ -61,6 +62,8 @@ std::vector<flag_spec> controller_flags() {
       {"max-progress-mb", "signatures, log entries and stores kept for runs that will retry (MiB), so that a retry does not sign or log again", "64"},
       {"disable-ha", "no leader election: this replica works on every run (one replica only)", "", true},
       {"help", "show this help", "", true},
+      {"memory-limit-mb", "memory limit the budgets are sized from (MiB; 0: the cgroup's, see memory.max)", "0"},
+      {"list-page-size", "objects asked per list page (halved while pages are refused or too big)", "500"},
   };
 }
 
@@ -196,6 +199,8 @@ int run_controller(const args& a) {
   }
 
   try {
+    // Memory budgets from the pod's limit (app/memory_budget.hpp): defaults of the budget flags.
+    const memory_budget budget = apply_memory_budget(f);
     app_options ao;
     ao.metrics_addr = f.get("metrics-addr");
     ao.drain_timeout = std::chrono::seconds(f.get_int("drain-timeout", 0, 3600));
@@ -319,6 +324,10 @@ int run_controller(const args& a) {
     kube::watcher config_watch(kube_client, kube::configmaps_v1(), cm_opts);
     kube::watcher_options run_opts;
     run_opts.namespace_name = watch_ns;
+    run_opts.page_size = static_cast<unsigned>(f.get_int("list-page-size", 1, 100'000));
+    run_opts.max_page_bytes = budget.list_page_bytes;
+    run_opts.max_list_item_bytes = budget.list_item_bytes;
+    run_opts.max_event_bytes = budget.list_item_bytes;
     kube::watcher taskrun_watch(kube_client, kube::taskruns_v1(), run_opts);
     kube::watcher pipelinerun_watch(kube_client, kube::pipelineruns_v1(), run_opts);
 

@@ -126,14 +126,41 @@ client::awaitable_result client::get(resource r, std::string ns, std::string nam
   co_return co_await request("GET", resource_path(r, ns, name), {}, {}, true);
 }
 
-client::awaitable_result client::list(resource r, std::string ns, list_options o) {
+namespace {
+std::string list_path(const resource& r, const std::string& ns, const list_options& o) {
   std::string path = resource_path(r, ns);
   if (!o.label_selector.empty()) append_query(path, "labelSelector", o.label_selector);
   if (!o.field_selector.empty()) append_query(path, "fieldSelector", o.field_selector);
   if (o.limit) append_query(path, "limit", std::to_string(o.limit));
   if (!o.continue_token.empty()) append_query(path, "continue", o.continue_token);
   if (!o.resource_version.empty()) append_query(path, "resourceVersion", o.resource_version);
-  co_return co_await request("GET", std::move(path), {}, {}, true);
+  return path;
+}
+}  // namespace
+
+client::awaitable_result client::list(resource r, std::string ns, list_options o) {
+  co_return co_await request("GET", list_path(r, ns, o), {}, {}, true);
+}
+
+asio::awaitable<std::unique_ptr<net::response_stream>> client::open_list(resource r, std::string ns,
+                                                                         list_options o) {
+  impl& im = *impl_;
+  for (bool token_reloaded = false;; token_reloaded = true) {
+    if (auto d = im.limiter_.reserve(); d > std::chrono::steady_clock::duration::zero()) co_await wait(d);
+    net::request req;
+    req.method = "GET";
+    req.url = im.cfg_.server + list_path(r, ns, o);
+    req.timeout = im.opts_.request_timeout;
+    req.headers.emplace_back("Accept", "application/json");
+    im.add_auth(req);
+    auto stream = co_await im.http_.open_stream(std::move(req));
+    // As request(): the kubelet may have rotated the token since we last looked.
+    if (stream->status() != 401 || token_reloaded || !im.cfg_.token || !im.cfg_.token->from_file())
+      co_return stream;
+    stream->close();
+    im.cfg_.token->reload();
+    im.http_.clear_pool();
+  }
 }
 
 client::awaitable_result client::create(resource r, std::string ns, std::string body) {

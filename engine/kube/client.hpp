@@ -109,6 +109,13 @@ class client {
   awaitable_result create_subresource(resource r, std::string ns, std::string name,
                                       std::string subresource, std::string body);
 
+  // list() as a stream: rate limited, returns once the response headers arrived (within
+  // request_timeout), not retried (list_pager.hpp owns that loop) except once after a 401 when the
+  // token comes from a file (as every verb); any other status is returned as is.
+  // The body is read with read_some, so a page's size never has to fit in memory.
+  boost::asio::awaitable<std::unique_ptr<net::response_stream>> open_list(resource r, std::string ns,
+                                                                          list_options o);
+
   // Starts a watch; returns once response headers arrived (within request_timeout). Not rate
   // limited and not retried: the watcher owns that loop. A non-200 status is returned as is
   // (the caller reads the Status from the stream).

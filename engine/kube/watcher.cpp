@@ -1,6 +1,7 @@
 #include "kube/watcher.hpp"
 
 #include "kube/json_scan.hpp"
+#include "kube/list_pager.hpp"
 #include "runtime/backoff.hpp"
 #include "runtime/log.hpp"
 
@@ -96,22 +97,55 @@ struct watcher::impl {
       known_.begin_sweep();
       std::string cont, list_rv;
       bool restart = false;
+      unsigned limit = opts_.page_size;
+      int failed_pages = 0;
       for (;;) {
-        list_options lo{opts_.label_selector, opts_.field_selector, opts_.page_size, cont, {}};
-        result r = co_await cl_.list(res_, opts_.namespace_name, std::move(lo));
+        list_options lo{opts_.label_selector, opts_.field_selector, limit, cont, {}};
+        std::optional<list_page> page;
+        std::string failure;
+        try {
+          page = co_await read_list_page(cl_, res_, opts_.namespace_name, std::move(lo), limits(),
+                                         on_list_item(h), on_oversize());
+        } catch (const net::http_error& e) {
+          if (consumer_failed_ || e.error_code() == asio::error::operation_aborted) throw;
+          failure = e.what();
+        }
         if (stopping_) co_return;
-        if (r.gone() && !cont.empty() && attempt < 3) {
+        if (page && page->how == list_page::end::refused && page->refused.gone() && !cont.empty() && attempt < 3) {
           // The continue token expired between pages: start over from a fresh snapshot.
           log::info("list continue token expired; listing again", {{"resource", what()}});
           restart = true;
           break;
         }
-        if (!r.ok()) throw kube_error(r.error(), "list " + what());
-        auto on_item = [&](const object_meta& m, std::string_view raw) { observe(h, m, raw); };
-        list_meta lm = scanner_.scan_list(r.body, on_item);
-        list_rv = lm.resource_version;
-        cont = std::move(lm.continue_token);
-        if (cont.empty()) break;
+        if (page && page->how == list_page::end::complete) {
+          // Grow back towards page_size once pages are comfortably under the byte budget (the
+          // big objects that made it shrink may have been a few).
+          if (limit < opts_.page_size && page->bytes * 4 < opts_.max_page_bytes) limit = std::min(opts_.page_size, limit * 2);
+          failed_pages = 0;
+          list_rv = std::move(page->meta.resource_version);
+          cont = std::move(page->meta.continue_token);
+          if (cont.empty()) break;
+          continue;
+        }
+        // Refused, failed or too big: the same continue token again, with a smaller page. A
+        // status that no page size cures (403, 404, 400...) or too many failures end the list.
+        const unsigned status = page && page->how == list_page::end::refused ? page->refused.status : 0;
+        const bool size_may_cure = status == 0 || status == 413 || status == 429 || status >= 500;
+        if (!size_may_cure || ++failed_pages > 8) {
+          if (page && status) throw kube_error(page->refused.error(), "list " + what());
+          throw std::runtime_error("list " + what() + ": " + (failure.empty() ? "page too big" : failure));
+        }
+        const unsigned next = status == 429 ? limit : smaller_limit(limit, page ? *page : list_page{}, opts_.max_page_bytes);
+        if (next != limit) ++stats_.smaller_pages;
+        log::warn("list page failed; asking again", {{"resource", what()}, {"limit", std::to_string(limit)},
+                  {"next_limit", std::to_string(next)},
+                  {"error", status ? page->refused.error().message + " (" + std::to_string(status) + ")"
+                               : failure.empty() ? "page over " + std::to_string(opts_.max_page_bytes) + " bytes" : failure}});
+        limit = next;
+        auto delay = page && page->retry_after.count() >= 0 ? page->retry_after : std::chrono::milliseconds(0);
+        if (status == 429 || status >= 500 || !failure.empty())
+          delay = std::max(delay, std::chrono::milliseconds(100 << std::min(failed_pages, 6)));
+        if (delay.count() > 0 && !co_await pause(delay)) co_return;
       }
       if (restart) continue;
       for (auto& f : known_.end_sweep()) {
@@ -122,6 +156,28 @@ struct watcher::impl {
       ++stats_.lists;
       co_return;
     }
+  }
+
+  page_limits limits() const {
+    page_limits l;
+    l.max_page_bytes = opts_.max_page_bytes;
+    l.max_item_bytes = opts_.max_list_item_bytes;
+    l.idle_timeout = cl_.options().request_timeout;
+    return l;
+  }
+
+  list_splitter::item_fn on_list_item(const event_handler& h) {
+    return [this, &h](const object_meta& m, std::string_view raw) { observe(h, m, raw); };
+  }
+
+  list_splitter::oversize_fn on_oversize() {
+    return [this](const object_meta& m, std::size_t bytes) {
+      ++stats_.oversize;
+      log::error("listed object too big; skipped",
+                 {{"resource", what()}, {"namespace", m.namespace_name}, {"name", m.name},
+                  {"bytes", std::to_string(bytes)}, {"limit_bytes", std::to_string(opts_.max_list_item_bytes)},
+                  {"key", "--max-list-item-mb"}});
+    };
   }
 
   // Returns true when the stream asks for a relist.
@@ -196,6 +252,8 @@ struct watcher::impl {
 
     bool& progress = stream_progress_;
     std::size_t scan_from = 0;
+    std::size_t skipping = 0;  // bytes of an oversize event dropped so far (0: none being dropped)
+    std::string oversize_head;
     for (;;) {
       std::size_t n = co_await stream->read_some(buf, opts_.idle_timeout);
       if (stopping_) co_return outcome::stopped;
@@ -203,6 +261,16 @@ struct watcher::impl {
         co_return progress || std::chrono::steady_clock::now() - opened >= std::chrono::seconds(1)
             ? outcome::ended
             : outcome::ended_early;
+      if (skipping) {
+        // Dropping an event over max_event_bytes up to its newline: skipped, never a stall.
+        const std::size_t nl = buf.find('\n');
+        skipping += nl == std::string::npos ? buf.size() : nl + 1;
+        buf.erase(0, nl == std::string::npos ? buf.size() : nl + 1);
+        scan_from = 0;
+        if (nl == std::string::npos) continue;
+        skipped_event(oversize_head, skipping);
+        skipping = 0;
+      }
       std::size_t start = 0;
       // Room for the parser's padding after the last byte: events are parsed where they lie.
       if (buf.capacity() < buf.size() + json_scanner::parse_padding) buf.reserve(buf.size() + json_scanner::parse_padding);
@@ -215,9 +283,36 @@ struct watcher::impl {
       }
       if (start > 0) buf.erase(0, start);
       scan_from = buf.size();
-      if (buf.size() > opts_.max_event_bytes)
-        throw json_error("watch event larger than " + std::to_string(opts_.max_event_bytes) + " bytes");
+      if (buf.size() > opts_.max_event_bytes) {
+        oversize_head = buf.substr(0, 64 * 1024);
+        skipping = buf.size();
+        buf.clear();
+        buf.shrink_to_fit();
+        scan_from = 0;
+      }
     }
+  }
+
+  // An event over max_event_bytes was dropped: say which object it was (from the metadata in its
+  // first 64 KiB, where the API server writes it) and move the resume point past it.
+  void skipped_event(std::string_view head, std::size_t bytes) {
+    ++stats_.oversize;
+    const auto md = head.find("\"metadata\":{");
+    auto field = [&](std::string_view key) -> std::string {
+      if (md == std::string_view::npos) return {};
+      const std::string pat = "\"" + std::string(key) + "\":\"";
+      const auto p = head.find(pat, md);
+      if (p == std::string_view::npos) return {};
+      const auto b = p + pat.size();
+      const auto e = head.find('"', b);
+      return e == std::string_view::npos ? std::string() : std::string(head.substr(b, e - b));
+    };
+    auto rv = field("resourceVersion");
+    log::error("watch event too big; skipped",
+               {{"resource", what()}, {"namespace", field("namespace")}, {"name", field("name")},
+                {"resource_version", rv}, {"bytes", std::to_string(bytes)},
+                {"limit_bytes", std::to_string(opts_.max_event_bytes)}});
+    if (!rv.empty()) rv_ = std::move(rv);
   }
 
   // Backoff pause that stop() can interrupt. Returns false when interrupted.

@@ -47,14 +47,18 @@ struct watcher_options {
   std::string namespace_name;   // "" = all namespaces
   std::string label_selector;
   std::string field_selector;
-  unsigned page_size = 500;
+  unsigned page_size = 500;      // --list-page-size; halved for the rest of a list when a page is
+                                 // refused, fails or passes max_page_bytes (same continue token)
+  std::size_t max_page_bytes = 64u << 20;  // a page is read as a stream, item by item; past this
+                                           // many bytes it is cut and asked again, smaller
+  std::size_t max_list_item_bytes = 32u << 20;  // a listed object over this is skipped (logged)
   // Server-side watch timeout; each request uses a random value in [t, 2t) so that many
   // watchers do not reconnect in step (as client-go).
   int timeout_seconds = 300;
   std::chrono::milliseconds idle_timeout{120'000};
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{30'000};
-  std::size_t max_event_bytes = 32u << 20;
+  std::size_t max_event_bytes = 32u << 20;  // a watch event over this is skipped (logged)
 };
 
 struct watcher_stats {
@@ -65,6 +69,8 @@ struct watcher_stats {
   std::size_t bookmarks = 0;
   std::size_t events = 0;       // events delivered to the consumer
   std::size_t skipped = 0;      // stream events dropped as already seen
+  std::size_t oversize = 0;     // listed objects and watch events skipped as too big
+  std::size_t smaller_pages = 0;  // times the page limit was halved
 };
 
 class watcher {

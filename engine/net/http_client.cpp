@@ -373,6 +373,16 @@ void client_state::release(const std::string& key, std::unique_ptr<connection> c
 
 namespace {
 
+// A name lookup in flight: shared by the waiting call and the lookup's completion handler.
+struct pending_lookup {
+  pending_lookup(asio::any_io_executor ex, steady::time_point deadline) : resolver(ex), done(ex, deadline) {}
+  tcp::resolver resolver;
+  asio::steady_timer done;  // expires at the call's deadline; cancelled when the lookup completes
+  error_code ec;
+  tcp::resolver::results_type results;
+  bool finished = false;
+};
+
 asio::awaitable<std::unique_ptr<connection>> connect(std::shared_ptr<client_state> st, const call& c,
                                                      steady::time_point deadline) {
   auto ex = co_await asio::this_coro::executor;
@@ -381,18 +391,24 @@ asio::awaitable<std::unique_ptr<connection>> connect(std::shared_ptr<client_stat
   if (c.host_is_ip) {
     endpoints.emplace_back(asio::ip::make_address(c.host), port);
   } else {
-    // The resolver has no deadline of its own: a timer cancels it. The handler holds only a
-    // weak reference, since it may run after this frame has moved on.
-    auto resolver = std::make_shared<tcp::resolver>(ex);
-    asio::steady_timer timer(ex, deadline);
-    std::weak_ptr<tcp::resolver> weak = resolver;
-    timer.async_wait([weak](error_code ec) {
-      if (ec) return;
-      if (auto r = weak.lock()) r->cancel();
+    // The resolver has no deadline of its own, and cancelling it does not interrupt a lookup in
+    // getaddrinfo (a black-holed DNS server holds it for resolv.conf's timeout x attempts). So the
+    // call waits on a timer that the lookup's handler cancels: at the deadline it gives up and
+    // leaves the lookup behind (its handler owns the state and finds nobody waiting).
+    auto p = std::make_shared<pending_lookup>(ex, deadline);
+    p->resolver.async_resolve(c.host, c.port, [p](error_code ec, tcp::resolver::results_type r) {
+      p->ec = ec;
+      p->results = std::move(r);
+      p->finished = true;
+      p->done.cancel();
     });
-    auto [ec, results] = co_await resolver->async_resolve(c.host, c.port, use_tuple);
-    timer.cancel();
-    if (ec == asio::error::operation_aborted && steady::now() >= deadline) ec = beast::error::timeout;
+    auto [tec] = co_await p->done.async_wait(use_tuple);
+    if (!p->finished) {
+      p->resolver.cancel();
+      fail(c, "resolving " + c.host + " failed", tec ? tec : error_code(beast::error::timeout));
+    }
+    auto ec = p->ec;
+    const auto results = std::move(p->results);
     if (ec) fail(c, "resolving " + c.host + " failed", ec);
     for (const auto& r : results) endpoints.push_back(r.endpoint());
   }

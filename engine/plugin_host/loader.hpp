@@ -1,9 +1,11 @@
 #pragma once
 // Finds plugins in a directory and decides which to trust. Validation comes before any plugin
-// code runs beyond its static initializers: the directory and each file must not be writable by
-// group or others, the file must be a regular *.so exporting the C descriptor with the right magic,
-// descriptor version and exactly our build id, and a factory alias. Accepted libraries are never
-// unloaded (their code may still be referenced by coroutine frames and vtables).
+// code runs, static initializers included: the file, its directory and every directory above are
+// owned by root or our uid and not writable by others (file_trust.hpp); the file is a regular
+// *.so whose version-2 C descriptor, read from the ELF file without loading it (elf_symbol.hpp),
+// has the right magic, version and exactly our build id, and which has a factory alias. Only then
+// is it dlopen'ed (through the already open descriptor). Accepted libraries are never unloaded
+// (their code may still be referenced by coroutine frames and vtables).
 //
 // Blocking (dlopen, stat): call at start-up or from a config change handler, not per run.
 

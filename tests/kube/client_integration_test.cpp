@@ -729,3 +729,87 @@ TEST_CASE("watch: a refused watch (429) waits for Retry-After before reconnectin
   });
   CHECK(rec.duplicates == 0);
 }
+
+// Starts wp->run() recording into *rp; the flag is set once run() has returned.
+asio::awaitable<std::shared_ptr<bool>> start_recording(watcher* wp, recorder* rp) {
+  auto finished = std::make_shared<bool>(false);
+  auto done = [finished](std::exception_ptr e) {
+    *finished = true;
+    if (e) std::rethrow_exception(e);
+  };
+  auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
+  auto on_synced = [rp]() { rp->synced = true; };
+  asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
+  co_return finished;
+}
+
+TEST_CASE("watch: list pages stream item by item, get smaller when refused or too big; an oversize object is skipped by name") {
+  fixture f;
+  client* c = &f.c;
+  watcher_options wo;
+  wo.namespace_name = "big";
+  wo.page_size = 16;
+  wo.max_page_bytes = 100'000;        // about 5 objects of 20 KB
+  wo.max_list_item_bytes = 200'000;
+  wo.backoff_initial = 5ms;
+  watcher w(f.c, cm, wo);
+  recorder rec;
+  watcher* wp = &w;
+  recorder* rp = &rec;
+  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+    co_await ensure_namespace(c, "big");
+    const std::string filler(20'000, 'x');
+    for (int i = 0; i < 40; ++i) co_await must_create(c, "big", configmap("big", "cm-" + std::to_string(i), filler));
+    co_await must_create(c, "big", configmap("big", "huge", std::string(300'000, 'y')));
+    // The first page is refused with a 500 (then asked again, half the size).
+    co_await set_faults(c, R"({"fail_nth_request":{"n":1,"status":500}})");
+    auto finished = co_await start_recording(wp, rp);
+    stop_on_exit guard{wp};
+    auto is_synced = [rp] { return rp->synced; };
+    REQUIRE(co_await eventually(is_synced, 20s));
+    CHECK(rp->added.size() == 40);
+    CHECK(rp->added.count("big/huge") == 0);
+    CHECK(wp->stats().oversize == 1);
+    CHECK(wp->stats().smaller_pages >= 2);  // the 500, then 16/8 → ~4 per page by size
+    CHECK(wp->stats().lists == 1);
+    // A change to a listed object still arrives by the watch.
+    auto r = co_await c->patch(cm, "big", "cm-3", patch_type::merge, R"({"data":{"k":"changed"}})");
+    require_ok(r);
+    auto changed = [rp] { return rp->modified.count("big/cm-3") == 1; };
+    CHECK(co_await eventually(changed, 5s));
+    wp->stop();
+    auto is_finished = [finished] { return *finished; };
+    CHECK(co_await eventually(is_finished, 5s));
+  });
+  CHECK(rec.duplicates == 0);
+}
+
+TEST_CASE("watch: an event over max_event_bytes is skipped and named; the next events still come") {
+  fixture f;
+  client* c = &f.c;
+  watcher_options wo;
+  wo.namespace_name = "bigwatch";
+  wo.max_event_bytes = 200'000;
+  watcher w(f.c, cm, wo);
+  recorder rec;
+  watcher* wp = &w;
+  recorder* rp = &rec;
+  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+    co_await ensure_namespace(c, "bigwatch");
+    auto finished = co_await start_recording(wp, rp);
+    stop_on_exit guard{wp};
+    auto is_synced = [rp] { return rp->synced; };
+    REQUIRE(co_await eventually(is_synced, 10s));
+    co_await must_create(c, "bigwatch", configmap("bigwatch", "huge", std::string(300'000, 'y')));
+    co_await must_create(c, "bigwatch", configmap("bigwatch", "after", "x"));
+    auto seen = [rp] { return rp->added.count("bigwatch/after") == 1; };
+    CHECK(co_await eventually(seen, 10s));
+    CHECK(rp->added.count("bigwatch/huge") == 0);
+    CHECK(wp->stats().oversize == 1);
+    CHECK(wp->stats().failures == 0);  // not a broken stream: no reconnect, no replay
+    wp->stop();
+    auto is_finished = [finished] { return *finished; };
+    CHECK(co_await eventually(is_finished, 5s));
+  });
+  CHECK(rec.duplicates == 0);
+}

@@ -6,10 +6,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 namespace fs = std::filesystem;
@@ -70,7 +73,11 @@ TEST_CASE("loader accepts good plugins and rejects each broken one with its reas
   ::chmod((dir.path / "z_world_writable.so").c_str(), 0666);
   fs::create_directory(dir.path / "subdir.so");
 
+  ::unsetenv("CHAINSD_TEST_STATIC_INIT_RAN");
   auto r = plugin_host::scan_plugins(dir.path);
+  // The descriptor is read from the file: no refused plugin was loaded (none ran its static
+  // initializers).
+  CHECK(std::getenv("CHAINSD_TEST_STATIC_INIT_RAN") == nullptr);
   REQUIRE(r.accepted.size() == 3);
   CHECK(r.accepted[0].name == "echo");
   CHECK(r.accepted[0].version == "1.2.3");
@@ -86,6 +93,92 @@ TEST_CASE("loader accepts good plugins and rejects each broken one with its reas
   CHECK_THAT(reason_for(r, "f_not_a_plugin.so"), Catch::Contains("not a chainsd plugin"));
   CHECK_THAT(reason_for(r, "z_world_writable.so"), Catch::Contains("writable by group or others (mode 0666)"));
   CHECK_THAT(reason_for(r, "subdir.so"), Catch::Contains("not a regular file"));
+  CHECK_THAT(reason_for(r, "i_v1_descriptor.so"),
+             Catch::Contains("descriptor version 1") && Catch::Contains("no longer accepted") &&
+                 Catch::Contains("rebuild the plugin"));
+}
+
+TEST_CASE("loader: the descriptor is read from the ELF file; non-ELF, symlinked and truncated files are refused") {
+  plugin_dir dir;
+  {
+    std::ofstream(dir.path / "text.so") << "not an ELF file at all";
+    ::chmod((dir.path / "text.so").c_str(), 0644);
+  }
+  fs::create_symlink(dir.path / "a_good_signer.so", dir.path / "link.so");
+  {
+    // The first 4 KiB of a good plugin: the ELF header is there, its section headers are not.
+    std::ifstream in(dir.path / "a_good_signer.so", std::ios::binary);
+    std::string head(4096, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    std::ofstream(dir.path / "truncated.so", std::ios::binary) << head;
+    ::chmod((dir.path / "truncated.so").c_str(), 0644);
+  }
+  auto r = plugin_host::scan_plugins(dir.path);
+  CHECK_THAT(reason_for(r, "text.so"), Catch::Contains("not an ELF file"));
+  CHECK_THAT(reason_for(r, "link.so"), Catch::Contains("symbolic link"));
+  CHECK_THAT(reason_for(r, "truncated.so"), Catch::Contains("not a chainsd plugin"));
+  CHECK(r.accepted.size() == 3);
+}
+
+TEST_CASE("loader: owner must be root or chainsd's uid; no directory above writable by others unless sticky") {
+  plugin_dir dir;
+  SECTION("a plugin owned by another user is refused") {
+    if (::geteuid() != 0) {
+      WARN("not root: cannot chown a file to another user; section skipped");
+      return;
+    }
+    REQUIRE(::chown((dir.path / "g_storage.so").c_str(), 4242, 4242) == 0);
+    auto r = plugin_host::scan_plugins(dir.path);
+    CHECK_THAT(reason_for(r, "g_storage.so"), Catch::Contains("owned by uid 4242") && Catch::Contains("root or that uid only"));
+    CHECK(r.accepted.size() == 2);
+  }
+  SECTION("a plugin directory owned by another user is refused") {
+    if (::geteuid() != 0) {
+      WARN("not root: cannot chown a directory to another user; section skipped");
+      return;
+    }
+    REQUIRE(::chown(dir.path.c_str(), 4242, 4242) == 0);
+    auto r = plugin_host::scan_plugins(dir.path);
+    CHECK(r.accepted.empty());
+    REQUIRE(r.rejected.size() == 1);
+    CHECK_THAT(r.rejected[0].reason, Catch::Contains("plugin directory is owned by uid 4242"));
+  }
+  SECTION("a world-writable parent without the sticky bit is refused; with it, accepted") {
+    const fs::path parent = dir.path / "open";
+    const fs::path plugins = parent / "plugins";
+    fs::create_directories(plugins);
+    ::chmod(plugins.c_str(), 0755);
+    fs::copy_file(dir.path / "a_good_signer.so", plugins / "a_good_signer.so");
+    ::chmod((plugins / "a_good_signer.so").c_str(), 0755);
+    ::chmod(parent.c_str(), 0777);
+    auto r = plugin_host::scan_plugins(plugins);
+    CHECK(r.accepted.empty());
+    REQUIRE(r.rejected.size() == 1);
+    CHECK_THAT(r.rejected[0].reason, Catch::Contains("parent directory " + parent.string()) &&
+                                         Catch::Contains("without the sticky bit"));
+    ::chmod(parent.c_str(), 01777);
+    auto ok = plugin_host::scan_plugins(plugins);
+    CHECK(ok.accepted.size() == 1);
+  }
+  SECTION("a world-writable parent on a read-only mount (the Deployment's emptyDir) is accepted") {
+    const fs::path mnt = dir.path / "emptydir";
+    fs::create_directories(mnt);
+    if (::mount("none", mnt.c_str(), "tmpfs", 0, "mode=0777") != 0) {
+      WARN("cannot mount a tmpfs here; section skipped");
+      return;
+    }
+    const fs::path plugins = mnt / "plugins";
+    fs::create_directories(plugins);
+    ::chmod(plugins.c_str(), 0755);
+    fs::copy_file(dir.path / "a_good_signer.so", plugins / "a_good_signer.so");
+    ::chmod((plugins / "a_good_signer.so").c_str(), 0644);
+    auto rw = plugin_host::scan_plugins(plugins);
+    CHECK(rw.accepted.empty());  // writable by anyone: refused
+    REQUIRE(::mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) == 0);
+    auto ro = plugin_host::scan_plugins(plugins);
+    ::umount2(mnt.c_str(), MNT_DETACH);
+    CHECK(ro.accepted.size() == 1);
+  }
 }
 
 TEST_CASE("a group- or world-writable plugin directory is refused as a whole") {

@@ -29,11 +29,13 @@ using storage_factory = result<std::unique_ptr<storage>>(host&, const config_map
 
 }  // namespace chainsd::plugin
 
+// A const object without pointers: it lands in .rodata with no relocation, so the loader can read
+// it from the file before dlopen. A name or version too long for its field does not compile.
 #define CHAINSD_PLUGIN_DESCRIPTOR_(KIND, NAME, VERSION)                                        \
   extern "C" BOOST_SYMBOL_EXPORT const chainsd_plugin_descriptor_t chainsd_plugin_descriptor; \
-  const chainsd_plugin_descriptor_t chainsd_plugin_descriptor = {                              \
-      CHAINSD_PLUGIN_MAGIC, CHAINSD_PLUGIN_DESCRIPTOR_VERSION, KIND, NAME, VERSION,             \
-      CHAINSD_PLUGIN_BUILD_ID};
+  extern "C" __attribute__((used)) const chainsd_plugin_descriptor_t chainsd_plugin_descriptor = { \
+      CHAINSD_PLUGIN_MAGIC, CHAINSD_PLUGIN_DESCRIPTOR_VERSION,                                 \
+      sizeof(chainsd_plugin_descriptor_t), 0, KIND, NAME, VERSION, CHAINSD_PLUGIN_BUILD_ID};
 
 // FACTORY must be a function name visible at global scope (qualify it if it is in a namespace).
 #define CHAINSD_SIGNER_PLUGIN(NAME, VERSION, FACTORY)                                  \
