@@ -1,0 +1,96 @@
+// The gcs storage backend: each signed artifact as four objects of storage.gcs.bucket, named as
+// upstream names them, uploaded through the GCS JSON API (media uploads) with the host's HTTP
+// client, authenticated with a cached access token (service-account key file or workload
+// identity). See README.md.
+#include "objects.hpp"
+#include "settings.hpp"
+#include "token_source.hpp"
+
+#include <chainsd/plugin/export.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+namespace storage_gcs {
+namespace plugin = chainsd::plugin;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+class gcs_storage final : public plugin::storage {
+ public:
+  gcs_storage(plugin::host& h, settings s, std::optional<rsa_key> key)
+      : host_(h), s_(std::move(s)), tokens_(h, s_, std::move(key)) {}
+
+  asio::awaitable<plugin::result<plugin::store_result>> store(plugin::store_request req) override {
+    auto prefix = object_prefix(req);
+    if (!prefix) co_return prefix.error();
+    for (const auto& obj : objects_for(*prefix, req)) {
+      auto r = co_await upload(obj);
+      if (!r) {
+        count("failed");
+        co_return r.error();
+      }
+      count("stored");
+    }
+    host_.log(plugin::log_level::info, "stored in gcs",
+              {{"run", req.run.namespace_name + "/" + req.run.name}, {"objects", "gs://" + s_.bucket + "/" + *prefix + ".*"}});
+    co_return plugin::store_result{};
+  }
+
+ private:
+  // One media upload; a token the API refuses (401) is replaced once.
+  asio::awaitable<plugin::result<void>> upload(const object& obj) {
+    const std::string url = upload_url(s_.endpoint, s_.bucket, obj.name);
+    for (int attempt = 0;; ++attempt) {
+      auto token = co_await tokens_.get();
+      if (!token) co_return token.error();
+      plugin::http_request req;
+      req.method = "POST";
+      req.url = url;
+      req.headers = {{"Authorization", "Bearer " + *token}, {"Content-Type", "application/octet-stream"}};
+      req.body = obj.content;
+      req.timeout = 30s;
+      req.replayable = true;  // the same name and bytes again: the object is simply overwritten
+      auto r = co_await host_.http(std::move(req));
+      if (!r)
+        co_return plugin::fail(plugin::errc::retryable,
+                               "gcs storage: uploading gs://" + s_.bucket + "/" + obj.name + " to " + url + ": " +
+                                   r.error().message);
+      if (r->status >= 200 && r->status < 300) co_return plugin::result<void>{};
+      if (r->status == 401 && attempt == 0) {
+        tokens_.invalidate(*token);
+        continue;
+      }
+      co_return upload_error(*r, s_.bucket, obj.name, url, tokens_.principal());
+    }
+  }
+
+  void count(const char* result) {
+    host_.count("chainsd_plugin_gcs_objects_total", "Objects the gcs storage backend uploaded, by outcome",
+                {{"result", result}});
+  }
+
+  plugin::host& host_;
+  settings s_;
+  token_source tokens_;
+};
+
+}  // namespace storage_gcs
+
+chainsd::plugin::result<std::unique_ptr<chainsd::plugin::storage>> make_gcs_storage(
+    chainsd::plugin::host& h, const chainsd::plugin::config_map& cfg) {
+  auto s = storage_gcs::parse_settings(cfg, storage_gcs::process_env);
+  if (!s) return s.error();
+  std::optional<storage_gcs::rsa_key> key;
+  if (s->service_account_file) {
+    auto k = storage_gcs::rsa_key::load(s->sa.private_key_pem,
+                                        std::string(storage_gcs::credentials_env) + "=" + s->sa.file);
+    if (!k) return k.error();
+    key = std::move(*k);
+  }
+  h.log(chainsd::plugin::log_level::info, "gcs storage ready",
+        {{"bucket", s->bucket}, {"endpoint", s->endpoint},
+         {"credentials", s->service_account_file ? "service account " + s->sa.client_email : "metadata server " + s->metadata_host}});
+  return std::make_unique<storage_gcs::gcs_storage>(h, std::move(*s), std::move(key));
+}
+
+CHAINSD_STORAGE_PLUGIN("gcs", "0.1.0", make_gcs_storage)
