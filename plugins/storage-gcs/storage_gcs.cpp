@@ -51,10 +51,13 @@ class gcs_storage final : public plugin::storage {
       req.timeout = 30s;
       req.replayable = true;  // the same name and bytes again: the object is simply overwritten
       auto r = co_await host_.http(std::move(req));
-      if (!r)
-        co_return plugin::fail(plugin::errc::retryable,
-                               "gcs storage: uploading gs://" + s_.bucket + "/" + obj.name + " to " + url + ": " +
-                                   r.error().message);
+      if (!r) {
+        // The host's message names the method and URL; say it once, so the run's short reason keeps it.
+        const auto& m = r.error().message;
+        co_return plugin::fail(plugin::errc::retryable, "gcs storage: uploading gs://" + s_.bucket + "/" + obj.name +
+                                                            (m.find(url) == std::string::npos ? " to " + url : "") +
+                                                            ": " + m);
+      }
       if (r->status >= 200 && r->status < 300) co_return plugin::result<void>{};
       if (r->status == 401 && attempt == 0) {
         tokens_.invalidate(*token);
