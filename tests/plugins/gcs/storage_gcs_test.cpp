@@ -5,6 +5,7 @@
 
 #include "../../oci/oci_host.hpp"
 #include "../../support/python_stub.hpp"
+#include "../load_plugin.hpp"
 #include "oauth.hpp"
 #include "objects.hpp"
 #include "settings.hpp"
@@ -38,22 +39,6 @@ plugin::store_request sample(std::string kind = "TaskRun", std::string key = "ta
 
 storage_gcs::env_lookup env_of(std::map<std::string, std::string> m) {
   return [m](const char* k) { auto it = m.find(k); return it == m.end() ? std::string() : it->second; };
-}
-
-const chainsd::plugin_host::registry& gcs_plugin() {
-  namespace fs = std::filesystem;
-  static fs::path dir = [] {
-    auto d = fs::temp_directory_path() / ("chainsd-gcs-plugins-" + std::to_string(std::random_device{}()));
-    fs::create_directories(d);
-    ::chmod(d.c_str(), 0755);
-    const char* so = std::getenv("STORAGE_GCS_SO");
-    if (!so) throw std::runtime_error("STORAGE_GCS_SO is not set (run through meson test)");
-    fs::copy_file(so, d / fs::path(so).filename(), fs::copy_options::overwrite_existing);
-    ::chmod((d / fs::path(so).filename()).c_str(), 0755);
-    return d;
-  }();
-  static chainsd::plugin_host::registry reg(chainsd::plugin_host::scan_plugins(dir));
-  return reg;
 }
 
 // The stand-in's test hooks, over the same client.
@@ -94,7 +79,7 @@ struct scoped_env {
 };
 
 std::unique_ptr<plugin::storage> make(oci_host& h, const std::string& bucket = "chains") {
-  auto st = gcs_plugin().make_storage("gcs", h, {{"storage.gcs.bucket", bucket}});
+  auto st = ::test_support::plugin_from_env("STORAGE_GCS_SO").make_storage("gcs", h, {{"storage.gcs.bucket", bucket}});
   INFO((st ? std::string() : st.error().message));
   REQUIRE(st.has_value());
   return std::move(*st);
