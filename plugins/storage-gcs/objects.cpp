@@ -1,10 +1,7 @@
 #include "objects.hpp"
 
-#include "oauth.hpp"
+#include "credentials.hpp"
 #include "settings.hpp"
-
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 
 namespace storage_gcs {
 namespace plugin = chainsd::plugin;
@@ -28,25 +25,13 @@ std::vector<object> objects_for(const std::string& prefix, const plugin::store_r
 }
 
 std::string upload_url(const std::string& endpoint, const std::string& bucket, const std::string& name) {
-  return endpoint + "/upload/storage/v1/b/" + url_encode(bucket) + "/o?uploadType=media&name=" + url_encode(name);
-}
-
-std::string error_text(const std::string& body) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(body, ec);
-  if (!ec && v.is_object())
-    if (auto* e = v.get_object().if_contains("error"); e && e->is_object())
-      if (auto* m = e->get_object().if_contains("message"); m && m->is_string()) return std::string(m->get_string());
-  std::string s = body.substr(0, 200);
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
+  return endpoint + "/upload/storage/v1/b/" + google_auth::url_encode(bucket) + "/o?uploadType=media&name=" + google_auth::url_encode(name);
 }
 
 plugin::error upload_error(const plugin::http_response& r, const std::string& bucket, const std::string& name,
                            const std::string& url, const std::string& principal) {
   const std::string what = "gcs storage: uploading gs://" + bucket + "/" + name + " (" + url + ") answered HTTP " +
-                           std::to_string(r.status) + ": " + error_text(r.body);
+                           std::to_string(r.status) + ": " + google_auth::error_text(r.body);
   if (r.status == 401 || r.status == 403)
     return plugin::fail(plugin::errc::unauthenticated,
                         what + "; grant " + principal + " roles/storage.objectCreator on bucket \"" + bucket + "\" (" +

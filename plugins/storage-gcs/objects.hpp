@@ -34,7 +34,4 @@ std::string upload_url(const std::string& endpoint, const std::string& bucket, c
 chainsd::plugin::error upload_error(const chainsd::plugin::http_response& r, const std::string& bucket,
                                     const std::string& name, const std::string& url, const std::string& principal);
 
-// GCS's JSON error message ({"error": {"message": ...}}) or the body's first 200 bytes.
-std::string error_text(const std::string& body);
-
 }  // namespace storage_gcs

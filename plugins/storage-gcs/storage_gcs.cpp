@@ -17,8 +17,10 @@ using namespace std::chrono_literals;
 
 class gcs_storage final : public plugin::storage {
  public:
-  gcs_storage(plugin::host& h, settings s, std::optional<rsa_key> key)
-      : host_(h), s_(std::move(s)), tokens_(h, s_, std::move(key)) {}
+  gcs_storage(plugin::host& h, settings s)
+      : host_(h),
+        s_(std::move(s)),
+        tokens_(h, s_.creds, std::string(storage_scope), "gcs storage", std::string(bucket_key)) {}
 
   asio::awaitable<plugin::result<plugin::store_result>> store(plugin::store_request req) override {
     auto prefix = object_prefix(req);
@@ -74,26 +76,20 @@ class gcs_storage final : public plugin::storage {
 
   plugin::host& host_;
   settings s_;
-  token_source tokens_;
+  google_auth::token_source tokens_;
 };
 
 }  // namespace storage_gcs
 
 chainsd::plugin::result<std::unique_ptr<chainsd::plugin::storage>> make_gcs_storage(
     chainsd::plugin::host& h, const chainsd::plugin::config_map& cfg) {
-  auto s = storage_gcs::parse_settings(cfg, storage_gcs::process_env);
+  auto s = storage_gcs::parse_settings(cfg, google_auth::process_env);
   if (!s) return s.error();
-  std::optional<storage_gcs::rsa_key> key;
-  if (s->service_account_file) {
-    auto k = storage_gcs::rsa_key::load(s->sa.private_key_pem,
-                                        std::string(storage_gcs::credentials_env) + "=" + s->sa.file);
-    if (!k) return k.error();
-    key = std::move(*k);
-  }
+  const auto& c = s->creds;
   h.log(chainsd::plugin::log_level::info, "gcs storage ready",
         {{"bucket", s->bucket}, {"endpoint", s->endpoint},
-         {"credentials", s->service_account_file ? "service account " + s->sa.client_email : "metadata server " + s->metadata_host}});
-  return std::make_unique<storage_gcs::gcs_storage>(h, std::move(*s), std::move(key));
+         {"credentials", c.service_account_file ? "service account " + c.sa.client_email : "metadata server " + c.metadata_host}});
+  return std::make_unique<storage_gcs::gcs_storage>(h, std::move(*s));
 }
 
 CHAINSD_STORAGE_PLUGIN("gcs", "0.1.0", make_gcs_storage)

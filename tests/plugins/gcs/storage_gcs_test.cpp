@@ -37,7 +37,7 @@ plugin::store_request sample(std::string kind = "TaskRun", std::string key = "ta
   return req;
 }
 
-storage_gcs::env_lookup env_of(std::map<std::string, std::string> m) {
+google_auth::env_lookup env_of(std::map<std::string, std::string> m) {
   return [m](const char* k) { auto it = m.find(k); return it == m.end() ? std::string() : it->second; };
 }
 
@@ -129,22 +129,22 @@ TEST_CASE("gcs settings: the bucket key, credentials files and endpoints are che
   REQUIRE(ok.has_value());
   CHECK(ok->bucket == "my-bucket");
   CHECK(ok->endpoint == "https://storage.googleapis.com");
-  CHECK(ok->metadata_host == "metadata.google.internal");
-  CHECK_FALSE(ok->service_account_file);
+  CHECK(ok->creds.metadata_host == "metadata.google.internal");
+  CHECK_FALSE(ok->creds.service_account_file);
   auto emu = storage_gcs::parse_settings({{"storage.gcs.bucket", "b12"}},
                                          env_of({{"STORAGE_EMULATOR_HOST", "127.0.0.1:9"}, {"GCE_METADATA_HOST", "m:1"}}));
   CHECK(emu->endpoint == "http://127.0.0.1:9");
-  CHECK(emu->metadata_host == "m:1");
+  CHECK(emu->creds.metadata_host == "m:1");
   auto unreadable = storage_gcs::parse_settings({{"storage.gcs.bucket", "b12"}},
                                                 env_of({{"GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json"}}));
   CHECK(unreadable.error().code == plugin::errc::bad_config);
   CHECK_THAT(unreadable.error().message, Catch::Contains("GOOGLE_APPLICATION_CREDENTIALS=/nonexistent/key.json"));
-  auto user = storage_gcs::parse_service_account(R"({"type":"authorized_user"})", "/k.json");
+  auto user = google_auth::parse_service_account(R"({"type":"authorized_user"})", "/k.json");
   CHECK_THAT(user.error().message, Catch::Contains("authorized_user"));
-  auto sa = storage_gcs::parse_service_account(R"({"type":"service_account","client_email":"a@b","private_key":"x"})", "/k");
+  auto sa = google_auth::parse_service_account(R"({"type":"service_account","client_email":"a@b","private_key":"x"})", "/k");
   REQUIRE(sa.has_value());
   CHECK(sa->token_uri == "https://oauth2.googleapis.com/token");
-  CHECK(storage_gcs::rsa_key::load("not a key", "k").error().code == plugin::errc::bad_config);
+  CHECK(google_auth::rsa_key::load("not a key", "k").error().code == plugin::errc::bad_config);
 }
 
 TEST_CASE("gcs upload answers are classed: 401/403 unauthenticated, 404 bad bucket, 429/5xx retryable") {

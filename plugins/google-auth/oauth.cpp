@@ -12,7 +12,7 @@
 
 #include <stdexcept>
 
-namespace storage_gcs {
+namespace google_auth {
 namespace plugin = chainsd::plugin;
 namespace json = boost::json;
 
@@ -115,4 +115,4 @@ plugin::result<access_token> parse_token_response(const std::string& body) {
   return t;
 }
 
-}  // namespace storage_gcs
+}  // namespace google_auth

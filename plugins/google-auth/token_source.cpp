@@ -1,13 +1,11 @@
 #include "token_source.hpp"
 
-#include "objects.hpp"
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <ctime>
 
-namespace storage_gcs {
+namespace google_auth {
 namespace plugin = chainsd::plugin;
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -18,17 +16,18 @@ struct token_source::inflight {
   std::optional<plugin::error> failure;
 };
 
-token_source::token_source(plugin::host& h, const settings& s, std::optional<rsa_key> key)
-    : host_(h), use_key_file_(s.service_account_file), sa_(s.sa), key_(std::move(key)), metadata_host_(s.metadata_host) {
-  url_ = use_key_file_ ? sa_.token_uri
-                       : "http://" + metadata_host_ + "/computeMetadata/v1/instance/service-accounts/default/token";
+token_source::token_source(plugin::host& h, credentials c, std::string scope, std::string label, std::string key)
+    : host_(h), c_(std::move(c)), scope_(std::move(scope)), label_(std::move(label)), key_(std::move(key)) {
+  url_ = c_.service_account_file
+             ? c_.sa.token_uri
+             : "http://" + c_.metadata_host + "/computeMetadata/v1/instance/service-accounts/default/token";
 }
 
 token_source::~token_source() { *alive_ = false; }
 
 std::string token_source::principal() const {
-  if (use_key_file_) return "service account " + sa_.client_email;
-  return "the workload identity of chainsd's service account (metadata server " + metadata_host_ + ")";
+  if (c_.service_account_file) return "service account " + c_.sa.client_email;
+  return "the workload identity of chainsd's service account (metadata server " + c_.metadata_host + ")";
 }
 
 void token_source::invalidate(const std::string& token) {
@@ -40,10 +39,10 @@ asio::awaitable<plugin::result<std::string>> token_source::get() {
   auto alive = alive_;
   if (auto f = inflight_) {
     co_await f->done.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (!*alive) co_return plugin::fail(plugin::errc::retryable, "gcs storage: closed while waiting for a token");
+    if (!*alive) co_return plugin::fail(plugin::errc::retryable, label_ + ": closed while waiting for a token");
     if (f->failure) co_return *f->failure;
     if (token_) co_return *token_;
-    co_return plugin::fail(plugin::errc::retryable, "gcs storage: the token exchange with " + url_ + " was abandoned");
+    co_return plugin::fail(plugin::errc::retryable, label_ + ": the token exchange with " + url_ + " was abandoned");
   }
   auto f = std::make_shared<inflight>(host_.executor());
   inflight_ = f;
@@ -58,7 +57,7 @@ asio::awaitable<plugin::result<std::string>> token_source::get() {
     }
   } guard{f, alive, this};
   auto r = co_await fetch();
-  if (!*alive) co_return plugin::fail(plugin::errc::retryable, "gcs storage: closed while fetching a token");
+  if (!*alive) co_return plugin::fail(plugin::errc::retryable, label_ + ": closed while fetching a token");
   if (!r) {
     f->failure = r.error();
     co_return r.error();
@@ -67,24 +66,24 @@ asio::awaitable<plugin::result<std::string>> token_source::get() {
   // Refreshed ahead of expiry, as Google's auth libraries do (3m45s), or at 3/4 of a short lifetime.
   auto lifetime = std::chrono::duration_cast<clock::duration>(r->expires_in);
   refresh_at_ = clock::now() + lifetime - std::min<clock::duration>(225s, lifetime / 4);
-  host_.log(plugin::log_level::debug, "gcs access token fetched",
+  host_.log(plugin::log_level::debug, "google access token fetched",
             {{"from", url_}, {"expires_in_s", std::to_string(r->expires_in.count())}});
   co_return r->token;
 }
 
 asio::awaitable<plugin::result<access_token>> token_source::fetch() {
-  return use_key_file_ ? fetch_service_account() : fetch_metadata();
+  return c_.service_account_file ? fetch_service_account() : fetch_metadata();
 }
 
 asio::awaitable<plugin::result<access_token>> token_source::fetch_service_account() {
-  const std::string what = "gcs storage: token exchange for service account " + sa_.client_email + " (" +
-                           std::string(credentials_env) + "=" + sa_.file + ") at " + url_;
+  const std::string what = label_ + ": token exchange for service account " + c_.sa.client_email + " (" +
+                           std::string(credentials_env) + "=" + c_.sa.file + ") at " + url_;
   plugin::http_request req;
   req.method = "POST";
   req.url = url_;
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
   try {
-    req.body = jwt_grant_body(jwt_assertion(*key_, sa_.private_key_id, sa_.client_email, sa_.token_uri, storage_scope,
+    req.body = jwt_grant_body(jwt_assertion(*c_.key, c_.sa.private_key_id, c_.sa.client_email, c_.sa.token_uri, scope_,
                                             static_cast<std::int64_t>(std::time(nullptr))));
   } catch (const std::exception& e) {
     co_return plugin::fail(plugin::errc::permanent, what + ": " + e.what());
@@ -101,13 +100,13 @@ asio::awaitable<plugin::result<access_token>> token_source::fetch_service_accoun
   std::string msg = what + ": HTTP " + std::to_string(r->status) + ": " + error_text(r->body);
   // invalid_grant / invalid_client: a deleted or disabled key, a wrong email.
   if (r->status == 400 || r->status == 401 || r->status == 403)
-    co_return plugin::fail(plugin::errc::unauthenticated, msg + "; is the key in " + sa_.file + " still valid?");
+    co_return plugin::fail(plugin::errc::unauthenticated, msg + "; is the key in " + c_.sa.file + " still valid?");
   if (r->status == 408 || r->status == 429 || r->status >= 500) co_return plugin::fail(plugin::errc::retryable, msg);
   co_return plugin::fail(plugin::errc::permanent, msg);
 }
 
 asio::awaitable<plugin::result<access_token>> token_source::fetch_metadata() {
-  const std::string what = "gcs storage: workload identity token from the metadata server " + url_;
+  const std::string what = label_ + ": workload identity token from the metadata server " + url_;
   plugin::http_request req;
   req.url = url_;
   req.headers = {{"Metadata-Flavor", "Google"}};
@@ -117,7 +116,7 @@ asio::awaitable<plugin::result<access_token>> token_source::fetch_metadata() {
     if (metadata_answered_) co_return plugin::fail(plugin::errc::retryable, what + ": " + r.error().message);
     // As Google's libraries: no key file and no metadata server means no credentials at all.
     co_return plugin::fail(plugin::errc::bad_config,
-                           "gcs storage (" + std::string(bucket_key) + "): no Google credentials: " +
+                           label_ + " (" + key_ + "): no Google credentials: " +
                                std::string(credentials_env) + " is not set and the metadata server " + url_ +
                                " does not answer (" + r.error().message +
                                "); set it to a service-account key file, or run on GKE with workload identity");
@@ -138,4 +137,4 @@ asio::awaitable<plugin::result<access_token>> token_source::fetch_metadata() {
   co_return plugin::fail(plugin::errc::permanent, msg);
 }
 
-}  // namespace storage_gcs
+}  // namespace google_auth

@@ -3,8 +3,7 @@
 // account's key file (a signed JWT exchanged at its token_uri) or from the metadata server
 // (workload identity). Concurrent stores needing a token share one exchange.
 
-#include "oauth.hpp"
-#include "settings.hpp"
+#include "credentials.hpp"
 
 #include <chainsd/plugin/host.hpp>
 
@@ -16,12 +15,14 @@
 #include <optional>
 #include <string>
 
-namespace storage_gcs {
+namespace google_auth {
 
 class token_source {
  public:
   using clock = std::chrono::steady_clock;
-  token_source(chainsd::plugin::host& h, const settings& s, std::optional<rsa_key> key);
+  // `scope`: the OAuth scope asked for; `label` starts every message ("gcs storage"); `key` is the
+  // chains-config key of the backend, named when there are no credentials at all.
+  token_source(chainsd::plugin::host& h, credentials c, std::string scope, std::string label, std::string key);
   ~token_source();
 
   // A token valid for a while yet. Errors: retryable (token endpoint down, 5xx), unauthenticated
@@ -41,11 +42,9 @@ class token_source {
   boost::asio::awaitable<chainsd::plugin::result<access_token>> fetch_metadata();
 
   chainsd::plugin::host& host_;
-  bool use_key_file_;
-  service_account sa_;
-  std::optional<rsa_key> key_;
+  credentials c_;
+  std::string scope_, label_, key_;
   std::string url_;
-  std::string metadata_host_;
   bool metadata_answered_ = false;  // once it did, the metadata server being away is transient
   std::optional<std::string> token_;
   clock::time_point refresh_at_{};
@@ -53,4 +52,4 @@ class token_source {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-}  // namespace storage_gcs
+}  // namespace google_auth

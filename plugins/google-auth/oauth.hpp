@@ -10,10 +10,7 @@
 #include <memory>
 #include <string>
 
-namespace storage_gcs {
-
-// Upstream's client (cloud.google.com/go/storage NewClient) asks for full control.
-inline constexpr std::string_view storage_scope = "https://www.googleapis.com/auth/devstorage.full_control";
+namespace google_auth {
 
 class rsa_key {
  public:
@@ -47,4 +44,4 @@ chainsd::plugin::result<access_token> parse_token_response(const std::string& bo
 // application/x-www-form-urlencoded / URL query component encoding (RFC 3986 unreserved kept).
 std::string url_encode(std::string_view s);
 
-}  // namespace storage_gcs
+}  // namespace google_auth
