@@ -71,6 +71,27 @@ asio::awaitable<plugin::result<std::string>> token_source::get() {
   co_return r->token;
 }
 
+asio::awaitable<plugin::result<plugin::http_response>> token_source::send(plugin::http_request req, std::string what) {
+  for (int attempt = 0;; ++attempt) {
+    auto token = co_await get();
+    if (!token) co_return token.error();
+    auto r_req = req;
+    r_req.headers.emplace_back("Authorization", "Bearer " + *token);
+    auto r = co_await host_.http(std::move(r_req));
+    if (!r) {
+      // The host's message names the method and URL; say it once, so a run's short reason keeps it.
+      const auto& m = r.error().message;
+      co_return plugin::fail(plugin::errc::retryable,
+                             label_ + ": " + what + (m.find(req.url) == std::string::npos ? " at " + req.url : "") + ": " + m);
+    }
+    if (r->status == 401 && attempt == 0) {
+      invalidate(*token);
+      continue;
+    }
+    co_return r;
+  }
+}
+
 asio::awaitable<plugin::result<access_token>> token_source::fetch() {
   return c_.service_account_file ? fetch_service_account() : fetch_metadata();
 }

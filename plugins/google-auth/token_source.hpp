@@ -28,6 +28,11 @@ class token_source {
   // A token valid for a while yet. Errors: retryable (token endpoint down, 5xx), unauthenticated
   // (the grant refused), bad_config (no credentials: no key file and no metadata server).
   boost::asio::awaitable<chainsd::plugin::result<std::string>> get();
+  // Sends `req` with a bearer token; a token the API refuses (401) is replaced once. Every HTTP
+  // status comes back as a response; a transport failure is retryable: "<label>: <what>: <error>"
+  // (naming the URL).
+  boost::asio::awaitable<chainsd::plugin::result<chainsd::plugin::http_response>> send(chainsd::plugin::http_request req,
+                                                                                      std::string what);
   // The JSON API refused `token` (401): the next get() fetches a new one.
   void invalidate(const std::string& token);
   // Whose token it is, for messages: the service account's email or "workload identity (...)".

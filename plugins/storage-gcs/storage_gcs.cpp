@@ -39,34 +39,20 @@ class gcs_storage final : public plugin::storage {
   }
 
  private:
-  // One media upload; a token the API refuses (401) is replaced once.
+  // One media upload (a refused token is replaced once, by the token source).
   asio::awaitable<plugin::result<void>> upload(const object& obj) {
-    const std::string url = upload_url(s_.endpoint, s_.bucket, obj.name);
-    for (int attempt = 0;; ++attempt) {
-      auto token = co_await tokens_.get();
-      if (!token) co_return token.error();
-      plugin::http_request req;
-      req.method = "POST";
-      req.url = url;
-      req.headers = {{"Authorization", "Bearer " + *token}, {"Content-Type", "application/octet-stream"}};
-      req.body = obj.content;
-      req.timeout = 30s;
-      req.replayable = true;  // the same name and bytes again: the object is simply overwritten
-      auto r = co_await host_.http(std::move(req));
-      if (!r) {
-        // The host's message names the method and URL; say it once, so the run's short reason keeps it.
-        const auto& m = r.error().message;
-        co_return plugin::fail(plugin::errc::retryable, "gcs storage: uploading gs://" + s_.bucket + "/" + obj.name +
-                                                            (m.find(url) == std::string::npos ? " to " + url : "") +
-                                                            ": " + m);
-      }
-      if (r->status >= 200 && r->status < 300) co_return plugin::result<void>{};
-      if (r->status == 401 && attempt == 0) {
-        tokens_.invalidate(*token);
-        continue;
-      }
-      co_return upload_error(*r, s_.bucket, obj.name, url, tokens_.principal());
-    }
+    plugin::http_request req;
+    req.method = "POST";
+    req.url = upload_url(s_.endpoint, s_.bucket, obj.name);
+    req.headers = {{"Content-Type", "application/octet-stream"}};
+    req.body = obj.content;
+    req.timeout = 30s;
+    req.replayable = true;  // the same name and bytes again: the object is simply overwritten
+    const std::string url = req.url;
+    auto r = co_await tokens_.send(std::move(req), "uploading gs://" + s_.bucket + "/" + obj.name);
+    if (!r) co_return r.error();
+    if (r->status >= 200 && r->status < 300) co_return plugin::result<void>{};
+    co_return upload_error(*r, s_.bucket, obj.name, url, tokens_.principal());
   }
 
   void count(const char* result) {

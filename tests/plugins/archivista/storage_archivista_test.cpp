@@ -5,6 +5,7 @@
 #include "../../oci/oci_host.hpp"
 #include "../../support/python_stub.hpp"
 #include "../load_plugin.hpp"
+#include "../stub_http.hpp"
 #include "envelope.hpp"
 
 #include <chainsd/plugin/encoding.hpp>
@@ -37,12 +38,6 @@ std::unique_ptr<plugin::storage> make(oci_host& h, const std::string& url) {
   INFO((st ? std::string() : st.error().message));
   REQUIRE(st.has_value());
   return std::move(*st);
-}
-
-plugin::result<plugin::http_response> request(oci_host& h, std::string method, std::string url, std::string body = {}) {
-  return h.run([](oci_host& h, plugin::http_request req) -> boost::asio::awaitable<plugin::result<plugin::http_response>> {
-    co_return co_await h.http(std::move(req));
-  }(h, plugin::http_request{std::move(method), std::move(url), {}, std::move(body)}));
 }
 
 }  // namespace
@@ -90,16 +85,16 @@ TEST_CASE("archivista plugin against the stand-in: upload, gitoid, download, fai
     CHECK(std::any_of(h.logs.begin(), h.logs.end(), [&](const std::string& l) {
       return l.find("stored in archivista") != std::string::npos && l.find("gitoid=" + gid) != std::string::npos;
     }));
-    auto d = request(h, "GET", stub.url() + "/download/" + gid);
+    auto d = ::test_support::stub_request(h, "GET", stub.url() + "/download/" + gid);
     REQUIRE(d.has_value());
     CHECK(d->status == 200);
     CHECK(d->body == body);
-    auto stats = json::parse(request(h, "GET", stub.url() + "/__stub/stats")->body).as_object();
+    auto stats = json::parse(::test_support::stub_request(h, "GET", stub.url() + "/__stub/stats")->body).as_object();
     CHECK(stats.at("uploads").as_int64() == 1);
     CHECK(stats.at("subjects").at(gid).as_array().at(0).as_string() == "reg/app");
     CHECK(stats.at("payload_types").at(gid).as_string() == "application/vnd.in-toto+json");
     REQUIRE(h.run(st->store(sample())).has_value());  // the same envelope again: the same object
-    CHECK(json::parse(request(h, "GET", stub.url() + "/__stub/stats")->body).at("objects").as_int64() == 1);
+    CHECK(json::parse(::test_support::stub_request(h, "GET", stub.url() + "/__stub/stats")->body).at("objects").as_int64() == 1);
   }
   SECTION("a simplesigning signature is bad_config naming the storage key; 500 is retryable") {
     auto img = sample("\x30\x45\x02\x21raw");
@@ -108,7 +103,7 @@ TEST_CASE("archivista plugin against the stand-in: upload, gitoid, download, fai
     REQUIRE(r.has_error());
     CHECK(r.error().code == plugin::errc::bad_config);
     CHECK_THAT(r.error().message, Catch::Contains("artifacts.oci.storage"));
-    REQUIRE(request(h, "POST", stub.url() + "/__stub/fault", R"({"fault":"5xx:1"})").has_value());
+    REQUIRE(::test_support::stub_request(h, "POST", stub.url() + "/__stub/fault", R"({"fault":"5xx:1"})").has_value());
     auto r5 = h.run(st->store(sample()));
     REQUIRE(r5.has_error());
     CHECK(r5.error().code == plugin::errc::retryable);

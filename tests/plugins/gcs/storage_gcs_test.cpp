@@ -6,6 +6,7 @@
 #include "../../oci/oci_host.hpp"
 #include "../../support/python_stub.hpp"
 #include "../load_plugin.hpp"
+#include "../stub_http.hpp"
 #include "oauth.hpp"
 #include "objects.hpp"
 #include "settings.hpp"
@@ -39,28 +40,6 @@ plugin::store_request sample(std::string kind = "TaskRun", std::string key = "ta
 
 google_auth::env_lookup env_of(std::map<std::string, std::string> m) {
   return [m](const char* k) { auto it = m.find(k); return it == m.end() ? std::string() : it->second; };
-}
-
-// The stand-in's test hooks, over the same client.
-json::value hook(oci_host& h, const std::string& url) {
-  auto r = h.run([](oci_host& h, std::string url) -> boost::asio::awaitable<plugin::result<plugin::http_response>> {
-    plugin::http_request req;
-    req.url = url;
-    co_return co_await h.http(req);
-  }(h, url));
-  REQUIRE(r.has_value());
-  return json::parse(r->body);
-}
-
-void fault(oci_host& h, const std::string& base, const std::string& f) {
-  auto r = h.run([](oci_host& h, std::string url, std::string f) -> boost::asio::awaitable<plugin::result<plugin::http_response>> {
-    plugin::http_request req;
-    req.method = "POST";
-    req.url = url;
-    req.body = R"({"fault":")" + f + R"("})";
-    co_return co_await h.http(req);
-  }(h, base + "/__stub/fault", f));
-  REQUIRE(r.has_value());
 }
 
 // Environment for the plugin's factory (it reads the process environment, as Google's libraries).
@@ -179,14 +158,14 @@ TEST_CASE("gcs plugin against the stand-in: service-account key file, workload i
     INFO((r ? std::string() : r.error().message));
     REQUIRE(r.has_value());
     CHECK(r->annotations.empty());
-    auto objs = hook(h, stub.url() + "/__stub/objects").as_object();
+    auto objs = ::test_support::stub_json(h, stub.url() + "/__stub/objects").as_object();
     const std::string p = "chains/taskrun-team-a-build-7/taskrun-uid-1";
     CHECK(plugin::base64_decode(objs.at(p + ".signature").as_string()) == req.signature);
     CHECK(plugin::base64_decode(objs.at(p + ".payload").as_string()) == req.payload);
     CHECK(plugin::base64_decode(objs.at(p + ".cert").as_string()) == req.cert_pem);
     CHECK(plugin::base64_decode(objs.at(p + ".chain").as_string()) == "CHAIN");
     for (int i = 0; i < 3; ++i) REQUIRE(h.run(st->store(sample("PipelineRun", "pipelinerun-" + std::to_string(i)))).has_value());
-    auto stats = hook(h, stub.url() + "/__stub/stats").as_object();
+    auto stats = ::test_support::stub_json(h, stub.url() + "/__stub/stats").as_object();
     CHECK(stats.at("tokens").as_int64() == 1);
     CHECK(stats.at("uploads").as_int64() == 16);
     CHECK(stats.at("objects").as_int64() == 16);
@@ -197,7 +176,7 @@ TEST_CASE("gcs plugin against the stand-in: service-account key file, workload i
     auto r = h.run(st->store(sample()));
     INFO((r ? std::string() : r.error().message));
     REQUIRE(r.has_value());
-    CHECK(hook(h, stub.url() + "/__stub/stats").at("objects").as_int64() == 4);
+    CHECK(::test_support::stub_json(h, stub.url() + "/__stub/stats").at("objects").as_int64() == 4);
   }
   SECTION("no credentials at all: bad_config naming GOOGLE_APPLICATION_CREDENTIALS and the bucket key") {
     scoped_env env{{"GCE_METADATA_HOST", "127.0.0.1:" + std::to_string(free_port())}, {"STORAGE_EMULATOR_HOST", host_port}};
@@ -215,14 +194,14 @@ TEST_CASE("gcs plugin against the stand-in: service-account key file, workload i
     CHECK(r.error().code == plugin::errc::bad_config);
     CHECK_THAT(r.error().message, Catch::Contains("storage.gcs.bucket") && Catch::Contains("no-such-bucket"));
     auto good = make(h);
-    fault(h, stub.url(), "5xx:1");
+    ::test_support::stub_fault(h, stub.url(), "5xx:1");
     auto r5 = h.run(good->store(sample()));
     CHECK(r5.error().code == plugin::errc::retryable);
-    fault(h, stub.url(), "403:1");
+    ::test_support::stub_fault(h, stub.url(), "403:1");
     auto r403 = h.run(good->store(sample()));
     CHECK(r403.error().code == plugin::errc::unauthenticated);
     CHECK_THAT(r403.error().message, Catch::Contains("roles/storage.objectCreator"));
-    fault(h, stub.url(), "401:1");  // a refused token is replaced once, then the upload succeeds
+    ::test_support::stub_fault(h, stub.url(), "401:1");  // a refused token is replaced once, then the upload succeeds
     REQUIRE(h.run(good->store(sample())).has_value());
   }
   SECTION("the stand-in down: retryable, naming the backend and the URL") {
@@ -250,9 +229,9 @@ TEST_CASE("gcs tokens: concurrent stores share one exchange; a token is renewed 
   h.ctx.restart();
   h.ctx.run();
   for (auto& f : futs) REQUIRE(f.get().has_value());
-  CHECK(hook(h, stub.url() + "/__stub/stats").at("tokens").as_int64() == 1);
+  CHECK(::test_support::stub_json(h, stub.url() + "/__stub/stats").at("tokens").as_int64() == 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(1700));  // past 3/4 of the 2 s lifetime
   REQUIRE(h.run(st->store(sample())).has_value());
-  CHECK(hook(h, stub.url() + "/__stub/stats").at("tokens").as_int64() == 2);
-  CHECK(hook(h, stub.url() + "/__stub/stats").at("auth_failures").as_int64() == 0);
+  CHECK(::test_support::stub_json(h, stub.url() + "/__stub/stats").at("tokens").as_int64() == 2);
+  CHECK(::test_support::stub_json(h, stub.url() + "/__stub/stats").at("auth_failures").as_int64() == 0);
 }

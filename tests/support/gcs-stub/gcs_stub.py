@@ -14,11 +14,12 @@ Tokens:
   POST /token   grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer, assertion=JWT: the JWT
                 must be RS256-signed with the key of the service account written by
                 --write-credentials FILE (a key file with token_uri = this stub's /token), aud
-                = that token_uri, a devstorage scope, an unexpired exp; else 400 invalid_grant.
+                = that token_uri, a devstorage or cloud-platform scope (the token gets it), an
+                unexpired exp; else 400 invalid_grant. The JSON API accepts either scope.
   GET  /computeMetadata/v1/instance/service-accounts/default/token   (header Metadata-Flavor:
                 Google required, else 403); also .../default/email, /computeMetadata/v1/instance/,
                 /computeMetadata/v1/project/project-id, each answering with Metadata-Flavor: Google.
-  Tokens live --token-ttl seconds (default 3600).
+  Tokens live --token-ttl seconds (default 3600); metadata tokens have the cloud-platform scope.
 Test hooks: GET /__stub/stats {"uploads", "tokens", "auth_failures", "objects"}; GET
 /__stub/objects {name: base64}; POST /__stub/fault {"fault": "5xx:N,401:N,403:N"} (the next N
 storage requests fail so). Prints "listening on PORT" (--port 0 picks a free one).
@@ -42,6 +43,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from stubkit import Faults, serve  # noqa: E402
 
 EMAIL = "chains-signer@stub-project.iam.gserviceaccount.com"
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 
 
 def _crc32c_table():
@@ -84,18 +86,19 @@ class State:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
         self.token_uri = None
 
-    def issue(self):
+    def issue(self, scope=CLOUD_PLATFORM):
         with self.lock:
             self.issued += 1
             tok = "ya29.stub-%d-%s" % (self.issued, base64.urlsafe_b64encode(os.urandom(12)).decode())
-            self.tokens[tok] = time.time() + self.ttl
+            self.tokens[tok] = (time.time() + self.ttl, scope.split())
         return {"access_token": tok, "expires_in": self.ttl, "token_type": "Bearer"}
 
-    def valid(self, auth):
+    def valid(self, auth, scopes=("devstorage", CLOUD_PLATFORM)):
+        """An issued, unexpired token with one of `scopes` (substrings of its scopes)."""
         if not auth or not auth.startswith("Bearer "):
             return False
-        exp = self.tokens.get(auth[7:])
-        return exp is not None and exp > time.time()
+        exp, granted = self.tokens.get(auth[7:], (0, []))
+        return exp > time.time() and any(w in g for w in scopes for g in granted)
 
     def credentials_json(self):
         pem = self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -272,11 +275,11 @@ class Handler(BaseHTTPRequestHandler):
             return refuse("Invalid issuer %r" % claims.get("iss"))
         if claims.get("aud") != self.st.token_uri:
             return refuse("Invalid audience %r (want %s)" % (claims.get("aud"), self.st.token_uri))
-        if "devstorage" not in claims.get("scope", ""):
-            return refuse("no storage scope in %r" % claims.get("scope"))
+        if "devstorage" not in claims.get("scope", "") and CLOUD_PLATFORM not in claims.get("scope", ""):
+            return refuse("no storage or cloud-platform scope in %r" % claims.get("scope"))
         if not (claims.get("iat", 0) - 300 <= now < claims.get("exp", 0)) or claims["exp"] - claims["iat"] > 3600:
             return refuse("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe")
-        self.send(200, self.st.issue())
+        self.send(200, self.st.issue(claims["scope"]))
 
     def metadata(self, path):
         if self.headers.get("Metadata-Flavor") != "Google":
@@ -309,6 +312,19 @@ class Handler(BaseHTTPRequestHandler):
         self.send(404, {"error": "no such hook"})
 
 
+def start(handler_cls, st, port, write_credentials=None):
+    """Serves `handler_cls` with state `st` on 127.0.0.1:port until interrupted (grafeas-stub
+    builds on this one); writes the service-account key file first when asked."""
+    handler_cls.st = st
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler_cls)
+    server.daemon_threads = True
+    st.token_uri = "http://127.0.0.1:%d/token" % server.server_address[1]
+    if write_credentials:
+        with open(write_credentials, "w") as f:
+            json.dump(st.credentials_json(), f, indent=2)
+    serve(server)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
@@ -317,15 +333,8 @@ def main():
     ap.add_argument("--write-credentials", help="write a service-account key file for this stub here")
     ap.add_argument("--fault", default="")
     a = ap.parse_args()
-    st = State(a.bucket or ["chains"], a.token_ttl, Faults(a.fault, counters=("5xx", "401", "403")))
-    Handler.st = st
-    server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    server.daemon_threads = True
-    st.token_uri = "http://127.0.0.1:%d/token" % server.server_address[1]
-    if a.write_credentials:
-        with open(a.write_credentials, "w") as f:
-            json.dump(st.credentials_json(), f, indent=2)
-    serve(server)
+    start(Handler, State(a.bucket or ["chains"], a.token_ttl, Faults(a.fault, counters=("5xx", "401", "403"))),
+          a.port, a.write_credentials)
 
 
 if __name__ == "__main__":
