@@ -19,7 +19,8 @@ Google's front end answers, bytes fields must be base64, Timestamps RFC 3339, St
 maps of strings. Errors use Google's JSON error body with "status". Projects: --project
 (repeatable; default "stub-project"); another is 404 NOT_FOUND.
 Test hooks: gcs-stub's (/__stub/stats adds "notes", "occurrences"; POST /__stub/fault 5xx:N etc.).
-Prints "listening on PORT"; --write-credentials FILE as gcs-stub."""
+Prints "listening on PORT"; --write-credentials FILE as gcs-stub; --bucket B also serves gcs-stub's
+JSON API for bucket B (one token issuer for both Google backends)."""
 import argparse
 import base64
 import binascii
@@ -110,8 +111,8 @@ def now():
 
 
 class State(gcs_stub.State):
-    def __init__(self, projects, ttl, faults):
-        super().__init__([], ttl, faults)
+    def __init__(self, projects, ttl, faults, buckets=()):
+        super().__init__(list(buckets), ttl, faults)
         self.projects = set(projects)
         self.notes, self.occurrences = {}, {}
 
@@ -190,7 +191,8 @@ class Handler(gcs_stub.Handler):
         if path == "/__stub/stats":
             st = self.st
             with st.lock:
-                return self.send(200, {"tokens": st.issued, "auth_failures": st.auth_failures,
+                return self.send(200, {"tokens": st.issued, "auth_failures": st.auth_failures, "uploads": st.uploads,
+                                       "objects": sum(len(b) for b in st.buckets.values()),
                                        "notes": len(st.notes), "occurrences": len(st.occurrences)})
         return super().hooks(method, path, body)
 
@@ -199,12 +201,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--project", action="append", default=[])
+    ap.add_argument("--bucket", action="append", default=[], help="also serve gcs-stub's JSON API for this bucket")
     ap.add_argument("--token-ttl", type=int, default=3600)
     ap.add_argument("--write-credentials")
     ap.add_argument("--fault", default="")
     a = ap.parse_args()
-    gcs_stub.start(Handler, State(a.project or ["stub-project"], a.token_ttl, Faults(a.fault, counters=("5xx", "401", "403"))),
-                   a.port, a.write_credentials)
+    faults = Faults(a.fault, counters=("5xx", "401", "403"))
+    gcs_stub.start(Handler, State(a.project or ["stub-project"], a.token_ttl, faults, a.bucket), a.port,
+                   a.write_credentials)
 
 if __name__ == "__main__":
     main()
