@@ -59,13 +59,22 @@ asio::awaitable<plugin::result<std::string>> token_source::get() {
   auto r = co_await fetch();
   if (!*alive) co_return plugin::fail(plugin::errc::retryable, label_ + ": closed while fetching a token");
   if (!r) {
+    // A refresh ahead of expiry that fails for now leaves the current token in use until it expires.
+    if (r.error().code == plugin::errc::retryable && token_ && clock::now() + grace_ < expires_at_) {
+      host_.log(plugin::log_level::warn, "google access token refresh failed; the current one is still valid",
+                {{"from", url_}, {"error", r.error().message}});
+      refresh_at_ = std::min(clock::now() + 1s, expires_at_ - grace_);  // the next attempt, not one per request
+      co_return *token_;
+    }
     f->failure = r.error();
     co_return r.error();
   }
   token_ = r->token;
   // Refreshed ahead of expiry, as Google's auth libraries do (3m45s), or at 3/4 of a short lifetime.
   auto lifetime = std::chrono::duration_cast<clock::duration>(r->expires_in);
-  refresh_at_ = clock::now() + lifetime - std::min<clock::duration>(225s, lifetime / 4);
+  expires_at_ = clock::now() + lifetime;
+  grace_ = std::min<clock::duration>(10s, lifetime / 8);  // not used closer to its expiry than this
+  refresh_at_ = expires_at_ - std::min<clock::duration>(225s, lifetime / 4);
   host_.log(plugin::log_level::debug, "google access token fetched",
             {{"from", url_}, {"expires_in_s", std::to_string(r->expires_in.count())}});
   co_return r->token;

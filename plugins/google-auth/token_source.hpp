@@ -53,6 +53,8 @@ class token_source {
   bool metadata_answered_ = false;  // once it did, the metadata server being away is transient
   std::optional<std::string> token_;
   clock::time_point refresh_at_{};
+  clock::time_point expires_at_{};
+  clock::duration grace_{};
   std::shared_ptr<inflight> inflight_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

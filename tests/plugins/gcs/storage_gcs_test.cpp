@@ -215,23 +215,35 @@ TEST_CASE("gcs plugin against the stand-in: service-account key file, workload i
   }
 }
 
-TEST_CASE("gcs tokens: concurrent stores share one exchange; a token is renewed before it expires") {
+TEST_CASE("gcs tokens: concurrent stores share one exchange; renewed before expiry, kept while renewal fails") {
   chainsd::test_support::python_stub stub("GCS_STUB", {"--bucket", "chains", "--write-credentials", "@sa.json",
-                                                       "--token-ttl", "2"});
+                                                       "--token-ttl", "6"});
   oci_host h;
   scoped_env env{{"GOOGLE_APPLICATION_CREDENTIALS", stub.file("sa.json").string()},
                  {"STORAGE_EMULATOR_HOST", "127.0.0.1:" + std::to_string(stub.port())}};
   auto st = make(h);
+  auto tokens = [&] { return ::test_support::stub_json(h, stub.url() + "/__stub/stats").at("tokens").as_int64(); };
   std::vector<std::future<plugin::result<plugin::store_result>>> futs;
+  const auto t0 = std::chrono::steady_clock::now();  // the token is issued after this
   for (int i = 0; i < 8; ++i)
     futs.push_back(boost::asio::co_spawn(h.ctx, st->store(sample("TaskRun", "taskrun-c" + std::to_string(i))),
                                          boost::asio::use_future));
   h.ctx.restart();
   h.ctx.run();
   for (auto& f : futs) REQUIRE(f.get().has_value());
-  CHECK(::test_support::stub_json(h, stub.url() + "/__stub/stats").at("tokens").as_int64() == 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1700));  // past 3/4 of the 2 s lifetime
+  CHECK(tokens() == 1);
+  // Past 3/4 of the 6 s lifetime (renewal due at 4.5 s) and before its last 1/8 (5.25 s): a failing
+  // exchange keeps the token.
+  std::this_thread::sleep_until(t0 + std::chrono::milliseconds(4650));
+  ::test_support::stub_fault(h, stub.url(), "token5xx:1");
+  auto kept = h.run(st->store(sample()));
+  INFO((kept ? std::string() : kept.error().message));
+  REQUIRE(kept.has_value());
+  CHECK(tokens() == 1);
+  CHECK(std::any_of(h.logs.begin(), h.logs.end(),
+                    [](const std::string& l) { return l.find("refresh failed") != std::string::npos; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the next attempt is a second later
   REQUIRE(h.run(st->store(sample())).has_value());
-  CHECK(::test_support::stub_json(h, stub.url() + "/__stub/stats").at("tokens").as_int64() == 2);
+  CHECK(tokens() == 2);
   CHECK(::test_support::stub_json(h, stub.url() + "/__stub/stats").at("auth_failures").as_int64() == 0);
 }

@@ -21,8 +21,8 @@ Tokens:
                 /computeMetadata/v1/project/project-id, each answering with Metadata-Flavor: Google.
   Tokens live --token-ttl seconds (default 3600); metadata tokens have the cloud-platform scope.
 Test hooks: GET /__stub/stats {"uploads", "tokens", "auth_failures", "objects"}; GET
-/__stub/objects {name: base64}; POST /__stub/fault {"fault": "5xx:N,401:N,403:N"} (the next N
-storage requests fail so). Prints "listening on PORT" (--port 0 picks a free one).
+/__stub/objects {name: base64}; POST /__stub/fault {"fault": "5xx:N,401:N,403:N,token5xx:N"} (the
+next N storage requests fail so; token5xx: the next N token exchanges answer 503). Prints "listening on PORT" (--port 0 picks a free one).
 Debian's python3 + python3-cryptography."""
 import argparse
 import base64
@@ -253,6 +253,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- tokens ----------------------------------------------------------------------------------
     def token(self, body):
+        if self.st.faults.take("token5xx"):
+            return self.send(503, {"error": "backend_error", "error_description": "injected fault"})
         form = dict(urllib.parse.parse_qsl(body.decode()))
         def refuse(why):
             self.send(400, {"error": "invalid_grant", "error_description": why})
@@ -307,7 +309,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, {b + "/" + n: base64.b64encode(o[0]).decode()
                                        for b, objs in st.buckets.items() for n, o in objs.items()})
         if path == "/__stub/fault" and method == "POST":
-            st.faults = Faults(json.loads(body or b"{}").get("fault", ""), counters=("5xx", "401", "403"))
+            st.faults = Faults(json.loads(body or b"{}").get("fault", ""), counters=("5xx", "401", "403", "token5xx"))
             return self.send(200, {"fault": st.faults.text})
         self.send(404, {"error": "no such hook"})
 
@@ -333,7 +335,7 @@ def main():
     ap.add_argument("--write-credentials", help="write a service-account key file for this stub here")
     ap.add_argument("--fault", default="")
     a = ap.parse_args()
-    start(Handler, State(a.bucket or ["chains"], a.token_ttl, Faults(a.fault, counters=("5xx", "401", "403"))),
+    start(Handler, State(a.bucket or ["chains"], a.token_ttl, Faults(a.fault, counters=("5xx", "401", "403", "token5xx"))),
           a.port, a.write_credentials)
 
 

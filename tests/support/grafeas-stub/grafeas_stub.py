@@ -206,7 +206,7 @@ def main():
     ap.add_argument("--write-credentials")
     ap.add_argument("--fault", default="")
     a = ap.parse_args()
-    faults = Faults(a.fault, counters=("5xx", "401", "403"))
+    faults = Faults(a.fault, counters=("5xx", "401", "403", "token5xx"))
     gcs_stub.start(Handler, State(a.project or ["stub-project"], a.token_ttl, faults, a.bucket), a.port,
                    a.write_credentials)
 
