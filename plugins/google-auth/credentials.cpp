@@ -4,6 +4,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -60,17 +61,32 @@ plugin::result<service_account> parse_service_account(const std::string& text, c
   return sa;
 }
 
-plugin::result<credentials> load_credentials(const env_lookup& env) {
+plugin::result<std::string> read_bounded_file(const std::string& path, std::string_view key) {
+  namespace fs = std::filesystem;
+  const std::string where = std::string(key) + "=" + path;
+  std::error_code ec;
+  auto st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) return plugin::fail(plugin::errc::not_found, where + ": the file does not exist");
+  if (!fs::is_regular_file(st)) return bad(where + ": not a regular file");
+  if (auto size = fs::file_size(path, ec); ec || size > 64 * 1024) return bad(where + ": larger than 64 KiB");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return bad(where + ": the file cannot be read");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+plugin::result<credentials> load_credentials(const env_lookup& env, const file_reader& read) {
   credentials c;
   c.metadata_host = trim(env("GCE_METADATA_HOST"));
   if (c.metadata_host.empty()) c.metadata_host = "metadata.google.internal";
   auto file = trim(env(credentials_env.data()));
   if (file.empty()) return c;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return bad(std::string(credentials_env) + "=" + file + ": the file cannot be read");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  auto sa = parse_service_account(ss.str(), file);
+  auto text = read(file, credentials_env);
+  if (!text) return bad(text.error().message.find(file) == std::string::npos
+                            ? std::string(credentials_env) + "=" + file + ": " + text.error().message
+                            : text.error().message);
+  auto sa = parse_service_account(*text, file);
   if (!sa) return sa.error();
   auto key = rsa_key::load(sa->private_key_pem, std::string(credentials_env) + "=" + file);
   if (!key) return key.error();

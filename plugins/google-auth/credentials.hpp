@@ -35,12 +35,17 @@ struct credentials {
 };
 
 using env_lookup = std::function<std::string(const char*)>;
+// Reads the file at `path` that `key` names (messages name both): a regular file of at most
+// 64 KiB; not_found when absent, bad_config otherwise. read_bounded_file does that itself; a host
+// with read_file() (plugin-api on main) can stand in: [&h](auto p, auto k) { return h.read_file(p, 65536, k); }.
+using file_reader = std::function<chainsd::plugin::result<std::string>(const std::string& path, std::string_view key)>;
+chainsd::plugin::result<std::string> read_bounded_file(const std::string& path, std::string_view key);
 
 // The process environment (empty when unset).
 std::string process_env(const char* name);
 
 // bad_config naming GOOGLE_APPLICATION_CREDENTIALS=<path> when the file cannot be used.
-chainsd::plugin::result<credentials> load_credentials(const env_lookup& env);
+chainsd::plugin::result<credentials> load_credentials(const env_lookup& env, const file_reader& read = read_bounded_file);
 
 // Parses a service-account key file's JSON (`file` only names it in messages).
 chainsd::plugin::result<service_account> parse_service_account(const std::string& json, const std::string& file);

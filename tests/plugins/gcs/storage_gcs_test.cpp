@@ -118,6 +118,9 @@ TEST_CASE("gcs settings: the bucket key, credentials files and endpoints are che
                                                 env_of({{"GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json"}}));
   CHECK(unreadable.error().code == plugin::errc::bad_config);
   CHECK_THAT(unreadable.error().message, Catch::Contains("GOOGLE_APPLICATION_CREDENTIALS=/nonexistent/key.json"));
+  auto dir = storage_gcs::parse_settings({{"storage.gcs.bucket", "b12"}}, env_of({{"GOOGLE_APPLICATION_CREDENTIALS", "/tmp"}}));
+  CHECK(dir.error().code == plugin::errc::bad_config);
+  CHECK_THAT(dir.error().message, Catch::Contains("not a regular file"));  // a fifo or a directory is never read
   auto user = google_auth::parse_service_account(R"({"type":"authorized_user"})", "/k.json");
   CHECK_THAT(user.error().message, Catch::Contains("authorized_user"));
   auto sa = google_auth::parse_service_account(R"({"type":"service_account","client_email":"a@b","private_key":"x"})", "/k");
