@@ -1,7 +1,7 @@
 """The gcs storage backend end to end: the real chainsd (plugins x509, tekton, gcs) against
 kube-testserver and tests/support/gcs-stub (GCS JSON API, OAuth token endpoint, metadata server).
-A TaskRun that built an image is signed with artifacts.taskrun.storage=gcs and
-artifacts.oci.storage=gcs; Google's client (@google-cloud/storage, workload-identity credentials
+A TaskRun that built an image and a PipelineRun are signed with artifacts.{taskrun,
+pipelinerun,oci}.storage=gcs; Google's client (@google-cloud/storage, workload-identity credentials
 from the stand-in's metadata server) reads the objects back under upstream's names and openssl
 verifies them against the signing key. The stand-in going away → the run is retried, then failed
 naming the backend and the URL; no credentials at all → failed at once, naming
@@ -19,7 +19,8 @@ from backend_e2e import GOOGLE_ENV, dead_address, failed_reason, google_env
 
 GCS_STUB = os.path.join(SOURCE_ROOT, "tests", "support", "gcs-stub", "gcs_stub.py")
 READ_OBJECTS = os.path.join(SOURCE_ROOT, "tests", "support", "gcs-stub", "read_objects.mjs")
-GCS_CONFIG = {"artifacts.taskrun.storage": "gcs", "artifacts.oci.storage": "gcs", "storage.gcs.bucket": "chains"}
+GCS_CONFIG = {"artifacts.taskrun.storage": "gcs", "artifacts.oci.storage": "gcs", "artifacts.pipelinerun.storage": "gcs",
+              "storage.gcs.bucket": "chains"}
 def read_back(stub, prefix):
     env = {k: v for k, v in os.environ.items() if k not in GOOGLE_ENV}  # metadata-server credentials only
     r = subprocess.run(["node", READ_OBJECTS, stub.url, "127.0.0.1:" + stub.port, "chains", prefix],
@@ -27,6 +28,16 @@ def read_back(stub, prefix):
     if r.returncode != 0:
         fail("read_objects.mjs failed: " + r.stderr[-2000:])
     return {k: base64.b64decode(v) for k, v in json.loads(r.stdout.strip().splitlines()[-1]).items()}
+
+
+def pipelinerun(name):
+    """A finished PipelineRun without child TaskRuns."""
+    spec = {"tasks": [{"name": "a", "taskSpec": {"steps": [{"name": "s", "image": "busybox"}]}}]}
+    return {"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"pipelineSpec": spec},
+            "status": {"startTime": "2026-11-26T06:00:00Z", "completionTime": "2026-11-26T06:02:00Z",
+                       "conditions": [{"type": "Succeeded", "status": "True", "reason": "Succeeded"}],
+                       "pipelineSpec": spec}}
 
 
 def environment(config):
@@ -47,7 +58,18 @@ def test_taskrun_and_image_signed_into_gcs_read_back_by_googles_client():
             tr = wait_signed(server, "taskruns", "default", "build-1")
             uid = tr["metadata"]["uid"]
             check(c.metric("watcher_taskrun_marked_signed_total") == 1, "the run is marked signed")
+            create(server, pipelinerun("pipe-1"))
+            pr = wait_signed(server, "pipelineruns", "default", "pipe-1")
         chainsd_stats = stub.stats()  # before Google's client takes its own token
+        pkey = "pipelinerun-default-pipe-1/pipelinerun-" + pr["metadata"]["uid"]
+        pobjs = read_back(stub, "pipelinerun-")
+        check(set(pobjs) == {pkey + "." + ext for ext in ("signature", "payload", "cert", "chain")},
+              "a PipelineRun's four objects under upstream's names (%s)" % sorted(pobjs))
+        penv, ppayload, ppae = dsse_parts(base64.b64encode(pobjs[pkey + ".signature"]))
+        check(pobjs[pkey + ".payload"] == ppayload and json.loads(ppayload)["_type"].startswith("https://in-toto.io"),
+              "the PipelineRun's statement")
+        check(verify_openssl(work, base64.b64decode(penv["signatures"][0]["sig"]), ppae),
+              "openssl verifies the PipelineRun's envelope")
         objs = read_back(stub, "taskrun-default-build-1/")
         want = {"taskrun-default-build-1/%s.%s" % (k, ext) for k in ("taskrun-" + uid, "b" * 12)
                 for ext in ("signature", "payload", "cert", "chain")}
@@ -69,8 +91,8 @@ def test_taskrun_and_image_signed_into_gcs_read_back_by_googles_client():
         check(not verify_openssl(work, objs[img + ".signature"], bytes(tampered)), "a changed byte fails")
         check(not any(k.startswith("chains.tekton.dev/signature-") for k in annotations(tr)),
               "nothing stored on the run (tekton is not configured)")
-        check(chainsd_stats["tokens"] == 1 and chainsd_stats["uploads"] == 8,
-              "chainsd: one token exchange, eight uploads (%s)" % chainsd_stats)
+        check(chainsd_stats["tokens"] == 1 and chainsd_stats["uploads"] == 12,
+              "chainsd: one token exchange, twelve uploads (%s)" % chainsd_stats)
         work.remove()
     os.unlink(creds)
 
