@@ -296,6 +296,7 @@ class Pod:
         self.root = root
         self.ns = dep["metadata"]["namespace"]
         self.paths = {}  # container path → host path
+        self.mounts = []  # read-only bind mounts made for readOnly volumeMounts
         for v in self.spec["volumes"]:
             host = os.path.join(root, "volumes", v["name"])
             os.makedirs(host)
@@ -338,8 +339,32 @@ class Pod:
     def mapping(self, c, image_paths):
         m = dict(image_paths)
         for vm in c.get("volumeMounts", []):
-            m[vm["mountPath"].rstrip("/")] = self.paths[vm["name"]]
+            host = self.paths[vm["name"]]
+            if vm.get("readOnly"):
+                host = self.read_only_view(host, c["name"])
+            m[vm["mountPath"].rstrip("/")] = host
         return m
+
+    def read_only_view(self, host, container):
+        """A readOnly volumeMount as kubelet makes it: a read-only bind mount of the volume (the
+        plugin loader accepts the 0777 emptyDir above the plugins only on a read-only mount)."""
+        view = host + "-ro-" + container
+        if view in self.mounts:
+            return view
+        os.makedirs(view)
+        r = subprocess.run(["mount", "--bind", host, view], capture_output=True, text=True)
+        if r.returncode == 0:
+            r = subprocess.run(["mount", "-o", "remount,bind,ro", view], capture_output=True, text=True)
+            self.mounts.append(view)
+        if r.returncode != 0:
+            print("cannot make a read-only mount here (%s): SKIP" % r.stderr.strip(), flush=True)
+            sys.exit(77)
+        return view
+
+    def unmount(self):
+        for v in reversed(self.mounts):
+            subprocess.run(["umount", v], capture_output=True)
+        self.mounts = []
 
     @staticmethod
     def substitute(arg, mapping):
@@ -471,6 +496,7 @@ def test_in_cluster_deployment_signs_a_run():
                 proc.kill()
                 proc.wait()
             print("--- chainsd log (tail) ---\n" + log_text()[-3000:], flush=True)
+            pod.unmount()
         check(proc.returncode == 0, "chainsd exits 0 on SIGTERM")
         STATE["rbac"] = rbac_objects(srv)
         with open(srv.stderr_path, "rb") as f:
