@@ -33,6 +33,7 @@ struct client_options {
   int attempts = 4;                                // for 5xx, 429 and transport failures
   std::chrono::milliseconds backoff_initial{200};
   std::chrono::milliseconds backoff_max{3'000};
+  std::chrono::milliseconds retry_window{10'000};  // no attempt starts later after the first (retry.hpp)
 };
 
 // `permanent`: asking again cannot help (a 4xx from the log). Verification failures and

@@ -127,6 +127,27 @@ TEST_CASE("5xx and 429 are retried within the upload") {
   }
 }
 
+TEST_CASE("a log that lets requests run into their deadline costs one deadline, not one per attempt") {
+  tlog::test::stub_process stub({"--fault", "slow:3000"});
+  asio::io_context ctx;
+  net::http_client http(ctx.get_executor());
+  auto o = fast(stub.url(), stub.public_key_pem());
+  o.timeout = std::chrono::milliseconds(300);
+  o.retry_window = std::chrono::milliseconds(100);
+  tlog::client c(http, o);
+  tlog::test::ec_key signer;
+  auto p = tlog::hashedrekord_proposal("z", signer.sign("z"), signer.public_pem());
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    run(ctx, c.upload(p));
+    FAIL("expected an error");
+  } catch (const tlog::tlog_error& e) {
+    CHECK_FALSE(e.permanent());
+    CHECK_THAT(e.what(), Catch::Contains("after 1 attempts"));
+  }
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(900));  // not 4 × 300 ms + backoff
+}
+
 TEST_CASE("a rejected entry is a permanent error carrying the log's message") {
   tlog::test::stub_process stub;
   asio::io_context ctx;
