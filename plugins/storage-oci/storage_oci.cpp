@@ -620,7 +620,10 @@ class oci_storage final : public plugin::storage {
     if (r->status != 200) {
       host_.log(plugin::log_level::warn, "service account not readable; pushing without its imagePullSecrets",
                 {{"run", run.namespace_name + "/" + run.name}, {"service_account", sa},
-                 {"status", std::to_string(r->status)}});
+                 {"status", std::to_string(r->status)},
+                 {"hint", r->status == 403 ? "bind ClusterRole tekton-chains-controller-registry-credentials in namespace " +
+                                                 run.namespace_name + " (config/README.md, RBAC)"
+                                           : std::string("")}});
       co_return out;
     }
     std::vector<std::string> secrets;

@@ -172,10 +172,14 @@ def test_same_objects_and_names_as_tekton_chains():
                  ("ClusterRole", "", "tekton-chains-controller-tenant-access"),
                  ("ClusterRoleBinding", "", "tekton-chains-controller-cluster-access"),
                  ("ClusterRoleBinding", "", "tekton-chains-controller-tenant-access"),
+                 ("ClusterRole", "", "tekton-chains-controller-registry-credentials"),
                  # Leader election, under upstream's names.
                  ("ConfigMap", NS, LEADER_ELECTION_CM), ("Role", NS, "tekton-chains-leader-election"),
                  ("RoleBinding", NS, "tekton-chains-controller-leaderelection")]:
         check(want in have, "config/ has %s %s" % (want[0], "/".join(p for p in want[1:] if p)))
+    check(not any(d["kind"] in ("ClusterRoleBinding", "RoleBinding") and
+                  d["roleRef"]["name"] == "tekton-chains-controller-registry-credentials" for _, d in manifests()),
+          "registry credentials (secrets: get) are not bound by default (issue 23: scoped by the user)")
     # A Namespace file sorts first: kubectl apply -f config/ creates it before what lives in it.
     first = manifests()[0][1]
     check(first["kind"] == "Namespace", "the Namespace is the first object kubectl applies")
@@ -519,6 +523,12 @@ def failing_oci_run(srv):
     st, _, _ = srv.request("PATCH", "/api/v1/namespaces/team-b/serviceaccounts/default",
                            {"imagePullSecrets": [{"name": "regcred"}]}, content_type="application/merge-patch+json")
     check(st == 200, "team-b/default has imagePullSecrets regcred")
+    # Registry credentials are granted per namespace, as config/README.md tells users to.
+    # (through apply: kubectl create sends RoleBindings as protobuf, which kube-testserver does not decode)
+    rb = kubectl(srv, "create", "rolebinding", "tekton-chains-controller-registry-credentials", "-n", "team-b",
+                 "--clusterrole=tekton-chains-controller-registry-credentials",
+                 "--serviceaccount=%s:%s" % (NS, SA), "--dry-run=client", "-o", "yaml").stdout
+    kubectl(srv, "apply", "-f", "-", input=rb)
     tr = taskrun("image-build", ns="team-b", image_digest="c" * 64)
     for r in tr["status"]["results"]:
         if r["name"] == "IMAGE_URL":
@@ -634,6 +644,9 @@ def test_rbac_allows_every_request_chainsd_made():
     for method, target in [("DELETE", "/apis/tekton.dev/v1/namespaces/default/taskruns/x"),
                            ("PATCH", "/apis/tekton.dev/v1/namespaces/default/taskruns/x/status"),
                            ("GET", "/api/v1/namespaces/default/secrets"),
+                           # registry credentials only where bound (team-b), not cluster-wide
+                           ("GET", "/api/v1/namespaces/default/secrets/regcred"),
+                           ("GET", "/api/v1/namespaces/default/serviceaccounts/default"),
                            ("GET", "/api/v1/namespaces/tekton-chains/configmaps/other"),
                            ("GET", "/api/v1/pods"),
                            ("POST", "/api/v1/namespaces/default/serviceaccounts/default/token")]:
