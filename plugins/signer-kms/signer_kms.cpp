@@ -1,0 +1,91 @@
+// The kms signer: Tekton Chains' `kms` signer (artifacts.*.signer: kms), selected by the scheme of
+// signers.kms.kmsref. The factory validates the reference and the auth keys without I/O (it runs
+// on the loop, and `chainsd config check` builds it to report them); the key is read by the first
+// sign().
+#include "kms_ref.hpp"
+#include "token_file.hpp"
+#include "vault_signer.hpp"
+
+#include <chainsd/plugin/export.hpp>
+
+#include <cstdlib>
+
+namespace signer_kms {
+namespace plugin = chainsd::plugin;
+
+namespace {
+
+std::string get(const plugin::config_map& cfg, std::string_view key) {
+  auto it = cfg.find(key);
+  return it == cfg.end() ? std::string() : it->second;
+}
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+bool http_url(const std::string& u) { return u.rfind("https://", 0) == 0 || u.rfind("http://", 0) == 0; }
+
+plugin::result<std::unique_ptr<plugin::signer>> make_vault(plugin::host& h, const plugin::config_map& cfg,
+                                                           const kms_ref& ref) {
+  vault_options opt;
+  opt.key = ref.key;
+  // As sigstore's hashivault client: the configured address, else VAULT_ADDR.
+  opt.address = get(cfg, "signers.kms.auth.address");
+  if (opt.address.empty()) opt.address = env("VAULT_ADDR");
+  if (opt.address.empty())
+    return plugin::fail(plugin::errc::bad_config,
+                        "signers.kms.auth.address is not set (nor VAULT_ADDR): the Vault server of " +
+                            get(cfg, "signers.kms.kmsref"));
+  while (!opt.address.empty() && opt.address.back() == '/') opt.address.pop_back();
+  if (!http_url(opt.address))
+    return plugin::fail(plugin::errc::bad_config,
+                        "signers.kms.auth.address: invalid value \"" + opt.address + "\", wanted an http(s) URL");
+  opt.mount = env("TRANSIT_SECRET_ENGINE_PATH");
+  if (opt.mount.empty()) opt.mount = "transit";
+  opt.vault_namespace = env("VAULT_NAMESPACE");
+  if (!get(cfg, "signers.kms.auth.oidc.role").empty() || !get(cfg, "signers.kms.auth.spire.sock").empty())
+    return plugin::fail(plugin::errc::bad_config,
+                        "signers.kms.auth.oidc.* / signers.kms.auth.spire.* (Vault JWT and SPIRE login) are not "
+                        "supported yet; use signers.kms.auth.token-path or signers.kms.auth.token");
+  // token-path wins over token (upstream), then VAULT_TOKEN.
+  auto path = get(cfg, "signers.kms.auth.token-path");
+  auto fixed = get(cfg, "signers.kms.auth.token");
+  if (fixed.empty()) fixed = env("VAULT_TOKEN");
+  if (path.empty() && fixed.empty())
+    return plugin::fail(plugin::errc::bad_config,
+                        "no Vault token: set signers.kms.auth.token-path (or signers.kms.auth.token, or VAULT_TOKEN)");
+  try {
+    opt.token = std::make_shared<token_file>(path, fixed);
+  } catch (const std::exception& e) {
+    return plugin::fail(plugin::errc::bad_config, std::string("signers.kms.auth.token-path: ") + e.what());
+  }
+  h.log(plugin::log_level::info, "kms signer ready",
+        {{"provider", "hashivault"}, {"address", opt.address}, {"mount", opt.mount}, {"key", opt.key},
+         {"token", path.empty() ? "signers.kms.auth.token" : path}});
+  return make_vault_signer(h, std::move(opt));
+}
+
+}  // namespace
+}  // namespace signer_kms
+
+chainsd::plugin::result<std::unique_ptr<chainsd::plugin::signer>> make_kms_signer(
+    chainsd::plugin::host& h, const chainsd::plugin::config_map& cfg) {
+  namespace plugin = chainsd::plugin;
+  auto it = cfg.find("signers.kms.kmsref");
+  if (it == cfg.end() || it->second.empty())
+    return plugin::fail(plugin::errc::bad_config, "signers.kms.kmsref is not set: the kms signer needs a key reference "
+                                                  "(hashivault://KEY, awskms://…, gcpkms://…, azurekms://…)");
+  auto parsed = signer_kms::parse_kms_ref(it->second);
+  if (!parsed.ref) return plugin::fail(plugin::errc::bad_config, parsed.error);
+  switch (parsed.ref->kind) {
+    case signer_kms::provider::hashivault: return signer_kms::make_vault(h, cfg, *parsed.ref);
+    default: break;
+  }
+  return plugin::fail(plugin::errc::bad_config, std::string("signers.kms.kmsref: the ") +
+                                                    signer_kms::to_string(parsed.ref->kind) +
+                                                    " provider is not supported yet (supported: hashivault)");
+}
+
+CHAINSD_SIGNER_PLUGIN("kms", "0.1.0", make_kms_signer)

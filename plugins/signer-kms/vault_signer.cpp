@@ -1,0 +1,140 @@
+#include "vault_signer.hpp"
+
+#include "public_key.hpp"
+#include "vault_api.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <optional>
+
+namespace signer_kms {
+
+namespace plugin = chainsd::plugin;
+namespace asio = boost::asio;
+
+namespace {
+
+class vault_signer final : public plugin::signer {
+ public:
+  vault_signer(plugin::host& h, vault_options opt)
+      : host_(h), opt_(std::move(opt)), key_ready_(h.executor()) {
+    what_ = "Vault " + opt_.address + " transit key '" + opt_.key + "'";
+  }
+
+  asio::awaitable<plugin::result<plugin::signature_result>> sign(std::string message) override {
+    auto ready = co_await ensure_key();
+    if (!ready) co_return ready.error();
+    const auto version = version_;
+    auto pub = pub_;  // keep it alive across the request
+    plugin::http_request req = request("POST", "/sign/" + opt_.key + "/sha2-256");
+    req.body = vault::sign_request(sha256(message), version);
+    req.replayable = true;  // a repeated sign only makes another valid signature
+    auto resp = co_await host_.http(std::move(req));
+    if (!resp) {
+      count("transport");
+      co_return plugin::fail(resp.error().code, what_ + ": signing: " + resp.error().message);
+    }
+    if (resp->status != 200) {
+      count("http_" + std::to_string(resp->status));
+      co_return vault::classify(resp->status, resp->body, what_ + " refused to sign");
+    }
+    auto sig = vault::parse_signature(resp->body, version);
+    if (!sig) {
+      count("bad_answer");
+      co_return plugin::fail(sig.error().code, what_ + ": " + sig.error().message);
+    }
+    if (!verifies(*pub, message, *sig)) {
+      count("bad_signature");
+      co_return plugin::fail(plugin::errc::permanent,
+                             what_ + " (hashivault) returned a signature that does not verify with version " +
+                                 std::to_string(version) + " of the key; nothing was signed");
+    }
+    count("ok");
+    co_return plugin::signature_result{std::move(*sig), {}, {}};
+  }
+
+  std::string public_key_pem() const override { return pub_ ? pub_->pem : std::string(); }
+
+ private:
+  plugin::http_request request(std::string method, const std::string& suffix) {
+    plugin::http_request req;
+    req.method = std::move(method);
+    req.url = opt_.address + "/v1/" + opt_.mount + suffix;
+    bool changed = false;
+    const auto& token = opt_.token->get(&changed);
+    if (changed) host_.log(plugin::log_level::info, "vault token file changed; using the new token",
+                           {{"file", opt_.token->path()}, {"key", "signers.kms.auth.token-path"}});
+    req.headers.emplace_back("X-Vault-Token", token);
+    if (!opt_.vault_namespace.empty()) req.headers.emplace_back("X-Vault-Namespace", opt_.vault_namespace);
+    req.headers.emplace_back("Content-Type", "application/json");
+    req.timeout = std::chrono::seconds(15);
+    return req;
+  }
+
+  void count(const std::string& outcome) {
+    host_.count("chainsd_plugin_kms_sign_total", "KMS sign calls by provider and outcome",
+                {{"provider", "hashivault"}, {"outcome", outcome}});
+  }
+
+  // Reads the key once; concurrent callers wait for the read in flight and re-check after it.
+  asio::awaitable<plugin::result<void>> ensure_key() {
+    while (!pub_) {
+      if (fetching_) {
+        auto [ec] = co_await key_ready_.async_wait(asio::as_tuple(asio::use_awaitable));
+        (void)ec;  // woken by cancel(): the read finished one way or the other
+        if (!pub_ && !fetching_ && last_error_) {
+          auto e = *last_error_;
+          co_return e;
+        }
+        continue;
+      }
+      fetching_ = true;
+      key_ready_.expires_at(asio::steady_timer::time_point::max());
+      auto r = co_await fetch_key();
+      fetching_ = false;
+      key_ready_.cancel();
+      if (!r) {
+        last_error_ = r.error();
+        co_return r.error();
+      }
+      last_error_.reset();
+    }
+    co_return plugin::result<void>{};
+  }
+
+  asio::awaitable<plugin::result<void>> fetch_key() {
+    auto resp = co_await host_.http(request("GET", "/keys/" + opt_.key));
+    if (!resp) co_return plugin::fail(resp.error().code, what_ + ": reading the key: " + resp.error().message);
+    if (resp->status != 200) co_return vault::classify(resp->status, resp->body, what_ + ": reading the key");
+    auto kv = vault::parse_key(resp->body);
+    if (!kv) co_return plugin::fail(kv.error().code, what_ + ": " + kv.error().message);
+    try {
+      pub_ = std::make_shared<public_key>(public_key_from_pem(kv->public_pem));
+    } catch (const key_error& e) {
+      co_return plugin::fail(plugin::errc::bad_config, what_ + ": " + e.what());
+    }
+    version_ = kv->version;
+    host_.log(plugin::log_level::info, "kms key read",
+              {{"provider", "hashivault"}, {"key", opt_.key}, {"version", std::to_string(version_)}});
+    co_return plugin::result<void>{};
+  }
+
+  plugin::host& host_;
+  vault_options opt_;
+  std::string what_;
+  std::shared_ptr<public_key> pub_;
+  std::uint64_t version_ = 0;
+  bool fetching_ = false;
+  std::optional<plugin::error> last_error_;
+  asio::steady_timer key_ready_;
+};
+
+}  // namespace
+
+std::unique_ptr<plugin::signer> make_vault_signer(plugin::host& h, vault_options opt) {
+  return std::make_unique<vault_signer>(h, std::move(opt));
+}
+
+}  // namespace signer_kms
