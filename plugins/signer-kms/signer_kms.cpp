@@ -2,6 +2,7 @@
 // signers.kms.kmsref. The factory validates the reference and the auth keys without I/O (it runs
 // on the loop, and `chainsd config check` builds it to report them); the key is read by the first
 // sign().
+#include "aws_signer.hpp"
 #include "kms_ref.hpp"
 #include "token_file.hpp"
 #include "vault_signer.hpp"
@@ -67,6 +68,49 @@ plugin::result<std::unique_ptr<plugin::signer>> make_vault(plugin::host& h, cons
   return make_vault_signer(h, std::move(opt));
 }
 
+// scheme://authority of a URL; empty when it has none.
+std::string authority_of(const std::string& url) {
+  auto p = url.find("://");
+  if (p == std::string::npos) return {};
+  auto rest = url.substr(p + 3);
+  return rest.substr(0, rest.find('/'));
+}
+
+plugin::result<std::unique_ptr<plugin::signer>> make_aws(plugin::host& h, const kms_ref& ref) {
+  aws_options opt;
+  opt.key = ref.key;
+  // As the AWS SDKs: the region of an ARN, else AWS_REGION, else AWS_DEFAULT_REGION.
+  opt.region = ref.region;
+  if (opt.region.empty()) opt.region = env("AWS_REGION");
+  if (opt.region.empty()) opt.region = env("AWS_DEFAULT_REGION");
+  if (opt.region.empty())
+    return plugin::fail(plugin::errc::bad_config, "signers.kms.kmsref \"awskms:///" + ref.key +
+                                                      "\" names no region: use a key ARN or set AWS_REGION");
+  // An endpoint in the kmsref is https:// (sigstore); else AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL
+  // (the SDKs' variables, any scheme); else the regional endpoint.
+  if (!ref.endpoint.empty()) {
+    opt.url = "https://" + ref.endpoint;
+  } else {
+    opt.url = env("AWS_ENDPOINT_URL_KMS");
+    if (opt.url.empty()) opt.url = env("AWS_ENDPOINT_URL");
+    if (opt.url.empty())
+      opt.url = "https://kms." + opt.region + ".amazonaws.com" + (opt.region.rfind("cn-", 0) == 0 ? ".cn" : "");
+  }
+  while (!opt.url.empty() && opt.url.back() == '/') opt.url.pop_back();
+  opt.host = authority_of(opt.url);
+  if (!http_url(opt.url) || opt.host.empty() || opt.url.size() != opt.url.find("://") + 3 + opt.host.size())
+    return plugin::fail(plugin::errc::bad_config, "the AWS KMS endpoint \"" + opt.url +
+                                                      "\" is not an http(s)://HOST[:PORT] URL (signers.kms.kmsref or "
+                                                      "AWS_ENDPOINT_URL_KMS)");
+  auto creds = credential_source::from_env(h, opt.region);
+  if (!creds) return creds.error();
+  opt.credentials = std::move(*creds);
+  h.log(plugin::log_level::info, "kms signer ready",
+        {{"provider", "awskms"}, {"endpoint", opt.url}, {"region", opt.region}, {"key", opt.key},
+         {"credentials", opt.credentials->describe()}});
+  return make_aws_signer(h, std::move(opt));
+}
+
 }  // namespace
 }  // namespace signer_kms
 
@@ -81,11 +125,12 @@ chainsd::plugin::result<std::unique_ptr<chainsd::plugin::signer>> make_kms_signe
   if (!parsed.ref) return plugin::fail(plugin::errc::bad_config, parsed.error);
   switch (parsed.ref->kind) {
     case signer_kms::provider::hashivault: return signer_kms::make_vault(h, cfg, *parsed.ref);
+    case signer_kms::provider::awskms: return signer_kms::make_aws(h, *parsed.ref);
     default: break;
   }
   return plugin::fail(plugin::errc::bad_config, std::string("signers.kms.kmsref: the ") +
                                                     signer_kms::to_string(parsed.ref->kind) +
-                                                    " provider is not supported yet (supported: hashivault)");
+                                                    " provider is not supported yet (supported: hashivault, awskms)");
 }
 
 CHAINSD_SIGNER_PLUGIN("kms", "0.1.0", make_kms_signer)

@@ -1,11 +1,8 @@
 #include "vault_signer.hpp"
 
+#include "flight.hpp"
 #include "public_key.hpp"
 #include "vault_api.hpp"
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <optional>
 
@@ -19,7 +16,7 @@ namespace {
 class vault_signer final : public plugin::signer {
  public:
   vault_signer(plugin::host& h, vault_options opt)
-      : host_(h), opt_(std::move(opt)), key_ready_(h.executor()) {
+      : host_(h), opt_(std::move(opt)), key_flight_(h.executor()) {
     what_ = "Vault " + opt_.address + " transit key '" + opt_.key + "'";
   }
 
@@ -78,30 +75,11 @@ class vault_signer final : public plugin::signer {
                 {{"provider", "hashivault"}, {"outcome", outcome}});
   }
 
-  // Reads the key once; concurrent callers wait for the read in flight and re-check after it.
+  // The key is read once; concurrent callers wait for the read in flight (flight.hpp).
   asio::awaitable<plugin::result<void>> ensure_key() {
-    while (!pub_) {
-      if (fetching_) {
-        auto [ec] = co_await key_ready_.async_wait(asio::as_tuple(asio::use_awaitable));
-        (void)ec;  // woken by cancel(): the read finished one way or the other
-        if (!pub_ && !fetching_ && last_error_) {
-          auto e = *last_error_;
-          co_return e;
-        }
-        continue;
-      }
-      fetching_ = true;
-      key_ready_.expires_at(asio::steady_timer::time_point::max());
-      auto r = co_await fetch_key();
-      fetching_ = false;
-      key_ready_.cancel();
-      if (!r) {
-        last_error_ = r.error();
-        co_return r.error();
-      }
-      last_error_.reset();
-    }
-    co_return plugin::result<void>{};
+    auto ready = [this] { return pub_ != nullptr; };
+    auto fetch = [this] { return fetch_key(); };
+    return key_flight_.ensure(ready, fetch);
   }
 
   asio::awaitable<plugin::result<void>> fetch_key() {
@@ -126,9 +104,7 @@ class vault_signer final : public plugin::signer {
   std::string what_;
   std::shared_ptr<public_key> pub_;
   std::uint64_t version_ = 0;
-  bool fetching_ = false;
-  std::optional<plugin::error> last_error_;
-  asio::steady_timer key_ready_;
+  flight key_flight_;
 };
 
 }  // namespace

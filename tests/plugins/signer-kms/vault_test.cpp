@@ -6,21 +6,16 @@
 
 #include "../../support/python_stub.hpp"
 #include "../../support/run_awaitable.hpp"
-#include "net/http_client.hpp"
-#include "plugin_host/host_services.hpp"
-#include "plugin_host/registry.hpp"
+#include "kms_plugin.hpp"
 
 #include <chainsd/plugin/encoding.hpp>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
 #include <openssl/sha.h>
-#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 using namespace chainsd;
 using test_support::python_stub;
@@ -29,25 +24,9 @@ namespace json = boost::json;
 
 namespace {
 
-const plugin_host::registry& registry() {
-  static fs::path dir = [] {
-    auto d = fs::temp_directory_path() / ("chainsd-kms-plugins-" + std::to_string(std::random_device{}()));
-    fs::create_directories(d);
-    ::chmod(d.c_str(), 0755);
-    const char* so = std::getenv("SIGNER_KMS_SO");
-    if (!so) throw std::runtime_error("SIGNER_KMS_SO is not set (run through meson test)");
-    fs::copy_file(so, d / "signer-kms.so", fs::copy_options::overwrite_existing);
-    ::chmod((d / "signer-kms.so").c_str(), 0755);
-    return d;
-  }();
-  static plugin_host::registry reg(plugin_host::scan_plugins(dir));
-  return reg;
-}
+using kms_test::registry;
 
-struct env {
-  boost::asio::io_context ctx;
-  net::http_client http{ctx.get_executor()};
-  plugin_host::host_services host{ctx.get_executor(), http, nullptr, "/nonexistent"};
+struct env : kms_test::engine_host {
   python_stub vault{"VAULT_STUB", {"--root-token", "root", "--key", "release"}};
   fs::path dir = vault.file("");
 
