@@ -115,6 +115,26 @@ def canonical_query(query):
     return "&".join("%s=%s" % (uri_encode(k, False), uri_encode(v, False)) for k, v in sorted(pairs))
 
 
+def client_headers(host, body, target, access_key, secret, region, now=None):
+    """The headers of a SigV4-signed KMS call, for test harnesses that call the stand-in directly."""
+    when = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    headers = {"content-type": "application/x-amz-json-1.1", "host": host, "x-amz-date": when,
+               "x-amz-target": "TrentService." + target}
+    names = ";".join(sorted(headers))
+    canonical = "\n".join(["POST", "/", "", "".join("%s:%s\n" % (k, headers[k]) for k in sorted(headers)), names,
+                           sha256_hex(body)])
+    scope = "%s/%s/kms/aws4_request" % (when[:8], region)
+    k = hmac256(("AWS4" + secret).encode(), when[:8])
+    for p in (region, "kms", "aws4_request"):
+        k = hmac256(k, p)
+    sig = hmac.new(k, "\n".join(["AWS4-HMAC-SHA256", when, scope, sha256_hex(canonical.encode())]).encode(),
+                   hashlib.sha256).hexdigest()
+    headers["authorization"] = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
+        access_key, scope, names, sig)
+    del headers["host"]
+    return headers
+
+
 class State:
     def __init__(self, a):
         self.lock = threading.Lock()
