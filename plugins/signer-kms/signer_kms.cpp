@@ -3,6 +3,7 @@
 // on the loop, and `chainsd config check` builds it to report them); the key is read by the first
 // sign().
 #include "aws_signer.hpp"
+#include "gcp_signer.hpp"
 #include "kms_ref.hpp"
 #include "token_file.hpp"
 #include "vault_signer.hpp"
@@ -10,6 +11,8 @@
 #include <chainsd/plugin/export.hpp>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace signer_kms {
 namespace plugin = chainsd::plugin;
@@ -111,6 +114,35 @@ plugin::result<std::unique_ptr<plugin::signer>> make_aws(plugin::host& h, const 
   return make_aws_signer(h, std::move(opt));
 }
 
+plugin::result<std::unique_ptr<plugin::signer>> make_gcp(plugin::host& h, const kms_ref& ref) {
+  gcp_options opt;
+  opt.key = ref.key;
+  opt.version = ref.version;
+  opt.endpoint = env("CHAINSD_GCPKMS_ENDPOINT");  // ours, for stand-ins and private endpoints
+  if (opt.endpoint.empty()) opt.endpoint = "https://cloudkms.googleapis.com";
+  while (!opt.endpoint.empty() && opt.endpoint.back() == '/') opt.endpoint.pop_back();
+  if (!http_url(opt.endpoint))
+    return plugin::fail(plugin::errc::bad_config, "CHAINSD_GCPKMS_ENDPOINT: invalid value \"" + opt.endpoint +
+                                                      "\", wanted an http(s) URL");
+  opt.metadata_host = env("GCE_METADATA_HOST");
+  if (opt.metadata_host.empty()) opt.metadata_host = "metadata.google.internal";
+  std::string creds = env("GOOGLE_APPLICATION_CREDENTIALS");
+  if (!creds.empty()) {
+    std::ifstream in(creds, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto sa = in ? gcp::parse_service_account(text.str())
+                 : plugin::result<gcp::service_account>(plugin::fail(plugin::errc::bad_config, "cannot read it"));
+    if (!sa) return plugin::fail(plugin::errc::bad_config, "GOOGLE_APPLICATION_CREDENTIALS " + creds + ": " + sa.error().message);
+    opt.account = std::move(*sa);
+  }
+  h.log(plugin::log_level::info, "kms signer ready",
+        {{"provider", "gcpkms"}, {"endpoint", opt.endpoint}, {"key", opt.key},
+         {"version", opt.version.empty() ? "latest enabled" : opt.version},
+         {"credentials", opt.account ? "service account " + opt.account->client_email : "metadata server " + opt.metadata_host}});
+  return make_gcp_signer(h, std::move(opt));
+}
+
 }  // namespace
 }  // namespace signer_kms
 
@@ -126,11 +158,12 @@ chainsd::plugin::result<std::unique_ptr<chainsd::plugin::signer>> make_kms_signe
   switch (parsed.ref->kind) {
     case signer_kms::provider::hashivault: return signer_kms::make_vault(h, cfg, *parsed.ref);
     case signer_kms::provider::awskms: return signer_kms::make_aws(h, *parsed.ref);
+    case signer_kms::provider::gcpkms: return signer_kms::make_gcp(h, *parsed.ref);
     default: break;
   }
   return plugin::fail(plugin::errc::bad_config, std::string("signers.kms.kmsref: the ") +
                                                     signer_kms::to_string(parsed.ref->kind) +
-                                                    " provider is not supported yet (supported: hashivault, awskms)");
+                                                    " provider is not supported yet (supported: hashivault, awskms, gcpkms)");
 }
 
 CHAINSD_SIGNER_PLUGIN("kms", "0.1.0", make_kms_signer)
