@@ -3,7 +3,8 @@
 public key Vault returns; a flipped byte fails; a Vault that returns a bad signature, or a revoked
 token, fails the run with the reason (one sign call, no retry storm); the token file is rotated
 without a restart; `chainsd config check` names a bad signers.kms.kmsref. The same for AWS KMS
-(tests/support/awskms-stub over HTTPS, SigV4 checked): signed and verified, a denied key fails."""
+(tests/support/awskms-stub over HTTPS, SigV4 checked): signed and verified, a denied key fails;
+and Google Cloud KMS (tests/support/gcpkms-stub, a metadata-server token): signed and verified."""
 import base64
 import json
 import os
@@ -22,6 +23,7 @@ import ktsutil
 
 VAULT_STUB = os.path.join(SOURCE_ROOT, "tests", "support", "vault-stub", "vault_stub.py")
 AWSKMS_STUB = os.path.join(SOURCE_ROOT, "tests", "support", "awskms-stub", "awskms_stub.py")
+GCPKMS_STUB = os.path.join(SOURCE_ROOT, "tests", "support", "gcpkms-stub", "gcpkms_stub.py")
 sys.path.insert(0, os.path.dirname(AWSKMS_STUB))
 import awskms_stub  # noqa: E402  (its client_headers signs the test's own calls)
 KMS_SO = os.environ.get("SIGNER_KMS_SO") or os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(CHAINSD))),
@@ -223,13 +225,11 @@ class AwsKms(StubProcess):
                               capture_output=True).stdout.decode()
 
 
-class aws_env:
-    """chainsd's environment for AWS: static credentials, the region, and the stand-in's certificate
-    as the trust store (SSL_CERT_FILE: the kmsref endpoint is always https://, as in sigstore)."""
+class environ:
+    """chainsd's environment for a provider (it inherits this process's): set for the block."""
 
-    def __init__(self, cert):
-        self.vars = {"AWS_ACCESS_KEY_ID": AwsKms.AK, "AWS_SECRET_ACCESS_KEY": AwsKms.SECRET,
-                     "AWS_REGION": AwsKms.REGION, "SSL_CERT_FILE": cert}
+    def __init__(self, **vars):
+        self.vars = vars
 
     def __enter__(self):
         self.saved = {k: os.environ.get(k) for k in self.vars}
@@ -242,6 +242,13 @@ class aws_env:
             else:
                 os.environ[k] = v
         return False
+
+
+def aws_env(cert):
+    # Static credentials, the region, and the stand-in's certificate as the trust store
+    # (SSL_CERT_FILE: the kmsref endpoint is always https://, as in sigstore).
+    return environ(AWS_ACCESS_KEY_ID=AwsKms.AK, AWS_SECRET_ACCESS_KEY=AwsKms.SECRET, AWS_REGION=AwsKms.REGION,
+                   SSL_CERT_FILE=cert)
 
 
 def aws_server(kms):
@@ -297,6 +304,44 @@ def test_aws_kms_denied_key_fails_the_run_after_one_call():
             time.sleep(1.5)
             calls = sum(kms.stats()["sign"].values()) - before
             check(calls == 1, "exactly one Sign call for the failed run (got %d)" % calls)
+    work.remove()
+
+
+GCP_KEY = "projects/p/locations/global/keyRings/r/cryptoKeys/release"
+
+
+def test_gcp_kms_signs_with_a_metadata_server_token_verified_with_its_public_key():
+    work = Workdir(key=None)
+    with StubProcess(GCPKMS_STUB, "--key", "release") as kms, \
+            environ(CHAINSD_GCPKMS_ENDPOINT=kms.url, GCE_METADATA_HOST="127.0.0.1:" + kms.port):
+        server = ktsutil.Server(TESTSERVER, "--bookmark-interval", "200ms", "--lenient-status")
+        chains_config(server, {"artifacts.oci.storage": "tekton", "artifacts.taskrun.signer": "kms",
+                               "artifacts.oci.signer": "kms", "signers.kms.kmsref": "gcpkms://" + GCP_KEY})
+        with server, Chainsd(server, work):
+            create(server, taskrun("gcp-build", image_digest="f" * 64))
+            tr = wait_signed(server, "taskruns", "default", "gcp-build")
+            ann = annotations(tr)
+            md = urllib.request.Request(kms.url + "/computeMetadata/v1/instance/service-accounts/default/token",
+                                        headers={"Metadata-Flavor": "Google"})
+            token = json.loads(urllib.request.urlopen(md, timeout=10).read())["access_token"]
+            req = urllib.request.Request(kms.url + "/v1/%s/cryptoKeyVersions/1/publicKey" % GCP_KEY,
+                                         headers={"Authorization": "Bearer " + token})
+            pem = json.loads(urllib.request.urlopen(req, timeout=10).read())["pem"]
+            with open(os.path.join(work.path, "pub.pem"), "w") as f:
+                f.write(pem)
+            env, payload, pae = dsse_parts(ann["chains.tekton.dev/signature-taskrun-" + tr["metadata"]["uid"]])
+            sig = base64.b64decode(env["signatures"][0]["sig"])
+            check(verify_openssl(work, sig, pae), "openssl verifies the DSSE signature with the key publicKey returns")
+            flipped = bytearray(pae)
+            flipped[-3] ^= 1
+            check(not verify_openssl(work, sig, bytes(flipped)), "a flipped payload byte fails")
+            check(env["signatures"][0]["keyid"] == ssh_fingerprint(work, pem), "key id: the SSH fingerprint of the KMS key")
+            img_sig = base64.b64decode(ann["chains.tekton.dev/signature-" + "f" * 12])
+            img_payload = base64.b64decode(ann["chains.tekton.dev/payload-" + "f" * 12])
+            check(verify_openssl(work, img_sig, img_payload), "the image's signature verifies too")
+            st = kms.stats()
+            check(st["sign"].get(GCP_KEY + "/cryptoKeyVersions/1") == 2 and st["public_key"] == 2 and st["list"] == 1,
+                  "two asymmetricSign calls; the version listed and its key read once by chainsd: %s" % st)
     work.remove()
 
 
