@@ -11,6 +11,7 @@
 #include <chainsd/plugin/export.hpp>
 
 #include <cstdlib>
+#include <optional>
 #include <fstream>
 #include <sstream>
 
@@ -49,25 +50,36 @@ plugin::result<std::unique_ptr<plugin::signer>> make_vault(plugin::host& h, cons
   opt.mount = env("TRANSIT_SECRET_ENGINE_PATH");
   if (opt.mount.empty()) opt.mount = "transit";
   opt.vault_namespace = env("VAULT_NAMESPACE");
-  if (!get(cfg, "signers.kms.auth.oidc.role").empty() || !get(cfg, "signers.kms.auth.spire.sock").empty())
+  if (!get(cfg, "signers.kms.auth.spire.sock").empty())
     return plugin::fail(plugin::errc::bad_config,
-                        "signers.kms.auth.oidc.* / signers.kms.auth.spire.* (Vault JWT and SPIRE login) are not "
-                        "supported yet; use signers.kms.auth.token-path or signers.kms.auth.token");
-  // token-path wins over token (upstream), then VAULT_TOKEN.
+                        "signers.kms.auth.spire.sock (a SPIRE JWT-SVID for Vault login) is not supported yet; use "
+                        "signers.kms.auth.oidc.* with a token file, signers.kms.auth.token-path or signers.kms.auth.token");
+  std::optional<vault_jwt_login> login;
+  if (!get(cfg, "signers.kms.auth.oidc.role").empty() || !get(cfg, "signers.kms.auth.oidc.token-path").empty()) {
+    login.emplace();
+    login->role = get(cfg, "signers.kms.auth.oidc.role");
+    if (auto p = get(cfg, "signers.kms.auth.oidc.path"); !p.empty()) login->path = p;
+    login->jwt_file = get(cfg, "signers.kms.auth.oidc.token-path");
+    if (login->jwt_file.empty()) login->jwt_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  }
+  // token-path wins over token (upstream), then VAULT_TOKEN; a JWT login replaces both.
   auto path = get(cfg, "signers.kms.auth.token-path");
   auto fixed = get(cfg, "signers.kms.auth.token");
   if (fixed.empty()) fixed = env("VAULT_TOKEN");
-  if (path.empty() && fixed.empty())
+  if (!login && path.empty() && fixed.empty())
     return plugin::fail(plugin::errc::bad_config,
-                        "no Vault token: set signers.kms.auth.token-path (or signers.kms.auth.token, or VAULT_TOKEN)");
+                        "no Vault token: set signers.kms.auth.token-path (or signers.kms.auth.token, or VAULT_TOKEN), "
+                        "or signers.kms.auth.oidc.role for a JWT login");
+  std::shared_ptr<token_file> file;
   try {
-    opt.token = std::make_shared<token_file>(path, fixed);
+    file = std::make_shared<token_file>(login ? std::string() : path, fixed);
   } catch (const std::exception& e) {
     return plugin::fail(plugin::errc::bad_config, std::string("signers.kms.auth.token-path: ") + e.what());
   }
+  opt.token = std::make_shared<vault_token>(h, opt.address, std::move(file), std::move(login));
   h.log(plugin::log_level::info, "kms signer ready",
         {{"provider", "hashivault"}, {"address", opt.address}, {"mount", opt.mount}, {"key", opt.key},
-         {"token", path.empty() ? "signers.kms.auth.token" : path}});
+         {"token", opt.token->describe()}});
   return make_vault_signer(h, std::move(opt));
 }
 

@@ -25,7 +25,9 @@ class vault_signer final : public plugin::signer {
     if (!ready) co_return ready.error();
     const auto version = version_;
     auto pub = pub_;  // keep it alive across the request
-    plugin::http_request req = request("POST", "/sign/" + opt_.key + "/sha2-256");
+    auto token = co_await opt_.token->get();
+    if (!token) co_return token.error();
+    plugin::http_request req = request("POST", "/sign/" + opt_.key + "/sha2-256", *token);
     req.body = vault::sign_request(sha256(message), version);
     req.replayable = true;  // a repeated sign only makes another valid signature
     auto resp = co_await host_.http(std::move(req));
@@ -35,7 +37,7 @@ class vault_signer final : public plugin::signer {
     }
     if (resp->status != 200) {
       count("http_" + std::to_string(resp->status));
-      co_return vault::classify(resp->status, resp->body, what_ + " refused to sign");
+      co_return rejected(*resp, *token, "refused to sign");
     }
     auto sig = vault::parse_signature(resp->body, version);
     if (!sig) {
@@ -55,19 +57,21 @@ class vault_signer final : public plugin::signer {
   std::string public_key_pem() const override { return pub_ ? pub_->pem : std::string(); }
 
  private:
-  plugin::http_request request(std::string method, const std::string& suffix) {
+  plugin::http_request request(std::string method, const std::string& suffix, const std::string& token) {
     plugin::http_request req;
     req.method = std::move(method);
     req.url = opt_.address + "/v1/" + opt_.mount + suffix;
-    bool changed = false;
-    const auto& token = opt_.token->get(&changed);
-    if (changed) host_.log(plugin::log_level::info, "vault token file changed; using the new token",
-                           {{"file", opt_.token->path()}, {"key", "signers.kms.auth.token-path"}});
     req.headers.emplace_back("X-Vault-Token", token);
     if (!opt_.vault_namespace.empty()) req.headers.emplace_back("X-Vault-Namespace", opt_.vault_namespace);
     req.headers.emplace_back("Content-Type", "application/json");
     req.timeout = std::chrono::seconds(15);
     return req;
+  }
+
+  plugin::error rejected(const plugin::http_response& resp, const std::string& token, const std::string& doing) {
+    auto e = vault::classify(resp.status, resp.body, what_ + " " + doing);
+    if (resp.status == 403 && opt_.token->denied(token)) e.code = plugin::errc::retryable;  // log in again
+    return e;
   }
 
   void count(const std::string& outcome) {
@@ -83,9 +87,11 @@ class vault_signer final : public plugin::signer {
   }
 
   asio::awaitable<plugin::result<void>> fetch_key() {
-    auto resp = co_await host_.http(request("GET", "/keys/" + opt_.key));
+    auto token = co_await opt_.token->get();
+    if (!token) co_return token.error();
+    auto resp = co_await host_.http(request("GET", "/keys/" + opt_.key, *token));
     if (!resp) co_return plugin::fail(resp.error().code, what_ + ": reading the key: " + resp.error().message);
-    if (resp->status != 200) co_return vault::classify(resp->status, resp->body, what_ + ": reading the key");
+    if (resp->status != 200) co_return rejected(*resp, *token, "reading the key");
     auto kv = vault::parse_key(resp->body);
     if (!kv) co_return plugin::fail(kv.error().code, what_ + ": " + kv.error().message);
     try {

@@ -2,9 +2,9 @@
 // The Vault transit signer (hashivault://KEY). The first sign() reads the key's latest version
 // (one GET, however many runs wait for it; a failed read is tried again by the next sign()), every
 // signature is made with that version and verified against its public key before it is returned.
-// The token is re-read from signers.kms.auth.token-path when the file changes.
+// The token comes from vault_token.hpp (JWT login, a token file re-read on change, or a fixed one).
 
-#include "token_file.hpp"
+#include "vault_token.hpp"
 
 #include <chainsd/plugin/host.hpp>
 #include <chainsd/plugin/signer.hpp>
@@ -19,7 +19,7 @@ struct vault_options {
   std::string mount;    // transit engine path, default "transit"
   std::string key;
   std::string vault_namespace;  // X-Vault-Namespace (VAULT_NAMESPACE), empty = none
-  std::shared_ptr<token_file> token;
+  std::shared_ptr<vault_token> token;
 };
 
 std::unique_ptr<chainsd::plugin::signer> make_vault_signer(chainsd::plugin::host& h, vault_options opt);

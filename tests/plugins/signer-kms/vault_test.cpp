@@ -12,6 +12,8 @@
 
 #include <boost/json.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
 
 #include <filesystem>
@@ -180,4 +182,77 @@ TEST_CASE("kms hashivault: token-path wins over token and is re-read when the fi
   auto r = e.sign(**s, "with b");
   REQUIRE(r.has_value());
   CHECK(e.vault_verifies("with b", r->signature));
+}
+
+namespace {
+
+std::string b64url(std::string_view s) {
+  auto out = plugin::base64_encode(s);
+  for (auto& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  return out;
+}
+
+// An RS256 JWT as a Kubernetes projected service-account token would be, signed by `key`.
+std::string make_jwt(EVP_PKEY* key, const std::string& aud) {
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::string input = b64url(R"({"alg":"RS256","typ":"JWT"})") + "." +
+                      b64url(json::serialize(json::object{{"sub", "system:serviceaccount:tekton-chains:controller"},
+                                                          {"aud", aud}, {"iat", now}, {"exp", now + 600}}));
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  std::size_t n = 0;
+  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
+  EVP_DigestSign(ctx, nullptr, &n, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  std::string sig(n, '\0');
+  EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &n,
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  EVP_MD_CTX_free(ctx);
+  sig.resize(n);
+  return input + "." + b64url(sig);
+}
+
+std::string public_pem(EVP_PKEY* key) {
+  BIO* b = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(b, key);
+  char* d = nullptr;
+  long n = BIO_get_mem_data(b, &d);
+  std::string s(d, static_cast<std::size_t>(n));
+  BIO_free(b);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("kms hashivault: JWT login (signers.kms.auth.oidc.*) with a service-account token file") {
+  env e;
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  e.call("POST", "/v1/sys/policy/signer",
+         {{"policy", "path \"transit/sign/release*\" { capabilities = [\"update\"] }\n"
+                     "path \"transit/keys/release\" { capabilities = [\"read\"] }"}});
+  e.call("POST", "/v1/auth/k8s/config", {{"jwt_validation_pubkeys", json::array{public_pem(key)}}});
+  e.call("POST", "/v1/auth/k8s/role/chains",
+         {{"role_type", "jwt"}, {"bound_audiences", json::array{"vault"}}, {"user_claim", "sub"},
+          {"token_policies", json::array{"signer"}}});
+  auto jwt_file = e.dir / "sa-token";
+  e.write_token(jwt_file, make_jwt(key, "vault"));
+  plugin::config_map cfg{{"signers.kms.kmsref", "hashivault://release"}, {"signers.kms.auth.address", e.vault.url()},
+                         {"signers.kms.auth.oidc.path", "k8s"}, {"signers.kms.auth.oidc.role", "chains"},
+                         {"signers.kms.auth.oidc.token-path", jwt_file.string()}};
+  auto s = e.make(cfg);
+  REQUIRE(s.has_value());
+  for (int i = 0; i < 2; ++i) {
+    auto r = e.sign(**s, "jwt " + std::to_string(i));
+    REQUIRE(r.has_value());
+    CHECK(e.vault_verifies("jwt " + std::to_string(i), r->signature));
+  }
+  CHECK(e.stats().at("logins").to_number<int>() == 1);  // one login for both
+
+  e.write_token(jwt_file, make_jwt(key, "not-vault"));
+  auto other = e.make(cfg);
+  REQUIRE(other.has_value());
+  auto r = e.sign(**other, "m");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == plugin::errc::unauthenticated);
+  CHECK_THAT(r.error().message, Catch::Contains("login at auth/k8s as role 'chains'") && Catch::Contains("audience"));
+  EVP_PKEY_free(key);
 }

@@ -13,6 +13,10 @@ Bearer`, the `{"errors": [...]}` error shape, the response envelope request_id/l
   POST /v1/<mount>/verify/<name>[/<hash>] input, prehashed, signature → data.valid
   POST /v1/auth/token/create              policies, id (a chosen token value), ttl; → auth.client_token
   POST /v1/auth/token/revoke {token}, POST /v1/auth/token/revoke-self, GET /v1/auth/token/lookup-self
+  POST /v1/auth/<jwt-mount>/config {jwt_validation_pubkeys: [PEM], bound_issuer}   JWT auth method
+  POST /v1/auth/<jwt-mount>/role/<role> {bound_audiences, user_claim, token_policies|policies, token_ttl}
+  POST|PUT /v1/auth/<jwt-mount>/login {role, jwt} → auth.client_token (RS256/ES256 signature, exp, nbf,
+                                          aud, iss checked as Vault's jwt method does with static keys)
   PUT|POST /v1/sys/policy/<name> {policy|rules}  ACL in HCL: path "transit/sign/k*" { capabilities = ["update"] }
   GET  /v1/sys/health
 
@@ -26,7 +30,7 @@ catches a client that sends the message instead of its digest.
 Faults (--fault LIST or POST /__stub/fault {"fault": "LIST"}, comma-separated): 5xx:N (next N sign
 calls answer 500), 429:N, bad-signature (a valid signature over another digest), garbage-signature
 (not base64), slow:MS (each sign answer waits MS more). GET /__stub/stats: sign (calls per key,
-whatever the answer, denied ones too), key_reads (per key), denied, requests, fault.
+whatever the answer, denied ones too), key_reads (per key), denied, requests, logins (JWT), fault.
 
 Debian's python3 + python3-cryptography. Prints "listening on PORT" once ready (--port 0 picks one)."""
 import argparse
@@ -121,6 +125,41 @@ def path_matches(pattern, path):
     return re.match(rx + ("" if prefix else "$"), path) is not None
 
 
+def verify_jwt(mount, jwt):
+    """Checks a JWT as Vault's jwt auth method does with jwt_validation_pubkeys; returns its claims."""
+    try:
+        head64, claims64, sig64 = jwt.split(".")
+        pad = lambda x: x + "=" * (-len(x) % 4)  # noqa: E731
+        head = json.loads(base64.urlsafe_b64decode(pad(head64)))
+        claims = json.loads(base64.urlsafe_b64decode(pad(claims64)))
+        sig = base64.urlsafe_b64decode(pad(sig64))
+    except ValueError:
+        raise VaultError(400, "error validating token: malformed JWT")
+    data = (head64 + "." + claims64).encode()
+    ok = False
+    for pem in mount["config"].get("jwt_validation_pubkeys", []):
+        pub = serialization.load_pem_public_key(pem.encode())
+        try:
+            if head.get("alg") == "RS256" and isinstance(pub, rsa.RSAPublicKey):
+                pub.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
+                ok = True
+            elif head.get("alg") == "ES256" and isinstance(pub, ec.EllipticCurvePublicKey) and len(sig) == 64:
+                pub.verify(utils.encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")),
+                           data, ec.ECDSA(hashes.SHA256()))
+                ok = True
+        except InvalidSignature:
+            pass
+    if not ok:
+        raise VaultError(400, "error validating token: failed to verify id token signature")
+    now = time.time()
+    if claims.get("exp", 0) < now - 150 or claims.get("nbf", 0) > now + 150:
+        raise VaultError(400, "error validating token: token is expired or not yet valid")
+    issuer = mount["config"].get("bound_issuer")
+    if issuer and claims.get("iss") != issuer:
+        raise VaultError(400, "error validating claims: claim \"iss\" is invalid")
+    return claims
+
+
 class State:
     def __init__(self, root_token, mounts, fault):
         self.lock = threading.Lock()
@@ -128,10 +167,14 @@ class State:
         self.keys = {}  # (mount, name) -> Key
         self.tokens = {root_token: ["root"]}
         self.policies = {}
+        self.jwt_mounts = {}  # mount path -> {"config": {...}, "roles": {...}}
+        self.logins = 0
         self.faults = Faults(fault, counters=("5xx", "429"), values=("slow",))
         self.stats = {"sign": {}, "key_reads": {}, "denied": 0, "requests": 0}
 
     def allowed(self, token, path, capability):
+        if re.match(r"^auth/[^/]+/login$", path) and not path.startswith("auth/token/"):
+            return True  # login endpoints take no token
         policies = self.tokens.get(token)
         if policies is None:
             return False
@@ -262,6 +305,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise denied()
         if parts[:2] == ["auth", "token"]:
             return self.token_api(method, parts[2:], doc, token)
+        if parts[0] == "auth" and len(parts) >= 3:
+            return self.jwt_api(method, parts[1], parts[2:], doc)
         if parts[:2] == ["sys", "policy"] and len(parts) == 3:
             if method in ("POST", "PUT"):
                 with st.lock:
@@ -298,6 +343,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 pol = st.tokens.get(token, [])
             return self.reply(200, self.envelope({"id": token, "policies": pol, "ttl": 0, "type": "service"}))
+        raise VaultError(405, "unsupported operation")
+
+    def jwt_api(self, method, mount_path, rest, doc):
+        st = self.server.state
+        with st.lock:
+            mount = st.jwt_mounts.setdefault(mount_path, {"config": {}, "roles": {}})
+        if rest == ["config"] and method in ("POST", "PUT"):
+            mount["config"] = doc
+            return self.reply(204)
+        if len(rest) == 2 and rest[0] == "role" and method in ("POST", "PUT"):
+            mount["roles"][rest[1]] = doc
+            return self.reply(204)
+        if rest == ["login"] and method in ("POST", "PUT"):
+            role = mount["roles"].get(doc.get("role", ""))
+            if role is None:
+                raise VaultError(400, "role %s could not be found" % json.dumps(doc.get("role", "")))
+            claims = verify_jwt(mount, doc.get("jwt", ""))
+            aud = claims.get("aud")
+            auds = aud if isinstance(aud, list) else [aud]
+            if role.get("bound_audiences") and not set(auds) & set(role["bound_audiences"]):
+                raise VaultError(400, "error validating claims: invalid audience (aud) claim: audience claim does "
+                                      "not match any expected audience")
+            policies = sorted(set(role.get("token_policies") or role.get("policies") or []) | {"default"})
+            new = "hvs." + secrets.token_urlsafe(18)
+            with st.lock:
+                st.tokens[new] = policies
+                st.logins += 1
+            ttl = int(role.get("token_ttl") or 2764800)
+            auth = {"client_token": new, "accessor": secrets.token_urlsafe(12), "policies": policies,
+                    "token_policies": policies, "metadata": {"role": doc["role"]}, "lease_duration": ttl,
+                    "renewable": True, "entity_id": "", "token_type": "service", "orphan": True,
+                    "mfa_requirement": None, "num_uses": 0}
+            return self.reply(200, self.envelope(None, auth))
         raise VaultError(405, "unsupported operation")
 
     def key_of(self, mount, name, missing_status, missing_msg):
@@ -387,7 +465,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         if what == "stats":
             with st.lock:
-                return self.reply(200, dict(st.stats, fault=st.faults.text))
+                return self.reply(200, dict(st.stats, fault=st.faults.text, logins=st.logins))
         if what == "fault" and method == "POST":
             st.faults = Faults(self.body().get("fault", ""), counters=("5xx", "429"), values=("slow",))
             return self.reply(200, {"fault": st.faults.text})

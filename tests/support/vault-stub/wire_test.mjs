@@ -1,7 +1,7 @@
 // The Vault stand-in against node-vault (npm, tests/node_modules), HashiCorp's community client:
 // create and read a transit key, sign a digest (prehashed, as sigstore's hashivault client does) and
 // verify the signature with node:crypto against the PEM the key read returned, verify through the
-// API, a policy granting one key, a denied key, a revoked token, and the 5xx fault. Run from tests/
+// API, a policy granting one key, a denied key, a revoked token, the 5xx fault, and JWT login (a signed token, a forged one). Run from tests/
 // (node_modules); $VAULT_STUB is the stand-in. Exit 0 passed, 1 failed, 77 skipped.
 import { createRequire } from 'node:module';
 import { spawn } from 'node:child_process';
@@ -104,8 +104,27 @@ try {
   await root.write('transit/keys/release/rotate', {});
   const rotated = await root.transitReadKey({ name: 'release' });
   check(rotated.data.latest_version === 2 && rotated.data.keys['2'].public_key !== pem, 'rotate: version 2 with a new key');
+
+  // JWT auth method (what a Kubernetes service-account token logs in with), static validation keys.
+  const { publicKey: jwtPub, privateKey: jwtKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  await root.write('auth/jwt/config', { jwt_validation_pubkeys: [jwtPub.export({ type: 'spki', format: 'pem' })] });
+  await root.write('auth/jwt/role/chains', { role_type: 'jwt', bound_audiences: ['vault'], user_claim: 'sub',
+    token_policies: ['signer'] });
+  const b64u = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned = `${b64u({ alg: 'RS256', typ: 'JWT' })}.${b64u({ sub: 'system:serviceaccount:tekton-chains:c', aud: 'vault', iat: now, exp: now + 600 })}`;
+  const jwt = `${unsigned}.${crypto.sign('sha256', Buffer.from(unsigned), jwtKey).toString('base64url')}`;
+  const jwtClient = nodeVault({ apiVersion: 'v1', endpoint });
+  const login = await jwtClient.jwtLogin({ role: 'chains', jwt });
+  check(login.auth.client_token && login.auth.policies.includes('signer'), 'jwtLogin: a token with the role\'s policies');
+  const viaJwt = await jwtClient.write('transit/sign/release/sha2-256', { input: digest.toString('base64'), prehashed: true });
+  check(viaJwt.data.signature.startsWith('vault:v2:'), 'and it signs (the rotated key\'s version 2)');
+  const forged = await rejection(nodeVault({ apiVersion: 'v1', endpoint }).jwtLogin({ role: 'chains', jwt: `${unsigned}.${Buffer.from('x').toString('base64url')}` }));
+  check(forged && forged.response.statusCode === 400 && /signature/.test(forged.message), `a forged JWT: 400 ${forged && forged.message}`);
+  const noRole = await rejection(nodeVault({ apiVersion: 'v1', endpoint }).jwtLogin({ role: 'other', jwt }));
+  check(noRole && noRole.response.statusCode === 400, 'an unknown role: 400');
   const stats = await (await fetch(`${endpoint}/__stub/stats`)).json();
-  check(stats.sign.release === 7 && stats.sign.other === 1 && stats.denied === 2, `stats: ${JSON.stringify(stats.sign)} sign calls, ${stats.denied} denied`);
+  check(stats.sign.release === 8 && stats.sign.other === 1 && stats.logins === 1 && stats.denied === 2, `stats: ${JSON.stringify(stats.sign)} sign calls, ${stats.denied} denied`);
 } catch (e) {
   check(false, `unexpected: ${e.stack || e}`);
 } finally {
