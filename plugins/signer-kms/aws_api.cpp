@@ -163,6 +163,17 @@ plugin::result<aws_credentials> parse_assume_role(std::string_view xml) {
   return c;
 }
 
+plugin::result<aws_credentials> parse_container_credentials(std::string_view body) {
+  json::value v;
+  const auto* o = object_of(body, v);
+  if (!o) return plugin::fail(plugin::errc::permanent, "the answer is not a JSON object");
+  aws_credentials c{str(*o, "AccessKeyId"), str(*o, "SecretAccessKey"), str(*o, "Token")};
+  c.expires = iso_time(str(*o, "Expiration"));
+  if (c.access_key.empty() || c.secret_key.empty())
+    return plugin::fail(plugin::errc::permanent, "the answer has no AccessKeyId / SecretAccessKey");
+  return c;
+}
+
 std::string sts_error(std::string_view xml) {
   auto code = xml_field(xml, "Code");
   auto message = xml_field(xml, "Message");

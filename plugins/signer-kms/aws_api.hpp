@@ -51,6 +51,9 @@ std::string assume_role_form(std::string_view role_arn, std::string_view session
 plugin::result<aws_credentials> parse_assume_role(std::string_view xml);
 std::string sts_error(std::string_view xml);
 
+// The container credentials endpoint's answer: {AccessKeyId, SecretAccessKey, Token, Expiration}.
+plugin::result<aws_credentials> parse_container_credentials(std::string_view body);
+
 std::string url_encode(std::string_view s);
 
 }  // namespace signer_kms::aws

@@ -32,13 +32,16 @@ using kms_test::registry;
 void clear_aws_env() {
   for (const char* v : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
                         "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_STS",
-                        "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME"})
+                        "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
+                        "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                        "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"})
     ::unsetenv(v);
 }
 
 struct env : kms_test::engine_host {
   python_stub kms{"AWSKMS_STUB", {"--region", "eu-west-1", "--credentials", "AKIDTEST:test-secret",
-                                  "--web-identity-token", "jwt-good", "--key", "release"}};
+                                  "--web-identity-token", "jwt-good", "--container-token", "ct-good",
+                                  "--key", "release"}};
 
   env() {
     clear_aws_env();
@@ -207,4 +210,35 @@ TEST_CASE("kms awskms: web identity credentials from STS, one exchange for many 
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code == plugin::errc::unauthenticated);
   CHECK_THAT(r.error().message, Catch::Contains("AssumeRoleWithWebIdentity") && Catch::Contains("InvalidIdentityToken"));
+}
+
+TEST_CASE("kms awskms: container credentials (ECS / EKS Pod Identity) with a token file") {
+  env e;
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  auto token = e.kms.file("pod-identity-token");
+  std::ofstream(token) << "ct-good\n";
+  ::setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", (e.kms.url() + "/v1/credentials").c_str(), 1);
+  ::setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token.c_str(), 1);
+  auto s = e.make("awskms:///alias/release");
+  REQUIRE(s.has_value());
+  for (int i = 0; i < 2; ++i) {
+    auto r = e.sign(**s, "pod " + std::to_string(i));
+    REQUIRE(r.has_value());
+    CHECK(e.kms_verifies("pod " + std::to_string(i), r->signature));
+  }
+  CHECK(e.stats().at("container").to_number<int>() == 1);
+
+  std::ofstream(token) << "ct-bad\n";
+  auto other = e.make("awskms:///alias/release");
+  REQUIRE(other.has_value());
+  auto r = e.sign(**other, "m");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == plugin::errc::unauthenticated);
+  CHECK_THAT(r.error().message, Catch::Contains("AWS container credentials") && Catch::Contains("HTTP 401"));
+
+  ::setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com/creds", 1);
+  auto remote = e.make("awskms:///alias/release");
+  REQUIRE_FALSE(remote.has_value());
+  CHECK_THAT(remote.error().message, Catch::Contains("only to loopback"));
 }

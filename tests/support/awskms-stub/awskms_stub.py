@@ -21,6 +21,8 @@ no Authorization → MissingAuthenticationTokenException.
 STS: POST / (form body) Action=AssumeRoleWithWebIdentity&RoleArn=...&RoleSessionName=...&
 WebIdentityToken=... (unsigned, as AWS allows) → XML Credentials with temporary ASIA... keys and a
 session token, valid --sts-duration seconds (default 3600). --web-identity-token T accepts only T.
+Container credentials (ECS, EKS Pod Identity): GET /v1/credentials with Authorization equal to
+--container-token → {AccessKeyId, SecretAccessKey, Token, Expiration}.
 
 Credentials: --credentials AKID:SECRET (repeatable, default AKIDSTUB:stub-secret). POST
 /__stub/revoke {"access_key"} makes a key unknown, POST /__stub/deny {"access_key", "key"} denies it
@@ -146,6 +148,7 @@ class State:
             self.creds[ak] = (secret, None, None)
         self.denied = set()
         self.web_token = a.web_identity_token
+        self.container_token = a.container_token
         self.sts_duration = a.sts_duration
         self.faults = Faults(a.fault, counters=("5xx", "throttle"), values=("slow",))
         self.stats = {"sign": {}, "get_public_key": 0, "assume_role": 0, "auth_failures": 0, "requests": 0}
@@ -192,6 +195,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         st = self.server.state
+        if self.path == "/v1/credentials" or self.path.startswith("/v2/credentials"):
+            return self.container_credentials()
         if self.path == "/__stub/stats":
             with st.lock:
                 return self.reply(200, json.dumps(dict(st.stats, fault=st.faults.text)), "application/json")
@@ -428,6 +433,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                (ACCOUNT, role_name, session, session, session_token, secret, exp, ak, uuid.uuid4()))
         self.reply(200, xml, "text/xml")
 
+    def container_credentials(self):
+        # The ECS / EKS Pod Identity credentials endpoint: an Authorization token in, JSON credentials out.
+        st = self.server.state
+        if st.container_token is None or self.headers.get("Authorization") != st.container_token:
+            return self.reply(401, json.dumps({"code": "AccessDeniedException", "message": "invalid token"}),
+                              "application/json")
+        ak = "ASIA" + secrets.token_hex(8).upper()
+        secret, session_token = secrets.token_urlsafe(30), secrets.token_urlsafe(60)
+        expiry = time.time() + st.sts_duration
+        with st.lock:
+            st.creds[ak] = (secret, session_token, expiry)
+            st.stats["container"] = st.stats.get("container", 0) + 1
+        exp = datetime.datetime.fromtimestamp(expiry, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.reply(200, json.dumps({"AccessKeyId": ak, "SecretAccessKey": secret, "Token": session_token,
+                                    "Expiration": exp, "RoleArn": "arn:aws:iam::%s:role/chains" % ACCOUNT}),
+                   "application/json")
+
     def sts_error(self, status, code, message):
         xml = ('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
                '<Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>' %
@@ -483,6 +505,7 @@ def main():
     p.add_argument("--key", action="append", default=[], help="ALIAS[:SPEC] created at start (alias/ALIAS)")
     p.add_argument("--web-identity-token")
     p.add_argument("--sts-duration", type=int, default=3600)
+    p.add_argument("--container-token", help="serve GET /v1/credentials to this Authorization value")
     p.add_argument("--fault", default="")
     p.add_argument("--tls-self-signed", metavar="CERT_OUT")
     a = p.parse_args()
