@@ -66,7 +66,7 @@ parse_outcome parse_kms_ref(std::string_view text) {
     return {kms_ref{provider::gcpkms, m[1], {}, {}, m[2]}, {}};
   }
   if (s.rfind("azurekms://", 0) == 0) {
-    static const std::regex re("^azurekms://([^/]+)/([^/]+)(?:/([^/]+))?$");
+    static const std::regex re("^azurekms://([^/]+)/([^/]+)(?:/([a-z0-9]*))?$");  // sigstore's grammar
     if (!std::regex_match(s, m, re)) return bad(text, "azurekms://VAULT-HOST/KEY[/VERSION]");
     return {kms_ref{provider::azurekms, m[2], m[1], {}, m[3]}, {}};
   }

@@ -3,6 +3,7 @@
 // on the loop, and `chainsd config check` builds it to report them); the key is read by the first
 // sign().
 #include "aws_signer.hpp"
+#include "azure_signer.hpp"
 #include "gcp_signer.hpp"
 #include "kms_ref.hpp"
 #include "token_file.hpp"
@@ -155,6 +156,33 @@ plugin::result<std::unique_ptr<plugin::signer>> make_gcp(plugin::host& h, const 
   return make_gcp_signer(h, std::move(opt));
 }
 
+plugin::result<std::unique_ptr<plugin::signer>> make_azure(plugin::host& h, const kms_ref& ref) {
+  azure_options opt;
+  opt.vault_url = "https://" + ref.endpoint;  // as sigstore
+  opt.key = ref.key;
+  opt.version = ref.version;
+  opt.authority = env("AZURE_AUTHORITY_HOST");
+  if (opt.authority.empty()) opt.authority = "https://login.microsoftonline.com";
+  while (!opt.authority.empty() && opt.authority.back() == '/') opt.authority.pop_back();
+  opt.tenant = env("AZURE_TENANT_ID");
+  opt.client_id = env("AZURE_CLIENT_ID");
+  opt.client_secret = env("AZURE_CLIENT_SECRET");
+  opt.federated_token_file = env("AZURE_FEDERATED_TOKEN_FILE");
+  opt.imds = env("AZURE_POD_IDENTITY_AUTHORITY_HOST");
+  if (opt.imds.empty()) opt.imds = "http://169.254.169.254";
+  while (!opt.imds.empty() && opt.imds.back() == '/') opt.imds.pop_back();
+  if ((!opt.client_secret.empty() || !opt.federated_token_file.empty()) && (opt.tenant.empty() || opt.client_id.empty()))
+    return plugin::fail(plugin::errc::bad_config, "AZURE_CLIENT_SECRET / AZURE_FEDERATED_TOKEN_FILE need AZURE_TENANT_ID "
+                                                  "and AZURE_CLIENT_ID (for signers.kms.kmsref azurekms://…)");
+  const std::string creds = !opt.client_secret.empty()          ? "client secret of " + opt.client_id
+                            : !opt.federated_token_file.empty() ? "workload identity " + opt.federated_token_file
+                                                                : "managed identity " + opt.imds;
+  h.log(plugin::log_level::info, "kms signer ready",
+        {{"provider", "azurekms"}, {"vault", opt.vault_url}, {"key", opt.key},
+         {"version", opt.version.empty() ? "latest" : opt.version}, {"credentials", creds}});
+  return make_azure_signer(h, std::move(opt));
+}
+
 }  // namespace
 }  // namespace signer_kms
 
@@ -171,11 +199,9 @@ chainsd::plugin::result<std::unique_ptr<chainsd::plugin::signer>> make_kms_signe
     case signer_kms::provider::hashivault: return signer_kms::make_vault(h, cfg, *parsed.ref);
     case signer_kms::provider::awskms: return signer_kms::make_aws(h, *parsed.ref);
     case signer_kms::provider::gcpkms: return signer_kms::make_gcp(h, *parsed.ref);
-    default: break;
+    case signer_kms::provider::azurekms: return signer_kms::make_azure(h, *parsed.ref);
   }
-  return plugin::fail(plugin::errc::bad_config, std::string("signers.kms.kmsref: the ") +
-                                                    signer_kms::to_string(parsed.ref->kind) +
-                                                    " provider is not supported yet (supported: hashivault, awskms, gcpkms)");
+  return plugin::fail(plugin::errc::bad_config, "signers.kms.kmsref: unknown provider");
 }
 
 CHAINSD_SIGNER_PLUGIN("kms", "0.1.0", make_kms_signer)

@@ -4,7 +4,8 @@ public key Vault returns; a flipped byte fails; a Vault that returns a bad signa
 token, fails the run with the reason (one sign call, no retry storm); the token file is rotated
 without a restart; `chainsd config check` names a bad signers.kms.kmsref. The same for AWS KMS
 (tests/support/awskms-stub over HTTPS, SigV4 checked): signed and verified, a denied key fails;
-and Google Cloud KMS (tests/support/gcpkms-stub, a metadata-server token): signed and verified."""
+Google Cloud KMS (tests/support/gcpkms-stub, a metadata-server token) and Azure Key Vault
+(tests/support/azurekv-stub over HTTPS, a managed-identity token): signed and verified."""
 import base64
 import json
 import os
@@ -24,6 +25,7 @@ import ktsutil
 VAULT_STUB = os.path.join(SOURCE_ROOT, "tests", "support", "vault-stub", "vault_stub.py")
 AWSKMS_STUB = os.path.join(SOURCE_ROOT, "tests", "support", "awskms-stub", "awskms_stub.py")
 GCPKMS_STUB = os.path.join(SOURCE_ROOT, "tests", "support", "gcpkms-stub", "gcpkms_stub.py")
+AZUREKV_STUB = os.path.join(SOURCE_ROOT, "tests", "support", "azurekv-stub", "azurekv_stub.py")
 sys.path.insert(0, os.path.dirname(AWSKMS_STUB))
 import awskms_stub  # noqa: E402  (its client_headers signs the test's own calls)
 KMS_SO = os.environ.get("SIGNER_KMS_SO") or os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(CHAINSD))),
@@ -342,6 +344,52 @@ def test_gcp_kms_signs_with_a_metadata_server_token_verified_with_its_public_key
             st = kms.stats()
             check(st["sign"].get(GCP_KEY + "/cryptoKeyVersions/1") == 2 and st["public_key"] == 2 and st["list"] == 1,
                   "two asymmetricSign calls; the version listed and its key read once by chainsd: %s" % st)
+    work.remove()
+
+
+def test_azure_key_vault_signs_with_a_managed_identity_verified_with_its_key():
+    work = Workdir(key=None)
+    cert = os.path.join(work.path, "kv-cert.pem")
+    with StubProcess(AZUREKV_STUB, "--key", "release", "--tls-self-signed", cert) as kv:
+        base = "https://127.0.0.1:" + kv.port
+        ctx = ssl.create_default_context(cafile=cert)
+        with environ(SSL_CERT_FILE=cert, AZURE_POD_IDENTITY_AUTHORITY_HOST=base):
+            server = ktsutil.Server(TESTSERVER, "--bookmark-interval", "200ms", "--lenient-status")
+            chains_config(server, {"artifacts.oci.storage": "tekton", "artifacts.taskrun.signer": "kms",
+                                   "artifacts.oci.signer": "kms",
+                                   "signers.kms.kmsref": "azurekms://127.0.0.1:%s/release" % kv.port})
+            with server, Chainsd(server, work):
+                create(server, taskrun("azure-build", image_digest="a" * 64))
+                tr = wait_signed(server, "taskruns", "default", "azure-build")
+                ann = annotations(tr)
+                md = urllib.request.Request(base + "/metadata/identity/oauth2/token?api-version=2018-02-01&resource="
+                                            "https%3A%2F%2Fvault.azure.net", headers={"Metadata": "true"})
+                token = json.loads(urllib.request.urlopen(md, timeout=10, context=ctx).read())["access_token"]
+                req = urllib.request.Request(base + "/keys/release?api-version=7.4",
+                                             headers={"Authorization": "Bearer " + token})
+                jwk = json.loads(urllib.request.urlopen(req, timeout=10, context=ctx).read())["key"]
+                # The JWK as SubjectPublicKeyInfo PEM, through openssl: the fixed P-256 prefix + 04||x||y.
+                pad = lambda v: base64.urlsafe_b64decode(v + "=" * (-len(v) % 4))  # noqa: E731
+                der = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200") + b"\x04" + \
+                    pad(jwk["x"]) + pad(jwk["y"])
+                pem = subprocess.run(["openssl", "pkey", "-pubin", "-inform", "DER", "-pubout"], input=der,
+                                     check=True, capture_output=True).stdout.decode()
+                with open(os.path.join(work.path, "pub.pem"), "w") as f:
+                    f.write(pem)
+                env, payload, pae = dsse_parts(ann["chains.tekton.dev/signature-taskrun-" + tr["metadata"]["uid"]])
+                sig = base64.b64decode(env["signatures"][0]["sig"])
+                check(verify_openssl(work, sig, pae), "openssl verifies the DSSE signature with the vault's JWK")
+                flipped = bytearray(pae)
+                flipped[20] ^= 1
+                check(not verify_openssl(work, sig, bytes(flipped)), "a flipped payload byte fails")
+                check(env["signatures"][0]["keyid"] == ssh_fingerprint(work, pem), "key id: the SSH fingerprint")
+                img_sig = base64.b64decode(ann["chains.tekton.dev/signature-" + "a" * 12])
+                img_payload = base64.b64decode(ann["chains.tekton.dev/payload-" + "a" * 12])
+                check(verify_openssl(work, img_sig, img_payload), "the image's signature verifies too")
+                with urllib.request.urlopen(base + "/__stub/stats", timeout=10, context=ctx) as r:
+                    st = json.loads(r.read())
+                check(st["sign"].get("release") == 2 and st["get_key"] == 2,
+                      "two sign calls; the key read once by chainsd (and once here): %s" % st)
     work.remove()
 
 
