@@ -40,7 +40,6 @@ import datetime
 import hashlib
 import hmac
 import http.server
-import ipaddress
 import json
 import os
 import re
@@ -51,14 +50,14 @@ import time
 import urllib.parse
 import uuid
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
-from cryptography.x509.oid import NameOID
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from stubkit import Faults, serve  # noqa: E402
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")]
+from stubkit import Faults, self_signed_cert, serve  # noqa: E402
+import sigv4  # noqa: E402
+from sigv4 import client_headers  # noqa: E402,F401  (re-exported for test harnesses)
 
 ACCOUNT = "111122223333"
 ALGORITHMS = {"ECC_NIST_P256": ["ECDSA_SHA_256"], "ECC_NIST_P384": ["ECDSA_SHA_384"],
@@ -98,43 +97,6 @@ class Key:
     def public_der(self):
         return self.priv.public_key().public_bytes(serialization.Encoding.DER,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def sha256_hex(b):
-    return hashlib.sha256(b).hexdigest()
-
-
-def hmac256(key, msg):
-    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
-
-
-def uri_encode(s, keep_slash):
-    return urllib.parse.quote(s, safe="-_.~" + ("/" if keep_slash else ""))
-
-
-def canonical_query(query):
-    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-    return "&".join("%s=%s" % (uri_encode(k, False), uri_encode(v, False)) for k, v in sorted(pairs))
-
-
-def client_headers(host, body, target, access_key, secret, region, now=None):
-    """The headers of a SigV4-signed KMS call, for test harnesses that call the stand-in directly."""
-    when = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    headers = {"content-type": "application/x-amz-json-1.1", "host": host, "x-amz-date": when,
-               "x-amz-target": "TrentService." + target}
-    names = ";".join(sorted(headers))
-    canonical = "\n".join(["POST", "/", "", "".join("%s:%s\n" % (k, headers[k]) for k in sorted(headers)), names,
-                           sha256_hex(body)])
-    scope = "%s/%s/kms/aws4_request" % (when[:8], region)
-    k = hmac256(("AWS4" + secret).encode(), when[:8])
-    for p in (region, "kms", "aws4_request"):
-        k = hmac256(k, p)
-    sig = hmac.new(k, "\n".join(["AWS4-HMAC-SHA256", when, scope, sha256_hex(canonical.encode())]).encode(),
-                   hashlib.sha256).hexdigest()
-    headers["authorization"] = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
-        access_key, scope, names, sig)
-    del headers["host"]
-    return headers
 
 
 class State:
@@ -283,19 +245,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         secret, session, _ = cred
         if session is not None and self.headers.get("X-Amz-Security-Token") != session:
             raise KmsError("UnrecognizedClientException", "The security token included in the request is invalid.")
-        canonical_headers = ""
-        for name in names:
-            values = self.headers.get_all(name) or []
-            canonical_headers += "%s:%s\n" % (name, ",".join(re.sub(r"\s+", " ", v.strip()) for v in values))
         path, _, query = self.path.partition("?")
-        canonical = "\n".join(["POST", uri_encode(urllib.parse.unquote(path) or "/", True), canonical_query(query),
-                               canonical_headers, signed_headers, sha256_hex(body)])
-        scope = "/".join(parts[1:])
-        to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, sha256_hex(canonical.encode())])
-        k = hmac256(("AWS4" + secret).encode(), date)
-        for p in (region, service, terminal):
-            k = hmac256(k, p)
-        expected = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+        expected = sigv4.expected_signature("POST", path, query, self.headers.get_all, names, body, secret, amz_date,
+                                            parts[1:])
         if not hmac.compare_digest(expected, signature):
             raise KmsError("InvalidSignatureException", BAD_SIG)
         self.access_key = access_key
@@ -476,26 +428,6 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
 
-def self_signed(cert_out):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "awskms-stub")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    with open(cert_out, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    key_out = cert_out + ".key"
-    with open(key_out, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    return cert_out, key_out
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=4566)
@@ -518,7 +450,7 @@ def main():
         server.state.aliases["alias/" + alias] = key.id
     cert = key_file = None
     if a.tls_self_signed:
-        cert, key_file = self_signed(a.tls_self_signed)
+        cert, key_file = self_signed_cert(a.tls_self_signed, "awskms-stub")
     serve(server, cert, key_file)
 
 

@@ -24,7 +24,6 @@ import base64
 import datetime
 import hashlib
 import http.server
-import ipaddress
 import json
 import os
 import re
@@ -34,14 +33,12 @@ import threading
 import time
 import urllib.parse
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
-from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from stubkit import Faults, serve  # noqa: E402
+from stubkit import Faults, self_signed_cert, serve  # noqa: E402
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 ALGS = {"ES256": ("EC", "P-256", hashes.SHA256), "ES384": ("EC", "P-384", hashes.SHA384),
@@ -288,25 +285,6 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
 
-def self_signed(cert_out):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "azurekv-stub")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    with open(cert_out, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(cert_out + ".key", "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    return cert_out, cert_out + ".key"
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=0)
@@ -322,7 +300,7 @@ def main():
     for k in a.key:
         name, _, kty = k.partition(":")
         server.state.keys[name] = [Version(kty or "EC", "P-256" if (kty or "EC") == "EC" else None)]
-    cert, key = self_signed(a.tls_self_signed)
+    cert, key = self_signed_cert(a.tls_self_signed, "azurekv-stub")
     serve(server, cert, key)
 
 
