@@ -187,6 +187,7 @@ def api_requests(stats):
 
 
 PLUGINS = {"x509": "plugins/signer-x509/signer-x509.so", "tekton": "plugins/storage-tekton/storage-tekton.so",
+           "kms": "plugins/signer-kms/signer-kms.so",
            "kafka": "plugins/storage-kafka/storage-kafka.so", "oci": "plugins/storage-oci/storage-oci.so"}
 
 
@@ -429,6 +430,31 @@ def scenario_d(build, n, runs_file):
     return signing_run(build, n, runs_file, cfg, 1, plugins=("x509", "tekton", "kafka"), helpers=[mock])
 
 
+KMS_LATENCY_MS = 5
+
+
+def scenario_k(build, n, runs_file):
+    """A1 signed through the kms signer (Vault transit, tests/support/vault-stub) whose every sign
+    answer waits KMS_LATENCY_MS: concurrency must hide the latency (runs/s against 1/latency)."""
+    vault = lambda work: Helper("vault-stub", ["/usr/bin/python3", os.path.join(
+        ROOT, "tests/support/vault-stub/vault_stub.py"), "--port", "0", "--root-token", "bench", "--key", "release",
+        "--fault", "slow:%d" % KMS_LATENCY_MS], r"listening on (\d+)")
+
+    def cfg(hs):
+        return dict(BASE, **{"artifacts.oci.storage": "", "artifacts.taskrun.signer": "kms",
+                             "signers.kms.kmsref": "hashivault://release",
+                             "signers.kms.auth.address": "http://127.0.0.1:" + hs[0].value,
+                             "signers.kms.auth.token": "bench"})
+
+    def sign_calls(addr, hs):
+        stats = json.loads(http_get("http://127.0.0.1:%s/__stub/stats" % hs[0].value)[1])
+        return {"kms_sign_calls": sum((stats.get("sign") or {}).values()), "kms_latency_ms": KMS_LATENCY_MS,
+                "one_at_a_time_runs_per_s": round(1000.0 / KMS_LATENCY_MS, 1)}
+
+    return signing_run(build, n, runs_file, cfg, 1, plugins=("kms", "tekton"), helpers=[vault], key=False,
+                       after=sign_calls)
+
+
 def scenario_e(build, n, runs_file):
     # fulcio-stub trusts kube-testserver's token issuer, whose discovery document it reads at start:
     # it starts after the server, on a port chosen before the config is written.
@@ -586,7 +612,7 @@ def kafka_backend(build, messages):
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-ALL = "A1,A2,B,C,C2,D,E,F,registry-alone,kafka-backend,tlog-v2-load,scale"
+ALL = "A1,A2,B,C,C2,D,E,K,F,registry-alone,kafka-backend,tlog-v2-load,scale"
 TARGETS = [("A1_taskrun_only", 5000), ("C_transparency_rekor", 2000), ("D_kafka_storage", 2000),
            ("E_keyless_fulcio", 2000), ("F_oci_storage", 2000)]
 
@@ -617,7 +643,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="chainsd-bench-data-")
     try:
         runs = os.path.join(tmp, "runs.jsonl")
-        if only & {"A1", "A2", "B", "C", "C2", "D", "E", "HA1", "HA2", "HA3"}:
+        if only & {"A1", "A2", "B", "C", "C2", "D", "E", "K", "HA1", "HA2", "HA3"}:
             make_runs(max(a.runs, int(a.rate * a.seconds) if "B" in only else 0), runs)
         if "A1" in only:
             results["A1_taskrun_only"] = scenario_a(a.build, a.runs, runs, oci=False)
@@ -638,6 +664,8 @@ def main():
             results["D_kafka_storage"] = scenario_d(a.build, a.runs, runs)
         if "E" in only:
             results["E_keyless_fulcio"] = scenario_e(a.build, a.runs, runs)
+        if "K" in only:
+            results["K_kms_vault"] = scenario_k(a.build, a.runs, runs)
         if "F" in only:
             def local_runs(registry):
                 p = os.path.join(tmp, "runs-oci.jsonl")
