@@ -133,6 +133,16 @@ std::string json_string_at(const std::string& json, std::string_view pointer) {
   return std::string(v);
 }
 
+// A run signed keyless carries its Fulcio certificate in cert-<key>; identity checks are not here yet.
+std::string keyless_hint(const run_doc& run, const std::string& short_key) {
+  const std::string name = std::string(ann_prefix) + "cert-" + short_key;
+  auto it = run.annotations.find(name);
+  if (it == run.annotations.end() || it->second.empty()) return {};
+  return "\n  hint: " + name + " holds a certificate (a keyless signature): `chainsd verify` does not check "
+         "certificate identities yet; --key CERT.pem with that certificate checks the signature alone, cosign "
+         "--certificate-identity the rest";
+}
+
 // Verifies one signature-<key> annotation; the line printed names the run, the artifact and KEY.
 signature_check check_signature(const run_doc& run, const std::string& short_key, const std::string& key_pem,
                                 const std::string& key_name, totals& t) {
@@ -176,7 +186,7 @@ signature_check check_signature(const run_doc& run, const std::string& short_key
     }
     ok(t, run.label + " " + c.what + " verified with " + key_name);
   } catch (const std::exception& e) {  // bad base64, bad key (verify_error), no match
-    failed(t, run.label + " " + c.what + ": " + e.what());
+    failed(t, run.label + " " + c.what + ": " + e.what() + keyless_hint(run, short_key));
   }
   return c;
 }

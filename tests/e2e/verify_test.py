@@ -108,6 +108,19 @@ def test_signed_run_verifies_and_tampering_fails():
         check(rc == 1 and out.count("FAILED: ") == 2 and "does not verify with " + wrong in out,
               "a wrong key fails both, naming the key: " + out)
 
+        # A certificate as --key (a keyless run's cert-<key>); a failure on a run with a certificate says so.
+        cert = os.path.join(work.path, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-new", "-key", os.path.join(work.secrets, "x509.pem"), "-subj",
+                        "/CN=verify-test", "-days", "1", "-out", cert], check=True, capture_output=True)
+        rc, out, _ = verify("--key", cert, path)
+        check(rc == 0 and out.count("ok: ") == 2, "a certificate of the signing key verifies as --key: " + out)
+        with_cert = json.loads(open(path).read())
+        with_cert["metadata"]["annotations"]["chains.tekton.dev/cert-taskrun-" + uid] = \
+            base64.b64encode(open(cert, "rb").read()).decode()
+        rc, out, _ = verify("--key", wrong, save(server, work, "with-cert", with_cert))
+        check(rc == 1 and "hint: chains.tekton.dev/cert-taskrun-" + uid + " holds a certificate" in out,
+              "a failed keyless-looking run hints at its certificate: " + out)
+
         # An unsigned run: nothing to verify.
         plain = json.loads(open(path).read())
         plain["metadata"]["annotations"] = {}
@@ -118,6 +131,28 @@ def test_signed_run_verifies_and_tampering_fails():
         check(rc == 2 and "--key" in err, "no --key is bad usage (2)")
         rc, _, err = verify("--key", os.path.join(work.path, "missing.pub"), path)
         check(rc == 1 and "missing.pub" in err, "an unreadable key file exits 1 naming it")
+    work.remove()
+
+
+def test_pipelinerun_attestation_verifies():
+    server, work = signed_runs({"artifacts.pipelinerun.format": "slsa/v2alpha4"})
+    pub = os.path.join(work.path, "pub.pem")
+    spec = {"tasks": [{"name": "build", "taskSpec": {"steps": [{"name": "s", "image": "busybox"}]}}]}
+    pr = {"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": "p-1", "namespace": "default"},
+          "spec": {"pipelineSpec": spec},
+          "status": {"startTime": "2026-11-26T06:00:00Z", "completionTime": "2026-11-26T06:02:00Z",
+                     "conditions": [{"type": "Succeeded", "status": "True", "reason": "Succeeded"}],
+                     "pipelineSpec": spec,
+                     "childReferences": [{"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "p-1-build",
+                                          "pipelineTaskName": "build"}]}}
+    with server, Chainsd(server, work):
+        create(server, taskrun("p-1-build", labels={"tekton.dev/pipelineRun": "p-1", "tekton.dev/pipelineTask": "build"}))
+        create(server, pr)
+        wait_signed(server, "pipelineruns", "default", "p-1")
+        text = kubectl(server, "get", "pipelinerun", "p-1", "-o", "json").stdout
+        r = subprocess.run([CHAINSD, "verify", "--key", pub, "-"], input=text, capture_output=True, text=True)
+        check(r.returncode == 0 and "ok: pipelinerun default/p-1 attestation (in-toto, https://slsa.dev/provenance/v1) "
+              "verified with " + pub in r.stdout, "the PipelineRun's slsa/v2alpha4 attestation verifies: " + r.stdout)
     work.remove()
 
 
