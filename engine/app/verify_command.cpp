@@ -5,11 +5,14 @@
 // chains.tekton.dev/payload-<key> (simplesigning). With --rekor (or --rekor-url / --rekor-key and a
 // chains.tekton.dev/transparency annotation) the Rekor v1 entry that annotation names is fetched,
 // its SET, inclusion proof and checkpoint checked with the log's key, and its body must record one
-// of the run's verified signatures. One `ok:` line per check; a `FAILED:` line names what failed.
+// of the run's verified signatures. Keyless (--certificate-identity, --certificate-oidc-issuer,
+// --ca-roots instead of --key): each signature's cert-<key> is checked (verify_certificate.hpp)
+// and verifies it. One `ok:` line per check; a `FAILED:` line names what failed.
 // Exit codes: 0 everything verified, 1 a check failed or there was nothing to verify, 2 bad usage.
 #include "app/commands.hpp"
 #include "app/flags.hpp"
 #include "app/input_documents.hpp"
+#include "app/verify_certificate.hpp"
 #include "net/http_client.hpp"
 #include "runtime/log.hpp"
 #include "signing/dsse.hpp"
@@ -30,13 +33,17 @@ namespace {
 
 constexpr const char* usage_text =
     "usage: chainsd verify --key KEY [--rekor] [--rekor-url URL] [--rekor-key PEM] RUN_FILE|-\n"
+    "       chainsd verify --certificate-identity ID --certificate-oidc-issuer URL --ca-roots PEM [--rekor...] RUN_FILE|-\n"
     "  Verifies the chains.tekton.dev/signature-* annotations of each TaskRun or PipelineRun in\n"
     "  RUN_FILE (`kubectl get taskrun NAME -o json`, or a List) with KEY (a PEM public key such as\n"
     "  cosign.pub): in-toto attestations (DSSE over PAE) and simplesigning image signatures.\n"
     "  --rekor also checks the Rekor v1 entry chains.tekton.dev/transparency names: SET, inclusion\n"
     "  proof and checkpoint with the log's key (--rekor-key, else GET /api/v1/log/publicKey) and\n"
     "  that its body records a signature of the run. --rekor-url or --rekor-key imply --rekor for\n"
-    "  runs that have the annotation. Exit 0: all verified; 1: a check failed or nothing to verify;\n"
+    "  runs that have the annotation. Keyless: each signature's certificate (cert-<key>, chain-<key>)\n"
+    "  must chain to --ca-roots and name the identity (email or URI SAN) and issuer; with --rekor the\n"
+    "  entry must be integrated while the certificate was valid.\n"
+    "  Exit 0: all verified; 1: a check failed or nothing to verify;\n"
     "  2: bad usage.\n"
     "flags:\n";
 
@@ -52,7 +59,15 @@ struct signature_check {
   std::string envelope;   // dsse: the envelope JSON as stored
   std::string payload;    // simplesigning: the payload; dsse: the envelope's payload
   std::string signature;  // simplesigning: raw signature bytes
+  std::string verifier_pem;  // the key, or the keyless signature's certificate
+  std::optional<certificate_facts> cert;  // keyless: the certificate's validity
   bool verified = false;
+};
+
+// What signatures must verify with: --key, or (keyless) each signature's certificate as policed.
+struct verifier {
+  std::string key_pem, key_name;
+  std::optional<keyless_policy> keyless;
 };
 
 struct run_doc {
@@ -133,26 +148,42 @@ std::string json_string_at(const std::string& json, std::string_view pointer) {
   return std::string(v);
 }
 
-// A run signed keyless carries its Fulcio certificate in cert-<key>; identity checks are not here yet.
+// A run signed keyless carries its Fulcio certificate in cert-<key>.
 std::string keyless_hint(const run_doc& run, const std::string& short_key) {
   const std::string name = std::string(ann_prefix) + "cert-" + short_key;
   auto it = run.annotations.find(name);
   if (it == run.annotations.end() || it->second.empty()) return {};
-  return "\n  hint: " + name + " holds a certificate (a keyless signature): `chainsd verify` does not check "
-         "certificate identities yet; --key CERT.pem with that certificate checks the signature alone, cosign "
-         "--certificate-identity the rest";
+  return "\n  hint: " + name + " holds a certificate (a keyless signature): verify it with --certificate-identity, "
+         "--certificate-oidc-issuer and --ca-roots instead of --key";
 }
 
 // Verifies one signature-<key> annotation; the line printed names the run, the artifact and KEY.
-signature_check check_signature(const run_doc& run, const std::string& short_key, const std::string& key_pem,
-                                const std::string& key_name, totals& t) {
+signature_check check_signature(const run_doc& run, const std::string& short_key, const verifier& v, totals& t) {
   signature_check c;
   c.short_key = short_key;
   const bool of_run = short_key.rfind(run.kind_lower + "-", 0) == 0;
   const std::string sig_name = std::string(ann_prefix) + "signature-" + short_key;
   const std::string payload_name = std::string(ann_prefix) + "payload-" + short_key;
   c.what = std::string(of_run ? "attestation" : "image signature") + " (" + sig_name + ")";
+  std::string key_pem = v.key_pem, key_name = v.key_name;
   try {
+    if (v.keyless) {
+      const std::string cert_name = std::string(ann_prefix) + "cert-" + short_key;
+      const std::string chain_name = std::string(ann_prefix) + "chain-" + short_key;
+      auto cit = run.annotations.find(cert_name);
+      key_pem = cit == run.annotations.end() ? "" : decode_b64(cit->second, cert_name);
+      if (key_pem.empty()) throw std::runtime_error("no certificate in " + cert_name + " (signed with a key: use --key)");
+      auto chit = run.annotations.find(chain_name);
+      const std::string chain = chit == run.annotations.end() ? "" : decode_b64(chit->second, chain_name);
+      try {
+        c.cert = check_certificate(key_pem, chain, *v.keyless);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(cert_name + ": " + e.what());
+      }
+      key_name = "the certificate of " + v.keyless->identity + " (" + v.keyless->issuer + ", chained to " +
+                 v.keyless->roots_name + ")";
+    }
+    c.verifier_pem = key_pem;
     const std::string sig = decode_b64(run.annotations.at(sig_name), sig_name);
     auto pit = run.annotations.find(payload_name);
     std::optional<std::string> stored_payload;
@@ -186,7 +217,7 @@ signature_check check_signature(const run_doc& run, const std::string& short_key
     }
     ok(t, run.label + " " + c.what + " verified with " + key_name);
   } catch (const std::exception& e) {  // bad base64, bad key (verify_error), no match
-    failed(t, run.label + " " + c.what + ": " + e.what() + keyless_hint(run, short_key));
+    failed(t, run.label + " " + c.what + ": " + e.what() + (v.keyless ? "" : keyless_hint(run, short_key)));
   }
   return c;
 }
@@ -198,15 +229,15 @@ struct rekor_options {
 };
 
 // The entry's body must record one of the run's verified signatures (as dsse or hashedrekord).
-std::string matching_signature(const tlog::log_entry& e, const std::vector<signature_check>& checks,
-                               const std::string& key_pem) {
+const signature_check& matching_signature(const tlog::log_entry& e, const std::vector<signature_check>& checks) {
   std::string why;
   for (const auto& c : checks) {
     if (!c.verified) continue;
-    auto p = c.dsse ? tlog::dsse_proposal(c.envelope, key_pem) : tlog::hashedrekord_proposal(c.payload, c.signature, key_pem);
+    auto p = c.dsse ? tlog::dsse_proposal(c.envelope, c.verifier_pem)
+                    : tlog::hashedrekord_proposal(c.payload, c.signature, c.verifier_pem);
     try {
       tlog::verify_body_matches(e, p);
-      return c.what;
+      return c;
     } catch (const tlog::verify_error& ex) {
       why += std::string(why.empty() ? "" : "; ") + ex.what();
     }
@@ -226,8 +257,7 @@ boost::asio::awaitable<rekor_outcome> fetch_entry(tlog::client& log, std::int64_
   co_return out;
 }
 
-void check_rekor(const run_doc& run, const std::vector<signature_check>& checks, const rekor_options& o,
-                 const std::string& key_pem, totals& t) {
+void check_rekor(const run_doc& run, const std::vector<signature_check>& checks, const rekor_options& o, totals& t) {
   auto it = run.annotations.find(std::string(transparency_key));
   if (it == run.annotations.end()) {
     if (o.asked) failed(t, run.label + ": --rekor: no " + std::string(transparency_key) + " annotation (not logged)");
@@ -267,21 +297,27 @@ void check_rekor(const run_doc& run, const std::vector<signature_check>& checks,
     if (error) std::rethrow_exception(error);
     if (res->entry.log_index != index)
       throw tlog::verify_error("the log answered entry " + std::to_string(res->entry.log_index));
-    const std::string matched = matching_signature(res->entry, checks, key_pem);
+    const signature_check& matched = matching_signature(res->entry, checks);
+    // A keyless signature counts only if the log saw it while its certificate was valid.
+    if (matched.cert && (res->entry.integrated_time < matched.cert->not_before ||
+                         res->entry.integrated_time > matched.cert->not_after))
+      throw tlog::verify_error("integrated at " + std::to_string(res->entry.integrated_time) +
+                               ", outside the certificate's validity [" + std::to_string(matched.cert->not_before) + ", " +
+                               std::to_string(matched.cert->not_after) + "]");
     const std::string key = o.key_pem.empty() ? "the key from " + res->key_origin : o.key_name;
-    ok(t, run.label + " " + what + " (" + res->entry.uuid + ") records the " + matched +
+    ok(t, run.label + " " + what + " (" + res->entry.uuid + ") records the " + matched.what +
+              (matched.cert ? " within its certificate's validity" : "") +
               "; SET, inclusion proof and checkpoint verified with " + key);
   } catch (const std::exception& e) {  // tlog_error, verify_error
     failed(t, run.label + " " + what + ": " + e.what());
   }
 }
 
-void verify_run(const run_doc& run, const std::string& key_pem, const std::string& key_name, const rekor_options& o,
-                totals& t) {
+void verify_run(const run_doc& run, const verifier& v, const rekor_options& o, totals& t) {
   const std::string sig_prefix = std::string(ann_prefix) + "signature-";
   std::vector<signature_check> checks;
-  for (const auto& [k, v] : run.annotations)
-    if (k.rfind(sig_prefix, 0) == 0) checks.push_back(check_signature(run, k.substr(sig_prefix.size()), key_pem, key_name, t));
+  for (const auto& [k, value] : run.annotations)
+    if (k.rfind(sig_prefix, 0) == 0) checks.push_back(check_signature(run, k.substr(sig_prefix.size()), v, t));
   if (checks.empty()) {
     auto signed_it = run.annotations.find("chains.tekton.dev/signed");
     failed(t, run.label + ": nothing to verify: no " + sig_prefix + "* annotations (" +
@@ -291,7 +327,7 @@ void verify_run(const run_doc& run, const std::string& key_pem, const std::strin
                   ")");
     return;
   }
-  if (o.asked || !o.url.empty() || !o.key_pem.empty()) check_rekor(run, checks, o, key_pem, t);
+  if (o.asked || !o.url.empty() || !o.key_pem.empty()) check_rekor(run, checks, o, t);
 }
 
 std::string read_key(const std::string& path, const char* flag) {
@@ -317,6 +353,9 @@ int run_verify(const args& a) {
            {"rekor", "also check the Rekor entry chains.tekton.dev/transparency names", "", true},
            {"rekor-url", "the Rekor v1 log to read (default: the one the annotation names)", ""},
            {"rekor-key", "the log's PEM public key (default: GET <log>/api/v1/log/publicKey)", ""},
+           {"certificate-identity", "keyless: the email or URI the signing certificate must name", ""},
+           {"certificate-oidc-issuer", "keyless: the OIDC issuer the signing certificate must name", ""},
+           {"ca-roots", "keyless: PEM file of the trusted Fulcio root (and intermediates)", ""},
            {"help", "show this help", "", true}});
   try {
     f.parse(a);
@@ -328,8 +367,18 @@ int run_verify(const args& a) {
     std::printf("%s%s", usage_text, f.usage().c_str());
     return 0;
   }
-  if (!f.was_set("key") || f.get("key").empty()) {
-    std::fprintf(stderr, "%s--key KEY is required (a PEM public key, e.g. cosign.pub)\n%s", prefix.data(), usage_text);
+  const bool keyless = f.was_set("certificate-identity");
+  if (keyless == (f.was_set("key") && !f.get("key").empty())) {
+    std::fprintf(stderr, "%s%s\n%s", prefix.data(),
+                 keyless ? "--key and --certificate-identity exclude each other"
+                         : "--key KEY is required (a PEM public key, e.g. cosign.pub), or --certificate-identity",
+                 usage_text);
+    return 2;
+  }
+  if (keyless && (f.get("certificate-identity").empty() || f.get("certificate-oidc-issuer").empty() ||
+                  f.get("ca-roots").empty())) {
+    std::fprintf(stderr, "%skeyless verification needs --certificate-identity, --certificate-oidc-issuer and "
+                         "--ca-roots (the Fulcio root PEM)\n%s", prefix.data(), usage_text);
     return 2;
   }
   if (f.positional().size() != 1) {
@@ -340,8 +389,19 @@ int run_verify(const args& a) {
   const std::string file = f.positional()[0];
   const std::string source = file == "-" ? "<stdin>" : file;
   try {
-    const std::string key_name = f.get("key");
-    const std::string key_pem = read_key(key_name, "--key");
+    verifier v;
+    if (keyless) {
+      keyless_policy p{f.get("certificate-identity"), f.get("certificate-oidc-issuer"), "", f.get("ca-roots")};
+      try {
+        p.roots_pem = read_input(p.roots_name);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("--ca-roots: ") + e.what());
+      }
+      v.keyless = std::move(p);
+    } else {
+      v.key_name = f.get("key");
+      v.key_pem = read_key(v.key_name, "--key");
+    }
     rekor_options o;
     o.asked = f.get_bool("rekor");
     o.url = f.get("rekor-url");
@@ -360,7 +420,7 @@ int run_verify(const args& a) {
         continue;
       }
       ++runs;
-      verify_run(read_run(d, source), key_pem, key_name, o, t);
+      verify_run(read_run(d, source), v, o, t);
     }
     if (runs == 0 && t.failed == 0) failed(t, source + ": holds no runs (an empty List)");
     std::printf("%s: %d verified, %d failed\n", source.c_str(), t.ok, t.failed);

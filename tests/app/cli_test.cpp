@@ -52,7 +52,8 @@ TEST_CASE("usage errors exit 2 with the problem on stderr") {
   for (auto args : {"bogus", "run --bogus", "run extra-arg", "--no-such-flag", "plugins --bogus", "plugins extra",
                     "payload --bogus", "payload", "config", "config check", "config check --bogus f", "version extra",
                     "run --max-in-flight", "verify", "verify --bogus", "verify run.json", "verify --key",
-                    "verify --key k.pub", "verify --key k.pub a.json b.json"}) {
+                    "verify --key k.pub", "verify --key k.pub a.json b.json", "verify --certificate-identity me run.json",
+                    "verify --key k.pub --certificate-identity me --certificate-oidc-issuer i --ca-roots r run.json"}) {
     INFO(args);
     auto o = run_chainsd(args);
     CHECK(o.code == 2);

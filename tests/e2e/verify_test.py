@@ -2,17 +2,22 @@
 -o json`: the attestation and the image signature verify with the signer's public key; a flipped
 byte in either, a wrong key, or an unsigned run exit 1 naming what failed; with
 tests/support/rekor-stub the Rekor entry's SET, inclusion proof and body check pass with the log's
-key (given or fetched) and fail with a wrong log key or another run's entry."""
+key (given or fetched) and fail with a wrong log key or another run's entry; a keyless run
+(tests/support/fulcio-stub) verifies with --certificate-identity/--certificate-oidc-issuer/--ca-roots
+and fails with another identity, issuer or root."""
 import base64
 import json
 import os
 import subprocess
 
-from e2elib import (CHAINSD, Chainsd, StubProcess, Workdir, chains_config, check, create, kubectl, run_tests, taskrun,
-                    wait_signed, SOURCE_ROOT, TESTSERVER)
+from e2elib import (CHAINSD, Chainsd, StubProcess, Workdir, chains_config, check, create, keyless_identity, kubectl,
+                    run_tests, taskrun, wait_signed, SOURCE_ROOT, TESTSERVER)
 import ktsutil
 
 STUB = os.environ.get("REKOR_STUB", os.path.join(SOURCE_ROOT, "tests/support/rekor-stub/rekor_stub.py"))
+FULCIO_STUB = os.environ.get("FULCIO_STUB", os.path.join(SOURCE_ROOT, "tests/support/fulcio-stub/fulcio_stub.py"))
+SAN = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
+ISSUER = "https://kubernetes.default.svc"  # the iss of kube-testserver's service-account tokens
 BASE_CONFIG = {"artifacts.oci.storage": "tekton"}
 DIGEST = "b" * 64
 
@@ -211,6 +216,54 @@ def test_rekor_entry_checked():
             rc, out, _ = verify("--key", pub, "--rekor", save(server, work, "unlogged", unlogged))
             check(rc == 1 and "no chains.tekton.dev/transparency annotation" in out, "--rekor needs the annotation")
             check(tr["metadata"]["uid"] != other["metadata"]["uid"], "two runs")
+    work.remove()
+
+
+def test_keyless_run_verifies_with_identity_and_issuer():
+    """Signed keyless (fulcio-stub certificate for the controller's service account, rekor-stub entry):
+    the certificate chains to Fulcio's root and names the identity and issuer; --rekor checks the
+    entry was integrated while the certificate was valid."""
+    server = ktsutil.Server(TESTSERVER, "--bookmark-interval", "200ms", "--lenient-status")
+    work = Workdir(key=None)
+    root = os.path.join(work.path, "root.pem")
+    os.environ["CHAINSD_SERVICEACCOUNT_DIR"] = keyless_identity(server, work)
+    try:
+        with server, StubProcess(FULCIO_STUB, "--trust", server.url, "--ca-out", root) as fulcio, \
+                StubProcess(STUB) as log:
+            chains_config(server, dict(BASE_CONFIG, **{"signers.x509.fulcio.enabled": "true",
+                                                       "signers.x509.fulcio.address": fulcio.url,
+                                                       "transparency.enabled": "true", "transparency.url": log.url}))
+            with Chainsd(server, work):
+                create(server, taskrun("k-1", image_digest=DIGEST))
+                wait_signed(server, "taskruns", "default", "k-1", timeout=40)
+                path = save(server, work, "k-1")
+            keyless = ["--certificate-identity", SAN, "--certificate-oidc-issuer", ISSUER, "--ca-roots", root]
+            rc, out, err = verify(*keyless, "--rekor", path)
+            check(rc == 0 and out.count("ok: ") == 3 and "within its certificate's validity" in out,
+                  "keyless with --rekor: two signatures and the entry (rc %d): %s%s" % (rc, out, err))
+    finally:
+        os.environ.pop("CHAINSD_SERVICEACCOUNT_DIR", None)
+        issuer = ISSUER
+        # The stubs are gone: the run file and Fulcio's root are all that is needed offline.
+        rc, out, err = verify(*keyless, path)
+        check(rc == 0 and out.count("ok: ") == 2 and "verified with the certificate of " + SAN in out,
+              "both signatures verify with their certificates (rc %d): %s%s" % (rc, out, err))
+        rc, out, _ = verify("--certificate-identity", "https://kubernetes.io/namespaces/x/serviceaccounts/y",
+                            "--certificate-oidc-issuer", issuer, "--ca-roots", root, path)
+        check(rc == 1 and out.count("FAILED: ") == 2 and "do not include --certificate-identity" in out,
+              "another identity fails: " + out)
+        rc, out, _ = verify("--certificate-identity", SAN, "--certificate-oidc-issuer", "https://other.example",
+                            "--ca-roots", root, path)
+        check(rc == 1 and "not --certificate-oidc-issuer https://other.example" in out, "another issuer fails: " + out)
+        other_root = os.path.join(work.path, "other-root.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", other_root + ".key", "-subj", "/CN=other", "-days", "1", "-out", other_root],
+                       check=True, capture_output=True)
+        rc, out, _ = verify("--certificate-identity", SAN, "--certificate-oidc-issuer", issuer, "--ca-roots",
+                            other_root, path)
+        check(rc == 1 and "does not chain to " + other_root in out, "another root fails: " + out)
+        rc, out, _ = verify("--key", os.path.join(work.path, "missing.pub"), *keyless, path)
+        check(rc == 2, "--key with --certificate-identity is bad usage")
     work.remove()
 
 
