@@ -210,6 +210,18 @@ def test_rekor_entry_checked():
                       "a log answering with %s fails naming it: %s" % (fault, out))
                 log.post("/__stub/fault", {"fault": ""})
 
+            # --rekor-url reads the entry from the given log whatever host the annotation names.
+            moved = json.loads(open(path).read())
+            ann = moved["metadata"]["annotations"]
+            ann["chains.tekton.dev/transparency"] = ann["chains.tekton.dev/transparency"].replace(
+                log.url, "http://127.0.0.1:1")
+            moved_path = save(server, work, "moved", moved)
+            rc, out, _ = verify("--key", pub, "--rekor-url", log.url + "/", "--rekor-key", log_pub, moved_path)
+            check(rc == 0 and out.count("ok: ") == 3, "--rekor-url overrides the annotation's log: " + out)
+            rc, out, _ = verify("--key", pub, "--rekor", moved_path)
+            check(rc == 1 and "FAILED: taskrun default/r-1 transparency log entry http://127.0.0.1:1/" in out,
+                  "an unreachable log fails naming it: " + out)
+
             # --rekor on a run that was not logged.
             unlogged = json.loads(open(path).read())
             del unlogged["metadata"]["annotations"]["chains.tekton.dev/transparency"]
