@@ -1,4 +1,4 @@
-// chainsd: flags and environment → app. Sub-commands: (none)/run, payload, plugins, config, version.
+// chainsd: flags and environment → app. Sub-commands: (none)/run, payload, plugins, config, verify, version.
 // Exit codes everywhere: 0 done (and for --help), 1 the work failed, 2 bad usage.
 #include "app/commands.hpp"
 
@@ -15,6 +15,7 @@ constexpr const char* usage_text =
     "  payload   print the provenance chainsd would sign for a run file, like `tkn chain payload`\n"
     "  plugins   list the plugins that load, and why others do not\n"
     "  config    config check: validate a chains-config ConfigMap as the controller would\n"
+    "  verify    verify the signatures (and Rekor entry) Chains left on runs, with a public key\n"
     "  version   print the version\n"
     "  help      this text; `chainsd help COMMAND` is `chainsd COMMAND --help`\n"
     "flags:\n"
@@ -39,6 +40,7 @@ int dispatch(const std::string& cmd, const std::vector<std::string>& args) {
   if (cmd == "payload") return chainsd::app::run_payload(args);
   if (cmd == "plugins") return chainsd::app::run_plugins(args);
   if (cmd == "config") return chainsd::app::run_config(args);
+  if (cmd == "verify") return chainsd::app::run_verify(args);
   if (cmd == "version") return version(args);
   std::fprintf(stderr, "chainsd: unknown command \"%s\"\n%s", cmd.c_str(), usage_text);
   return 2;

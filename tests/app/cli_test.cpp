@@ -14,7 +14,7 @@ TEST_CASE("chainsd --help lists every sub-command") {
     CHECK(o.code == 0);
     CHECK(o.err.empty());
     CHECK_THAT(o.out, Catch::StartsWith("usage: chainsd [COMMAND] [flags]"));
-    for (auto cmd : {"\n  run ", "\n  payload ", "\n  plugins ", "\n  config ", "\n  version ", "--version"})
+    for (auto cmd : {"\n  run ", "\n  payload ", "\n  plugins ", "\n  config ", "\n  verify ", "\n  version ", "--version"})
       CHECK_THAT(o.out, Catch::Contains(cmd));
   }
 }
@@ -23,7 +23,8 @@ TEST_CASE("-h and --help work on every sub-command, exit 0, usage on stdout") {
   const std::pair<const char*, const char*> cmds[] = {
       {"run", "usage: chainsd [run] [flags]"},     {"payload", "usage: chainsd payload"},
       {"plugins", "usage: chainsd plugins"},       {"config", "usage: chainsd config check"},
-      {"config check", "usage: chainsd config check"}, {"version", "usage: chainsd version"}};
+      {"config check", "usage: chainsd config check"}, {"version", "usage: chainsd version"},
+      {"verify", "usage: chainsd verify"}};
   for (const auto& [cmd, usage] : cmds) {
     for (auto flag : {"-h", "--help"}) {
       INFO(std::string(cmd) + " " + flag);
@@ -50,7 +51,9 @@ TEST_CASE("--version and version print the version") {
 TEST_CASE("usage errors exit 2 with the problem on stderr") {
   for (auto args : {"bogus", "run --bogus", "run extra-arg", "--no-such-flag", "plugins --bogus", "plugins extra",
                     "payload --bogus", "payload", "config", "config check", "config check --bogus f", "version extra",
-                    "run --max-in-flight"}) {
+                    "run --max-in-flight", "verify", "verify --bogus", "verify run.json", "verify --key",
+                    "verify --key k.pub", "verify --key k.pub a.json b.json", "verify --certificate-identity me run.json",
+                    "verify --key k.pub --certificate-identity me --certificate-oidc-issuer i --ca-roots r run.json"}) {
     INFO(args);
     auto o = run_chainsd(args);
     CHECK(o.code == 2);

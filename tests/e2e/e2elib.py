@@ -257,6 +257,21 @@ def taskrun(name, ns="default", image_digest=None, done=True, labels=None, statu
             "status": st}
 
 
+def keyless_identity(server, work):
+    """The controller's ServiceAccount on `server` and a namespace file in work.path: what chainsd
+    needs to get a token from kube-testserver for Fulcio. Returns the directory to give as
+    CHAINSD_SERVICEACCOUNT_DIR."""
+    st, _, _ = server.request("POST", "/api/v1/namespaces/tekton-chains/serviceaccounts",
+                              {"apiVersion": "v1", "kind": "ServiceAccount",
+                               "metadata": {"name": "tekton-chains-controller"}})
+    check(st in (201, 409), "the controller's service account exists")
+    sa_dir = os.path.join(work.path, "serviceaccount")
+    os.mkdir(sa_dir)
+    with open(os.path.join(sa_dir, "namespace"), "w") as f:
+        f.write("tekton-chains")
+    return sa_dir
+
+
 def dsse_parts(envelope_b64):
     env = json.loads(base64.b64decode(envelope_b64))
     payload = base64.b64decode(env["payload"])

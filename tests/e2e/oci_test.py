@@ -21,7 +21,8 @@ import urllib.error
 import urllib.request
 
 from e2elib import (CHAINSD, Chainsd, StubProcess, Workdir, annotations, chains_config, check, create, dsse_parts,
-                    run_tests, taskrun, verify_openssl, verify_sslib, wait_signed, wait_until, SOURCE_ROOT, TESTSERVER)
+                    keyless_identity, run_tests, taskrun, verify_openssl, verify_sslib, wait_signed, wait_until,
+                    SOURCE_ROOT, TESTSERVER)
 import ktsutil
 
 REGISTRY = "/usr/bin/docker-registry"
@@ -339,16 +340,8 @@ def test_keyless_layers_verify_as_sigstore_bundles():
         repo = "e2e/keyless"
         hexdigest = reg.push_image(repo)
         server = ktsutil.Server(TESTSERVER, "--bookmark-interval", "200ms", "--lenient-status")
-        st, _, _ = server.request("POST", "/api/v1/namespaces/tekton-chains/serviceaccounts",
-                                  {"apiVersion": "v1", "kind": "ServiceAccount",
-                                   "metadata": {"name": "tekton-chains-controller"}})
-        check(st in (201, 409), "the controller's service account exists")
         work = Workdir(key=None)
-        sa_dir = os.path.join(work.path, "serviceaccount")
-        os.mkdir(sa_dir)
-        with open(os.path.join(sa_dir, "namespace"), "w") as f:
-            f.write("tekton-chains")
-        os.environ["CHAINSD_SERVICEACCOUNT_DIR"] = sa_dir
+        os.environ["CHAINSD_SERVICEACCOUNT_DIR"] = keyless_identity(server, work)
         try:
             with server, StubProcess(FULCIO_STUB, "--trust", server.url, "--ca-out", os.path.join(work.path, "root.pem")) as fulcio, \
                     StubProcess(REKOR_STUB) as rekor:
