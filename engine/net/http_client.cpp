@@ -19,6 +19,7 @@
 #include <boost/url/parse.hpp>
 
 #include <openssl/err.h>
+#include <cstdlib>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -287,13 +288,22 @@ bool looks_alive(connection& c) {
 
 }  // namespace
 
-// Null when the default paths cannot be read (asked again next time).
+// Null when the default paths cannot be read (asked again next time). Read again when
+// SSL_CERT_FILE / SSL_CERT_DIR (OpenSSL's overrides of the default paths) change.
 static X509_STORE* system_cert_store() {
   static X509_STORE* shared = nullptr;
+  static std::string read_for;
+  auto env = [](const char* n) { const char* v = std::getenv(n); return std::string(v ? v : "") + '\n'; };
+  const std::string now = env("SSL_CERT_FILE") + env("SSL_CERT_DIR");
+  if (shared && now != read_for) {
+    X509_STORE_free(shared);  // contexts built from it keep their own reference
+    shared = nullptr;
+  }
   if (!shared) {
     X509_STORE* s = X509_STORE_new();
     if (s && X509_STORE_set_default_paths(s) == 1) {
       shared = s;
+      read_for = now;
     } else if (s) {
       X509_STORE_free(s);
     }
