@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -81,6 +82,7 @@ struct pkcs11_token::state {
   CK_SESSION_HANDLE session = 0;
   CK_OBJECT_HANDLE key = 0;
   std::shared_ptr<public_key> pub;  // pinned by the first read: a later session must find the same key
+  std::optional<std::string> refused_pin;  // the PIN the token rejected: not sent again until it changes
 
   plugin::error fail(CK_RV rv, const std::string& doing) const {
     return plugin::fail(class_of(rv), "PKCS#11 " + what + ": " + doing + ": " + rv_name(rv));
@@ -214,8 +216,15 @@ struct pkcs11_token::state {
     if (uri.has_pin) {
       auto pin = read_pin();
       if (!pin) return pin.error();
+      // A hardware token locks the user PIN after a few wrong tries: a refused PIN is not sent again
+      // (each run would spend one try) until the pin-source file or the config changes it.
+      if (refused_pin == *pin)
+        return plugin::fail(plugin::errc::unauthenticated, "PKCS#11 " + what + ": the token refused this PIN before; "
+                                                           "not tried again until it changes (pin-source or signers.kms.kmsref)");
       CK_RV rv = mod->f->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin->data()), pin->size());
+      if (rv == CKR_PIN_INCORRECT) refused_pin = *pin;
       if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) return fail(rv, "logging in (the PIN of signers.kms.kmsref)");
+      refused_pin.reset();
     }
     auto priv = find(CKO_PRIVATE_KEY, "private key");
     if (!priv) return priv.error();

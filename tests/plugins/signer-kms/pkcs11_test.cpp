@@ -146,6 +146,25 @@ TEST_CASE("kms pkcs11: wrong PIN, missing key, missing token, unloadable module"
   CHECK_THAT(none.error().message, Catch::Contains("signers.kms.pkcs11.module"));
 }
 
+TEST_CASE("kms pkcs11: a refused PIN is not sent again until the pin-source file changes") {
+  env e;
+  const auto pin = e.h.dir / "pin-rotated";
+  std::ofstream(pin) << "4321\n";
+  auto s = e.make(e.h.uri("token=chains;object=release", "pin-source=" + pin.string()));
+  REQUIRE(s.has_value());
+  auto first = e.sign(**s, "m");
+  REQUIRE_FALSE(first.has_value());
+  CHECK_THAT(first.error().message, Catch::Contains("CKR_PIN_INCORRECT"));
+  auto again = e.sign(**s, "m");
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().code == plugin::errc::unauthenticated);
+  CHECK_THAT(again.error().message, Catch::Contains("not tried again"));
+  std::ofstream(pin) << "1234\n";  // the secret is fixed: the next sign logs in
+  auto fixed = e.sign(**s, "fixed");
+  REQUIRE(fixed.has_value());
+  CHECK(kms_test::openssl_verifies(e.h.key_pem, "fixed", fixed->signature));
+}
+
 TEST_CASE("kms pkcs11: many signs at once through the one worker; two signers on one module") {
   env e;
   auto a = e.make(e.h.uri("token=chains;object=release", "pin-value=1234"));
