@@ -98,8 +98,7 @@ struct pkcs11_token::state {
         std::string why = ::dlerror();
         modules.erase(uri.module_path);
         return plugin::fail(plugin::errc::bad_config, "PKCS#11 module " + uri.module_path +
-                                                          " (module-path of signers.kms.kmsref, or signers.kms.pkcs11.module) "
-                                                          "cannot be loaded: " + why);
+                                                          " (module-path of signers.kms.kmsref) cannot be loaded: " + why);
       }
       auto get = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(h, "C_GetFunctionList"));
       CK_FUNCTION_LIST_PTR f = nullptr;

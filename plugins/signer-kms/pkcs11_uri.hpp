@@ -17,7 +17,7 @@ struct pkcs11_uri {
   std::string serial;       // CK_TOKEN_INFO serialNumber; empty = any
   std::string object;       // CKA_LABEL; empty = any
   std::string id;           // CKA_ID bytes; empty = any
-  std::string module_path;  // empty = signers.kms.pkcs11.module
+  std::string module_path;  // required (the factory says so)
   std::string pin_value;
   std::string pin_source;   // a file path (the "file:" prefix removed)
   bool has_pin = false;     // pin-value or pin-source given

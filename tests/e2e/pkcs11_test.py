@@ -102,7 +102,8 @@ def test_config_check_names_a_bad_pkcs11_uri():
     r = subprocess.run([CHAINSD, "config", "check", "--plugin-dir", work.plugins, "-"], input=json.dumps(cm),
                        capture_output=True, text=True, timeout=60)
     print(r.stdout + r.stderr, flush=True)
-    check(r.returncode == 1 and "signers.kms.pkcs11.module" in r.stdout, "and one naming no module, with the key to set")
+    check(r.returncode == 1 and "names no PKCS#11 module" in r.stdout and "module-path=" in r.stdout,
+          "and one naming no module, with the attribute to add")
     work.remove()
 
 
