@@ -1,5 +1,7 @@
 #include "kms_ref.hpp"
 
+#include "pkcs11_uri.hpp"
+
 #include <regex>
 
 namespace signer_kms {
@@ -10,6 +12,7 @@ const char* to_string(provider p) noexcept {
     case provider::awskms: return "awskms";
     case provider::gcpkms: return "gcpkms";
     case provider::azurekms: return "azurekms";
+    case provider::pkcs11: return "pkcs11";
   }
   return "?";
 }
@@ -70,7 +73,12 @@ parse_outcome parse_kms_ref(std::string_view text) {
     if (!std::regex_match(s, m, re)) return bad(text, "azurekms://VAULT-HOST/KEY[/VERSION]");
     return {kms_ref{provider::azurekms, m[2], m[1], {}, m[3]}, {}};
   }
-  return bad(text, "a reference starting with hashivault://, awskms://, gcpkms:// or azurekms://");
+  if (s.rfind("pkcs11:", 0) == 0) {
+    auto u = parse_pkcs11_uri(text);
+    if (!u.uri) return {std::nullopt, u.error};
+    return {kms_ref{provider::pkcs11, s, {}, {}, {}}, {}};
+  }
+  return bad(text, "a reference starting with hashivault://, awskms://, gcpkms://, azurekms:// or pkcs11:");
 }
 
 }  // namespace signer_kms

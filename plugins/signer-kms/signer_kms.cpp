@@ -6,6 +6,7 @@
 #include "azure_signer.hpp"
 #include "gcp_signer.hpp"
 #include "kms_ref.hpp"
+#include "pkcs11_signer.hpp"
 #include "token_file.hpp"
 #include "vault_signer.hpp"
 
@@ -183,6 +184,25 @@ plugin::result<std::unique_ptr<plugin::signer>> make_azure(plugin::host& h, cons
   return make_azure_signer(h, std::move(opt));
 }
 
+// pkcs11:… (ours; cosign's URI attributes): the module from the URI's module-path (RFC 7512's
+// place for it; no chains-config key of its own). Nothing is loaded here (config check builds
+// this): the module is opened by the first sign, on the signer's worker thread.
+plugin::result<std::unique_ptr<plugin::signer>> make_pkcs11(plugin::host& h, const kms_ref& ref) {
+  auto parsed = parse_pkcs11_uri(ref.key);
+  auto uri = std::move(*parsed.uri);  // parse_kms_ref accepted it
+  const std::string what = redact_pkcs11_uri(ref.key);
+  if (uri.module_path.empty())
+    return plugin::fail(plugin::errc::bad_config, "signers.kms.kmsref \"" + what +
+                                                      "\" names no PKCS#11 module: add ?module-path=/path/to/module.so");
+  if (uri.module_path[0] != '/')
+    return plugin::fail(plugin::errc::bad_config, "PKCS#11 module \"" + uri.module_path +
+                                                      "\" (module-path of signers.kms.kmsref) is not an absolute path");
+  h.log(plugin::log_level::info, "kms signer ready",
+        {{"provider", "pkcs11"}, {"module", uri.module_path}, {"key", what},
+         {"pin", uri.pin_source.empty() ? (uri.has_pin ? "pin-value" : "none") : "pin-source " + uri.pin_source}});
+  return make_pkcs11_signer(h, std::move(uri), what);
+}
+
 }  // namespace
 }  // namespace signer_kms
 
@@ -192,7 +212,7 @@ chainsd::plugin::result<std::unique_ptr<chainsd::plugin::signer>> make_kms_signe
   auto it = cfg.find("signers.kms.kmsref");
   if (it == cfg.end() || it->second.empty())
     return plugin::fail(plugin::errc::bad_config, "signers.kms.kmsref is not set: the kms signer needs a key reference "
-                                                  "(hashivault://KEY, awskms://…, gcpkms://…, azurekms://…)");
+                                                  "(hashivault://KEY, awskms://…, gcpkms://…, azurekms://…, pkcs11:…)");
   auto parsed = signer_kms::parse_kms_ref(it->second);
   if (!parsed.ref) return plugin::fail(plugin::errc::bad_config, parsed.error);
   switch (parsed.ref->kind) {
@@ -200,6 +220,7 @@ chainsd::plugin::result<std::unique_ptr<chainsd::plugin::signer>> make_kms_signe
     case signer_kms::provider::awskms: return signer_kms::make_aws(h, *parsed.ref);
     case signer_kms::provider::gcpkms: return signer_kms::make_gcp(h, *parsed.ref);
     case signer_kms::provider::azurekms: return signer_kms::make_azure(h, *parsed.ref);
+    case signer_kms::provider::pkcs11: return signer_kms::make_pkcs11(h, *parsed.ref);
   }
   return plugin::fail(plugin::errc::bad_config, "signers.kms.kmsref: unknown provider");
 }

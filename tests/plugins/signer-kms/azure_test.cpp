@@ -69,19 +69,6 @@ struct env {
   std::string ref() const { return "azurekms://127.0.0.1:" + std::to_string(kv.port()) + "/release"; }
 };
 
-bool openssl_verifies(const std::string& pem, const std::string& msg, const std::string& sig) {
-  BIO* b = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  EVP_PKEY* k = PEM_read_bio_PUBKEY(b, nullptr, nullptr, nullptr);
-  BIO_free(b);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = k && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, k) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                             reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(k);
-  return ok;
-}
-
 }  // namespace
 
 TEST_CASE("azure: r||s to DER, JWK to SubjectPublicKeyInfo, kid checks") {
@@ -105,8 +92,8 @@ TEST_CASE("kms azurekms: managed identity, the key read once, ES256 signatures v
   for (int i = 0; i < 3; ++i) {
     auto r = e.sign(**s, "azure " + std::to_string(i));
     REQUIRE(r.has_value());
-    CHECK(openssl_verifies((*s)->public_key_pem(), "azure " + std::to_string(i), r->signature));
-    CHECK_FALSE(openssl_verifies((*s)->public_key_pem(), "azure !", r->signature));
+    CHECK(kms_test::openssl_verifies((*s)->public_key_pem(), "azure " + std::to_string(i), r->signature));
+    CHECK_FALSE(kms_test::openssl_verifies((*s)->public_key_pem(), "azure !", r->signature));
   }
   auto st = e.stats();
   CHECK(st.at("get_key").to_number<int>() == 1);
@@ -140,7 +127,7 @@ TEST_CASE("kms azurekms: client secret and workload identity tokens") {
   REQUIRE(wi.has_value());
   auto r = e.sign(**wi, "workload");
   REQUIRE(r.has_value());
-  CHECK(openssl_verifies((*wi)->public_key_pem(), "workload", r->signature));
+  CHECK(kms_test::openssl_verifies((*wi)->public_key_pem(), "workload", r->signature));
   ::unsetenv("AZURE_TENANT_ID");
   auto incomplete = e.make(e.ref());
   REQUIRE_FALSE(incomplete.has_value());

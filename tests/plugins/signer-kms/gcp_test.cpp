@@ -57,19 +57,6 @@ struct env : kms_test::engine_host {
   }
 };
 
-bool openssl_verifies(const std::string& pem, const std::string& msg, const std::string& sig) {
-  BIO* b = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  EVP_PKEY* k = PEM_read_bio_PUBKEY(b, nullptr, nullptr, nullptr);
-  BIO_free(b);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = k && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, k) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                             reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(k);
-  return ok;
-}
-
 }  // namespace
 
 TEST_CASE("kms gcpkms: metadata-server token, latest enabled version, publicKey once, signatures verify") {
@@ -79,7 +66,7 @@ TEST_CASE("kms gcpkms: metadata-server token, latest enabled version, publicKey 
   for (int i = 0; i < 3; ++i) {
     auto r = e.sign(**s, "gcp " + std::to_string(i));
     REQUIRE(r.has_value());
-    CHECK(openssl_verifies((*s)->public_key_pem(), "gcp " + std::to_string(i), r->signature));
+    CHECK(kms_test::openssl_verifies((*s)->public_key_pem(), "gcp " + std::to_string(i), r->signature));
   }
   auto st = e.stats();
   CHECK(st.at("public_key").to_number<int>() == 1);
@@ -95,7 +82,7 @@ TEST_CASE("kms gcpkms: a service-account key file and a pinned version") {
   REQUIRE(s.has_value());
   auto r = e.sign(**s, "sa");
   REQUIRE(r.has_value());
-  CHECK(openssl_verifies((*s)->public_key_pem(), "sa", r->signature));
+  CHECK(kms_test::openssl_verifies((*s)->public_key_pem(), "sa", r->signature));
   CHECK(e.stats().at("list").to_number<int>() == 0);  // pinned: no listing
   ::setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/sa.json", 1);
   auto bad = e.make("gcpkms://" + key);

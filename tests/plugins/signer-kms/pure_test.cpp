@@ -59,7 +59,7 @@ TEST_CASE("kmsref: each provider's forms, as sigstore's clients accept them") {
   CHECK(z.ref->endpoint == "myvault.vault.azure.net");
   CHECK(z.ref->key == "release");
   CHECK_FALSE(ok("azurekms://onlyvault").ref);
-  CHECK_THAT(ok("kms://x").error, Catch::Contains("hashivault://, awskms://, gcpkms:// or azurekms://"));
+  CHECK_THAT(ok("kms://x").error, Catch::Contains("hashivault://, awskms://, gcpkms://, azurekms:// or pkcs11:"));
 }
 
 namespace {
