@@ -215,7 +215,7 @@ def test_upstream_release_manifests_run_this_image():
             print("ok: chainsd in the image is ready on upstream's port 9090", flush=True)
             check('"source":"in-cluster (/var/run/secrets/kubernetes.io/serviceaccount)"' in text(),
                   "in-cluster credentials from the standard service-account path")
-            check('"plugin rejected"' not in text() and re.search(r'"signers":"([^"]*,)?x509(,[^"]*)?"', text()),
+            check('"plugin rejected"' not in text() and re.search(r'"signers":"([^"]*, )?x509(, [^"]*)?"', text()),
                   "plugins from the image's default directory")
             create(srv, taskrun("upstream-build"))
             tr = wait_signed(srv, "taskruns", "default", "upstream-build", timeout=30)
