@@ -442,6 +442,7 @@ def scenario_k(build, n, runs_file):
 
     def cfg(hs):
         return dict(BASE, **{"artifacts.oci.storage": "", "artifacts.taskrun.signer": "kms",
+                             "artifacts.pipelinerun.signer": "kms", "artifacts.oci.signer": "kms",
                              "signers.kms.kmsref": "hashivault://release",
                              "signers.kms.auth.address": "http://127.0.0.1:" + hs[0].value,
                              "signers.kms.auth.token": "bench"})

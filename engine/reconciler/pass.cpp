@@ -68,7 +68,12 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
       auto sit = set->signers.find(a.art->signer);
       if (sit == set->signers.end()) {
         auto eit = set->signer_errors.find(a.art->signer);
-        out.failures.push_back({"signing", eit != set->signer_errors.end() ? eit->second.code : plugin::errc::bad_config,
+        // A signer that could not be built is a config problem; "not found" here means the plugin
+        // is not installed (not a key that may still appear: that is sign()'s not_found, which parks).
+        const auto code = eit != set->signer_errors.end() && eit->second.code != plugin::errc::not_found
+                              ? eit->second.code
+                              : plugin::errc::bad_config;
+        out.failures.push_back({"signing", code,
                                 "signing " + what + ": signer " + a.art->signer + " is unavailable: " +
                                     (eit != set->signer_errors.end() ? eit->second.message : "not configured")});
         continue;

@@ -545,6 +545,19 @@ TEST_CASE("bad_config and unauthenticated from a signer: one call, failed at onc
   }
 }
 
+TEST_CASE("a signer whose plugin is not installed fails the run at once (a config problem, not a key to wait for)") {
+  harness h;
+  h.set->signers.clear();
+  h.set->signer_errors["x509"] = plugin::error{plugin::errc::not_found, "no signer plugin \"x509\" is installed"};
+  h.feed(run_json("n", "u40", "10", true), "u40", "10");
+  h.advance(120s);
+  REQUIRE(h.cluster.applies.size() == 1);
+  CHECK(h.cluster.applies[0].at("chains.tekton.dev/signed") == "failed");
+  CHECK_THAT(h.cluster.applies[0].at("chains.tekton.dev/error"), Catch::Contains("signer x509 is unavailable"));
+  REQUIRE(h.cluster.events.size() == 1);
+  CHECK(h.cluster.events[0].first == "SigningFailed");
+}
+
 TEST_CASE("a throwing signer fails its run once, naming the plugin; the controller goes on") {
   harness h;
   h.signer->mode = behaviour::throws;
