@@ -75,8 +75,11 @@ def proc_status_mib(pid, key):
 
 
 def http_get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.status, r.read().decode()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:  # e.g. /readyz answering 503 while chainsd starts
+        return e.code, e.read().decode(errors="replace")
 
 
 def metric(addr, name):
