@@ -105,8 +105,7 @@ void add_split(std::vector<std::string>& to, const std::string& joined) {
 void check_plugins(const config::config& parsed, const plugin_host::registry& registry, const flags& f, report& r) {
   add_split(r.errors, reconciler::check_installed(parsed, registry));
   boost::asio::io_context ctx;
-  const net::client_options http_options;  // named: GCC 12 -O3 warns (falsely) about the temporary
-  net::http_client http(ctx.get_executor(), http_options);
+  net::http_client http(ctx.get_executor());
   const auto secrets = f.get("signing-secrets");
   plugin_host::host_services host(ctx.get_executor(), http, nullptr, secrets);
   auto cfg = std::make_shared<const config::config>(parsed);

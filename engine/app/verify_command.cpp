@@ -283,8 +283,7 @@ void check_rekor(const run_doc& run, const std::vector<signature_check>& checks,
   co.attempts = 2;
   const std::string what = "transparency log entry " + co.url + marker + std::to_string(index);
   boost::asio::io_context ctx;
-  const net::client_options http_options;  // named: GCC 12 -O3 warns (falsely) about the temporary
-  net::http_client http(ctx.get_executor(), http_options);
+  net::http_client http(ctx.get_executor());
   tlog::client log(http, co);
   std::optional<rekor_outcome> res;
   std::exception_ptr error;

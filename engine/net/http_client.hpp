@@ -101,7 +101,12 @@ std::string url_encode_component(std::string_view s);
 
 class http_client {
  public:
-  http_client(boost::asio::any_io_executor ex, client_options opts = {});
+  // Throws http_error "tls: ..." when the TLS options cannot be loaded (it reads tls.ca_file).
+  // Two constructors, not a default argument: GCC 12 at -O3 warns (falsely, -Werror breaks the
+  // release build) that the default client_options temporary's strings may be used uninitialized
+  // in every caller; the defaults are now built here, in one translation unit.
+  explicit http_client(boost::asio::any_io_executor ex);
+  http_client(boost::asio::any_io_executor ex, client_options opts);
   ~http_client();
   http_client(const http_client&) = delete;
   http_client& operator=(const http_client&) = delete;
