@@ -1,5 +1,7 @@
 #include "provenance/encoding.hpp"
 
+#include "runtime/json_escape.hpp"
+
 #include <chainsd/plugin/encoding.hpp>
 
 #include <cstdint>
@@ -10,91 +12,6 @@ namespace chainsd::provenance {
 namespace {
 // Go durations are int64 nanoseconds; a wider accumulator detects overflow the way Go does.
 __extension__ typedef unsigned __int128 u128;
-constexpr char hex_digits[] = "0123456789abcdef";
-
-void append_u00(std::string& out, unsigned c) {
-  out += "\\u00";
-  out += hex_digits[(c >> 4) & 0xf];
-  out += hex_digits[c & 0xf];
-}
-
-// Length of the valid UTF-8 sequence at s[i], or 0 when invalid.
-std::size_t utf8_len(std::string_view s, std::size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1f) : n == 3 ? (c & 0x0f) : (c & 0x07);
-  for (std::size_t k = 1; k < n; ++k) {
-    auto cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3f);
-  }
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return n;
-}
-
-// Length of the prefix of s[i..] that is printable ASCII needing no escape, 8 bytes at a time.
-std::size_t plain_prefix(std::string_view s, std::size_t i, bool html) {
-  constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-  auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
-  std::size_t start = i;
-  while (i + 8 <= s.size()) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    std::uint64_t bad = (w & highs) | has_zero(w & (0xe0 * ones)) | has_zero(w ^ ('"' * ones)) |
-                        has_zero(w ^ ('\\' * ones));
-    if (html) bad |= has_zero(w ^ ('<' * ones)) | has_zero(w ^ ('>' * ones)) | has_zero(w ^ ('&' * ones));
-    if (bad) break;
-    i += 8;
-  }
-  return i - start;
-}
-
-void append_escaped(std::string& out, std::string_view s, bool html) {
-  out += '"';
-  for (std::size_t i = 0; i < s.size();) {
-    if (auto n = plain_prefix(s, i, html)) {
-      out.append(s.data() + i, n);
-      i += n;
-      if (i == s.size()) break;
-    }
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          if (c < 0x20 || (html && (c == '<' || c == '>' || c == '&'))) append_u00(out, c);
-          else out += static_cast<char>(c);
-      }
-      ++i;
-      continue;
-    }
-    auto n = utf8_len(s, i);
-    if (n == 0) {  // Go replaces invalid bytes with U+FFFD
-      out += html ? "\\ufffd" : "\xef\xbf\xbd";
-      ++i;
-      continue;
-    }
-    // U+2028 / U+2029 break JavaScript string literals; Go escapes them.
-    if (html && n == 3 && c == 0xe2 && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-        (static_cast<unsigned char>(s[i + 2]) & 0xfe) == 0xa8) {
-      out += static_cast<unsigned char>(s[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029";
-    } else {
-      out.append(s.substr(i, n));
-    }
-    i += n;
-  }
-  out += '"';
-}
-
 bool digits(std::string_view s, std::size_t pos, std::size_t n, int& value) {
   if (pos + n > s.size()) return false;
   value = 0;
@@ -136,8 +53,12 @@ unsigned days_in_month(std::int64_t y, int m) {
 }
 }  // namespace
 
-void append_go_json_string(std::string& out, std::string_view s) { append_escaped(out, s, true); }
-void append_json_string(std::string& out, std::string_view s) { append_escaped(out, s, false); }
+void append_go_json_string(std::string& out, std::string_view s) {
+  runtime::append_json_quoted(out, s, runtime::json_escape::go_json);
+}
+void append_json_string(std::string& out, std::string_view s) {
+  runtime::append_json_quoted(out, s, runtime::json_escape::protojson);
+}
 
 std::string base64_encode(std::string_view in) { return plugin::base64_encode(in); }
 

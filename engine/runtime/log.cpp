@@ -1,13 +1,12 @@
 #include "runtime/log.hpp"
 
+#include "runtime/json_escape.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 #include <ctime>
 #include <mutex>
 
@@ -69,50 +68,7 @@ void set_level(level l) { g_level.store(l, std::memory_order_relaxed); }
 level current_level() { return g_level.load(std::memory_order_relaxed); }
 
 void json_escape(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  // Copy runs of characters that need no escaping in bulk: annotation values are mostly base64.
-  // Eight bytes at a time (SWAR): skip words with no control character, quote or backslash.
-  std::size_t run = 0;
-  std::size_t i = 0;
-  constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-  auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
-  for (;;) {
-#ifdef __SSE2__
-    // Sixteen bytes at a time where SSE2 is there (every x86-64).
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x1f);
-    while (i + 16 <= s.size()) {
-      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
-      __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                                 _mm_cmpeq_epi8(_mm_min_epu8(v, space), v));  // v <= 0x1f, unsigned
-      if (_mm_movemask_epi8(bad)) break;
-      i += 16;
-    }
-#endif
-    while (i + 8 <= s.size()) {
-      std::uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      // A byte < 0x20 has a zero after masking off 0xe0; '"' and '\\' become zero after XOR.
-      if (has_zero(w & (0xe0 * ones)) | has_zero(w ^ ('"' * ones)) | has_zero(w ^ ('\\' * ones))) break;
-      i += 8;
-    }
-    if (i >= s.size()) break;
-    auto c = static_cast<unsigned char>(s[i++]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - 1 - run);
-    run = i;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 0xf];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
+  runtime::append_json_escaped(out, s, runtime::json_escape::minimal);
 }
 
 void write(level l, std::string_view msg, std::initializer_list<field> fields) {

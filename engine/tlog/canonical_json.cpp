@@ -1,5 +1,7 @@
 #include "tlog/canonical_json.hpp"
 
+#include "runtime/json_escape.hpp"
+
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
@@ -37,29 +39,7 @@ std::u16string utf16(std::string_view s) {
 }
 
 void put_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
+  runtime::append_json_quoted(out, s, runtime::json_escape::jcs);
 }
 
 // ECMAScript Number::toString for a finite double: shortest round-trip digits, then placed as
