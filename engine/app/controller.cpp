@@ -20,8 +20,6 @@
 #include "runtime/metrics.hpp"
 #include "runtime/task_group.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include <simdjson.h>
@@ -139,12 +137,9 @@ boost::asio::awaitable<void> start_ha(ha_parts* h) {
   h->coord.emplace(h->lease_client, *h->own, std::move(o), on_acquired, on_lost);
   auto* coord = &*h->coord;
   h->application.track("leader election", [coord]() { return coord->run(); });
-  boost::asio::steady_timer t(co_await boost::asio::this_coro::executor);
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (!coord->first_round_done() && std::chrono::steady_clock::now() < give_up) {
-    t.expires_after(std::chrono::milliseconds(10));
-    co_await t.async_wait(boost::asio::use_awaitable);
-  }
+  // At most 3 s: a slow API server delays the watches no longer than that (a bucket won later is
+  // rescanned as usual).
+  co_await coord->wait_first_round(std::chrono::steady_clock::now() + std::chrono::seconds(3));
   h->rec.hold_rescans(false);
 }
 

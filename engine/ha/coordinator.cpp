@@ -1,5 +1,6 @@
 #include "ha/coordinator.hpp"
 
+#include "runtime/async_event.hpp"
 #include "runtime/log.hpp"
 #include "runtime/metrics.hpp"
 #include "kube/json_scan.hpp"
@@ -37,6 +38,7 @@ struct coordinator::timers {
   asio::any_io_executor ex;
   asio::steady_timer stop;  // wakes stopper() when stop() is called
   asio::steady_timer tick;
+  runtime::async_event first_round;  // set once every bucket's first acquire attempt was answered
 };
 
 // The presence Lease of a replica: a DNS-1123 name from its identity (which has a '_').
@@ -88,6 +90,9 @@ coordinator::coordinator(kube::client& c, ownership& own, coordinator_options o,
       cb.lost = [this, raw] { on_lost(*raw); };
       cb.renewed = [this, raw] { raw->since_renew->set(0); };
       cb.released = [raw] { raw->released->inc(); };
+      cb.decided = [this] {
+        if (!timers_->first_round.is_set() && first_round_done()) timers_->first_round.set();
+      };
       cb.may_acquire = [this, k] { return may_acquire(k); };
       s->e = std::make_unique<elector>(c, std::move(eo), std::move(cb));
       slots_.push_back(std::move(s));
@@ -253,6 +258,11 @@ bool coordinator::first_round_done() const {
   for (const auto& s : slots_)
     if (s->e->stats().decided == 0) return false;
   return true;
+}
+
+asio::awaitable<bool> coordinator::wait_first_round(steady::time_point deadline) {
+  if (first_round_done()) co_return true;
+  co_return co_await timers_->first_round.wait_until(deadline);
 }
 
 asio::awaitable<void> coordinator::run() {

@@ -83,6 +83,8 @@ class coordinator {
   // replica starts with (the controller starts its watches then, so their first list already
   // sees them and no bucket needs a second list).
   bool first_round_done() const;
+  // True once first_round_done(), false at `deadline`; honours cancellation (throws).
+  boost::asio::awaitable<bool> wait_first_round(std::chrono::steady_clock::time_point deadline);
 
   const std::string& identity() const noexcept { return opts_.identity; }
   const ownership& owner() const noexcept { return own_; }

@@ -156,9 +156,11 @@ asio::awaitable<bool> elector::acquire() {
     if (!cb_.may_acquire || cb_.may_acquire()) {
       ok = co_await try_acquire_or_renew(steady::now() + opts_.timing.renew_deadline);
       ++stats_.decided;
+      if (cb_.decided) cb_.decided();
       if (ok) co_return true;
     } else {
       ++stats_.decided;
+      if (cb_.decided) cb_.decided();
     }
     if (co_await cancelled()) {
       stopping_ = true;

@@ -51,6 +51,7 @@ struct elector_callbacks {
   std::function<void()> lost;
   std::function<void()> renewed;
   std::function<void()> released;   // a release write succeeded
+  std::function<void()> decided;    // an acquire attempt was answered (stats().decided grew)
   // Asked before each attempt to take a Lease this replica does not hold (not before renewals):
   // false skips the attempt (the coordinator's fair share, coordinator.hpp). Null: always.
   std::function<bool()> may_acquire;

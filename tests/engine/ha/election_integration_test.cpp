@@ -227,6 +227,14 @@ TEST_CASE("three replicas share 12 leases; a replica that stops hands its bucket
     rs.push_back(std::make_unique<replica>(io.get_executor(), config_of(srv), "replica-" + std::to_string(i), cfg, l, 11 + i));
   run(io, [&]() -> asio::awaitable<void> {
     for (auto& r : rs) r->start(io);
+    // The controller starts its watches when the first round is answered (an event, not a poll).
+    const auto started = steady::now();
+    for (auto& r : rs) {
+      const bool first = co_await r->coord->wait_first_round(started + 3s);
+      CHECK(first);
+      CHECK(r->coord->first_round_done());
+    }
+    std::printf("first election round answered on every replica after %.0f ms\n", ms(steady::now() - started));
     // Each replica ends with its fair share (presence Leases counted: 3 replicas, 6 + 6 buckets).
     auto balanced = [&] {
       if (!all_owned_once(rs, cfg)) return false;
