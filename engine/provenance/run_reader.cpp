@@ -103,28 +103,8 @@ param_value reader::value(dom::element el, const json_path& path) const {
   return v;
 }
 
-namespace {
-
-// Each object of the array member `key` (absent or null: none), read by `one(object, path)`.
-template <class T, class Fn>
-std::vector<T> each_object(const reader& r, dom::object parent, std::string_view key, const json_path& path,
-                           Fn one) {
-  std::vector<T> out;
-  auto arr = r.array_member(parent, key, path);
-  if (!arr) return out;
-  out.reserve(arr->size());
-  std::size_t i = 0;
-  for (auto el : *arr) {
-    const json_path p(path, i++);
-    out.push_back(one(r.as_object(el, p), p));
-  }
-  return out;
-}
-
-}  // namespace
-
 std::vector<result> reader::results(dom::object parent, std::string_view key, const json_path& path) const {
-  return each_object<result>(*this, parent, key, path, [this](dom::object obj, const json_path& p) {
+  return each_object<result>(parent, key, path, [this](dom::object obj, const json_path& p) {
     result r;
     r.name = string_member(obj, "name", json_path(p, "name"));
     if (r.name.empty()) fail(json_path(p, "name"), "missing");
@@ -135,7 +115,7 @@ std::vector<result> reader::results(dom::object parent, std::string_view key, co
 }
 
 std::vector<param> reader::params(dom::object parent, std::string_view key, const json_path& path) const {
-  return each_object<param>(*this, parent, key, path, [this](dom::object obj, const json_path& p) {
+  return each_object<param>(parent, key, path, [this](dom::object obj, const json_path& p) {
     param pa;
     pa.name = string_member(obj, "name", json_path(p, "name"));
     if (auto v = member(obj, "value")) pa.value = value(*v, json_path(p, "value"));
@@ -144,7 +124,7 @@ std::vector<param> reader::params(dom::object parent, std::string_view key, cons
 }
 
 std::vector<param_spec> reader::param_specs(dom::object parent, const json_path& path) const {
-  return each_object<param_spec>(*this, parent, "params", path, [this](dom::object obj, const json_path& p) {
+  return each_object<param_spec>(parent, "params", path, [this](dom::object obj, const json_path& p) {
     param_spec ps;
     ps.name = string_member(obj, "name", json_path(p, "name"));
     if (auto d = member(obj, "default")) ps.default_value = value(*d, json_path(p, "default"));

@@ -43,6 +43,21 @@ struct reader {
   std::vector<param_spec> param_specs(object parent, const json_path& path) const;
   std::optional<ref_source> ref(object parent, const json_path& path) const;
   std::optional<std::string> time(object parent, std::string_view key, const json_path& path) const;
+
+  // Each object of the array member `key` (absent or null: none), read by `one(object, path)`.
+  template <class T, class Fn>
+  std::vector<T> each_object(object parent, std::string_view key, const json_path& path, Fn one) const {
+    std::vector<T> out;
+    auto arr = array_member(parent, key, path);
+    if (!arr) return out;
+    out.reserve(arr->size());
+    std::size_t i = 0;
+    for (auto el : *arr) {
+      const json_path p(path, i++);
+      out.push_back(one(as_object(el, p), p));
+    }
+    return out;
+  }
 };
 
 }  // namespace chainsd::provenance

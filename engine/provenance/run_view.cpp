@@ -27,13 +27,7 @@ void collect_strings(dom::element el, std::vector<std::string>& out) {
 
 std::vector<pipeline_task> pipeline_tasks(const reader& r, dom::object spec, std::string_view key,
                                           const json_path& path) {
-  std::vector<pipeline_task> out;
-  auto arr = r.array_member(spec, key, path);
-  if (!arr) return out;
-  std::size_t i = 0;
-  for (auto el : *arr) {
-    const json_path p(path, i++);
-    auto obj = r.as_object(el, p);
+  return r.each_object<pipeline_task>(spec, key, path, [&r](dom::object obj, const json_path& p) {
     pipeline_task t;
     t.name = r.string_member(obj, "name", json_path(p, "name"));
     if (auto ref = r.object_member(obj, "taskRef", json_path(p, "taskRef")))
@@ -42,9 +36,8 @@ std::vector<pipeline_task> pipeline_tasks(const reader& r, dom::object spec, std
     // PipelineTaskResultRefs looks at params, matrix params and when expressions.
     for (auto k : {"params", "matrix", "when"})
       if (auto m = r.member(obj, k)) collect_strings(*m, t.reference_strings);
-    out.push_back(std::move(t));
-  }
-  return out;
+    return t;
+  });
 }
 
 run_kind detect_kind(const reader& r, dom::object doc, std::optional<run_kind> hint) {
@@ -150,46 +143,28 @@ run_view parse_run(std::string_view json, std::string_view source, std::optional
     v.condition_status = r.string_member(first, "status", "status.conditions[0].status");
   }
   v.results = r.results(*status, "results", "status.results");
-  const json_path status_steps("status.steps");
-  if (auto steps = r.array_member(*status, "steps", status_steps)) {
-    v.steps.reserve(steps->size());
-    std::size_t i = 0;
-    for (auto el : *steps) {
-      const json_path p(status_steps, i++);
-      auto obj = r.as_object(el, p);
-      step_state s;
-      s.name = r.string_member(obj, "name", json_path(p, "name"));
-      s.image_id = r.string_member(obj, "imageID", json_path(p, "imageID"));
-      s.results = r.results(obj, "results", json_path(p, "results"));
-      if (auto prov = r.object_member(obj, "provenance", json_path(p, "provenance"))) s.provenance = r.ref(*prov, json_path(json_path(p, "provenance"), "refSource"));
-      v.steps.push_back(std::move(s));
-    }
-  }
-  const json_path status_sidecars("status.sidecars");
-  if (auto sidecars = r.array_member(*status, "sidecars", status_sidecars)) {
-    std::size_t i = 0;
-    for (auto el : *sidecars) {
-      const json_path p(status_sidecars, i++);
-      v.sidecar_image_ids.push_back(r.string_member(r.as_object(el, p), "imageID", json_path(p, "imageID")));
-    }
-  }
+  v.steps = r.each_object<step_state>(*status, "steps", "status.steps", [&r](dom::object obj, const json_path& p) {
+    step_state s;
+    s.name = r.string_member(obj, "name", json_path(p, "name"));
+    s.image_id = r.string_member(obj, "imageID", json_path(p, "imageID"));
+    s.results = r.results(obj, "results", json_path(p, "results"));
+    if (auto prov = r.object_member(obj, "provenance", json_path(p, "provenance"))) s.provenance = r.ref(*prov, json_path(json_path(p, "provenance"), "refSource"));
+    return s;
+  });
+  v.sidecar_image_ids = r.each_object<std::string>(*status, "sidecars", "status.sidecars", [&r](dom::object obj, const json_path& p) {
+    return r.string_member(obj, "imageID", json_path(p, "imageID"));
+  });
   if (auto ts = r.object_member(*status, "taskSpec", "status.taskSpec")) {
     task_spec t;
     t.params = r.param_specs(*ts, "status.taskSpec.params");
-    const json_path task_spec_steps("status.taskSpec.steps");
-    if (auto steps = r.array_member(*ts, "steps", task_spec_steps)) {
-      std::size_t i = 0;
-      for (auto el : *steps) {
-        const json_path p(task_spec_steps, i++);
-        auto obj = r.as_object(el, p);
-        step_spec s;
-        s.name = r.string_member(obj, "name", json_path(p, "name"));
-        if (auto c = r.array_member(obj, "command", json_path(p, "command"))) s.command = r.string_array(*c, json_path(p, "command"));
-        if (auto a = r.array_member(obj, "args", json_path(p, "args"))) s.args = r.string_array(*a, json_path(p, "args"));
-        s.script = r.string_member(obj, "script", json_path(p, "script"));
-        t.steps.push_back(std::move(s));
-      }
-    }
+    t.steps = r.each_object<step_spec>(*ts, "steps", "status.taskSpec.steps", [&r](dom::object obj, const json_path& p) {
+      step_spec s;
+      s.name = r.string_member(obj, "name", json_path(p, "name"));
+      if (auto c = r.array_member(obj, "command", json_path(p, "command"))) s.command = r.string_array(*c, json_path(p, "command"));
+      if (auto a = r.array_member(obj, "args", json_path(p, "args"))) s.args = r.string_array(*a, json_path(p, "args"));
+      s.script = r.string_member(obj, "script", json_path(p, "script"));
+      return s;
+    });
     v.status_task_spec = std::move(t);
   }
   if (auto ps = r.object_member(*status, "pipelineSpec", "status.pipelineSpec")) {
