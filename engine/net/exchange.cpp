@@ -79,6 +79,7 @@ constexpr std::size_t read_buffer_bytes = 64 * 1024;
 
 }  // namespace
 
+// One transport (TCP or TLS) and its read buffer; pooled as a connection_ptr between requests.
 struct connection {
   explicit connection(beast::tcp_stream tcp) : stream(std::move(tcp)) { buffer.reserve(read_buffer_bytes); }
   connection(beast::tcp_stream tcp, ssl::context& ctx) : stream(std::move(tcp), ctx) { buffer.reserve(read_buffer_bytes); }
@@ -139,6 +140,7 @@ http::request<http::string_body> build_message(request& req, const call& c, cons
   return msg;
 }
 
+// A name lookup in flight: shared by the waiting call and the lookup's completion handler.
 struct pending_lookup {
   pending_lookup(asio::any_io_executor ex, steady::time_point deadline) : resolver(ex), done(ex, deadline) {}
   tcp::resolver resolver;
