@@ -20,7 +20,7 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1));
 }
 
-std::string get(const plugin::config_map& cfg, std::string_view key) {
+std::string get(const config_values& cfg, std::string_view key) {
   auto it = cfg.find(key);
   return it == cfg.end() ? std::string() : trim(it->second);
 }
@@ -117,7 +117,7 @@ plugin::result<collection_url> parse_collection_url(std::string_view raw) {
   return c;
 }
 
-plugin::result<server_url_source> pick_server_url(const plugin::config_map& cfg, std::optional<std::string> env) {
+plugin::result<server_url_source> pick_server_url(const config_values& cfg, std::optional<std::string> env) {
   server_url_source s;
   if (auto path = get(cfg, server_url_path_key); !path.empty()) {
     s.key = server_url_path_key;

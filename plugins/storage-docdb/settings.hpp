@@ -7,10 +7,10 @@
 
 #include <chainsd/plugin/config.hpp>
 #include <chainsd/plugin/errors.hpp>
-#include <chainsd/plugin/host.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +18,9 @@
 #include <vector>
 
 namespace storage_docdb {
+
+// plugin::config_map's type, spelt out so this pure part needs no Asio (host.hpp).
+using config_values = std::map<std::string, std::string, std::less<>>;
 
 inline constexpr std::string_view url_key = "storage.docdb.url";
 inline constexpr std::string_view server_url_key = "storage.docdb.mongo-server-url";
@@ -41,7 +44,7 @@ struct server_url_source {
   std::string value;  // the connection string itself (storage.docdb.mongo-server-url or the env)
 };
 // `env` is MONGO_SERVER_URL's value, if set.
-chainsd::plugin::result<server_url_source> pick_server_url(const chainsd::plugin::config_map& cfg,
+chainsd::plugin::result<server_url_source> pick_server_url(const config_values& cfg,
                                                            std::optional<std::string> env);
 // A file's contents as the connection string: upstream trims one trailing newline; we trim
 // surrounding white space (a CRLF or a stray space in a Secret otherwise breaks the URL).

@@ -155,11 +155,12 @@ chainsd::plugin::result<std::unique_ptr<chainsd::plugin::storage>> make_docdb_st
   if (const char* e = std::getenv(std::string(server_url_env).c_str())) env = e;
   auto src = pick_server_url(cfg, env);
   if (!src) return src.error();
+  const bool from_file = !src->file.empty();
   auto s = std::make_unique<docdb_storage>(h, std::move(*coll), std::move(*src));
   // A bad string in a config value or the environment is the config's fault now; a file that is
   // missing or wrong may be fixed while we run, so it is reported by each store until it is.
   if (!s->refresh(true)) {
-    if (src->file.empty()) return *s->error();
+    if (!from_file) return *s->error();
     h.log(plugin::log_level::warn, "docdb: the MongoDB connection string is not usable yet", {{"reason", s->error()->message}});
   }
   return std::unique_ptr<plugin::storage>(std::move(s));
