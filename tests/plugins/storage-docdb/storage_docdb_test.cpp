@@ -270,3 +270,29 @@ TEST_CASE("docdb plugin: the connection-string file is read again when it change
     REQUIRE(h.run((*st)->store(sample())).has_value());
   }
 }
+
+TEST_CASE("docdb plugin: tls=true verifies the server with the host's TLS (system CAs, here SSL_CERT_FILE)") {
+  chainsd::test_support::python_stub stub("MONGO_STUB", {"--tls-self-signed", "@cert.pem"});
+  const std::string url = "mongodb://127.0.0.1:" + std::to_string(stub.port()) + "/?tls=true";
+  SECTION("a trusted certificate: stored over TLS") {
+    ::setenv("SSL_CERT_FILE", stub.file("cert.pem").c_str(), 1);
+    engine_host h;
+    auto st = make(h, {{"storage.docdb.mongo-server-url", url}});
+    REQUIRE(st.has_value());
+    auto r = h.run((*st)->store(sample()));
+    ::unsetenv("SSL_CERT_FILE");
+    INFO((r ? std::string() : r.error().message));
+    CHECK(r.has_value());
+  }
+  SECTION("an untrusted one: bad_config, saying why") {
+    ::unsetenv("SSL_CERT_FILE");
+    engine_host h;
+    auto st = make(h, {{"storage.docdb.mongo-server-url", url}});
+    REQUIRE(st.has_value());
+    auto r = h.run((*st)->store(sample()));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == plugin::errc::bad_config);
+    CHECK_THAT(r.error().message, Catch::Contains("tls 127.0.0.1:" + std::to_string(stub.port())) &&
+                                      Catch::Contains("certificate verify failed"));
+  }
+}

@@ -14,7 +14,9 @@ Faults (--fault or {stubFault: "..."}): "not-primary:N" the next N writes answer
 NotWritablePrimary (10107); "close:N" the next N writes close the connection unanswered;
 "stale-hello" hello answers isWritablePrimary false.
 
-python3 mongo_stub.py [--port 0] [--user U --password P] [--fault LIST]; prints "listening on PORT"."""
+python3 mongo_stub.py [--port 0] [--user U --password P] [--fault LIST] [--tls-self-signed CERT_OUT];
+prints "listening on PORT". With --tls-self-signed every connection is TLS (certificate for
+127.0.0.1 and localhost, its own CA, written to CERT_OUT)."""
 import argparse
 import base64
 import hashlib
@@ -30,7 +32,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mongo_bson import Binary, DateTime, Int64, ObjectId, decode, encode  # noqa: E402
-from stubkit import Faults  # noqa: E402
+from stubkit import Faults, self_signed_cert  # noqa: E402
 
 OP_REPLY, OP_QUERY, OP_MSG = 1, 2004, 2013
 
@@ -293,6 +295,8 @@ class Handler(socketserver.BaseRequestHandler):
         sock = self.request
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
+            if self.server.tls:  # the handshake in the connection's thread: a silent client stalls only itself
+                sock = self.server.tls.wrap_socket(sock, server_side=True)
             while True:
                 head = read_exact(sock, 16)
                 length, req_id, _, opcode = struct.unpack("<iiii", head)
@@ -331,8 +335,15 @@ def main():
     ap.add_argument("--user")
     ap.add_argument("--password")
     ap.add_argument("--fault", default="")
+    ap.add_argument("--tls-self-signed", metavar="CERT_OUT", help="serve TLS with a new certificate written here")
     a = ap.parse_args()
     server = Server(("127.0.0.1", a.port), Handler)
+    server.tls = None
+    if a.tls_self_signed:
+        import ssl
+        cert, key = self_signed_cert(a.tls_self_signed, "mongo-stub")
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(cert, key)
     server.store = Store(Faults(a.fault, counters=("not-primary", "close")), a.user, a.password)
     print("listening on %d" % server.server_address[1], flush=True)
     try:
