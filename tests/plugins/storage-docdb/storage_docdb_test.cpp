@@ -239,16 +239,22 @@ TEST_CASE("docdb plugin: the connection-string file is read again when it change
   engine_host h;
   const auto dir = a.file("secret");
   std::filesystem::create_directories(dir);
-  auto write = [&](const std::string& text) {
-    std::ofstream(dir / "MONGO_SERVER_URL.tmp") << text;
-    std::filesystem::rename(dir / "MONGO_SERVER_URL.tmp", dir / "MONGO_SERVER_URL");
-  };
-  SECTION("-url-dir: DIR/MONGO_SERVER_URL, trailing newline trimmed, rewritten live") {
-    write(server(a.port()) + "\n");
+  SECTION("-url-dir: DIR/MONGO_SERVER_URL as a Secret volume lays it out, its ..data link swapped live") {
+    // kubelet: DIR/MONGO_SERVER_URL -> ..data/MONGO_SERVER_URL, ..data -> ..<timestamp>/, and an
+    // update writes a new timestamped directory, then renames a new ..data link over the old one.
+    namespace fs = std::filesystem;
+    auto publish = [&](const std::string& version, const std::string& text) {
+      fs::create_directories(dir / version);
+      std::ofstream(dir / version / "MONGO_SERVER_URL") << text;
+      fs::create_directory_symlink(version, dir / "..data_tmp");
+      fs::rename(dir / "..data_tmp", dir / "..data");
+    };
+    publish("..2026_12_04_01", server(a.port()) + "\n");
+    fs::create_symlink("..data/MONGO_SERVER_URL", dir / "MONGO_SERVER_URL");
     auto st = make(h, {{"storage.docdb.mongo-server-url-dir", dir.string()}, {"storage.docdb.mongo-server-url", "mongodb://ignored:1"}});
     REQUIRE(st.has_value());
     REQUIRE(h.run((*st)->store(sample("k1"))).has_value());
-    write(server(b.port()) + "\n");
+    publish("..2026_12_04_02", server(b.port()) + "\n");
     std::this_thread::sleep_for(1100ms);
     auto r = h.run((*st)->store(sample("k2")));
     INFO((r ? std::string() : r.error().message));
