@@ -24,13 +24,13 @@ std::string lower_first(std::string s) {
   return s;
 }
 
+}  // namespace
+
 std::string ascii_lower(std::string_view s) {
   std::string out(s);
   for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return out;
 }
-
-}  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

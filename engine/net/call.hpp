@@ -39,5 +39,6 @@ std::string reason(const call& c, boost::system::error_code ec);
 // RFC 9110 token (methods, header names).
 bool is_token(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
+std::string ascii_lower(std::string_view s);
 
 }  // namespace chainsd::net

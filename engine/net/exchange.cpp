@@ -336,6 +336,103 @@ class stream_impl final : public response_stream {
   bool closed_ = false;
 };
 
+// A raw connection made by connect(): the byte_stream plugins speak their own protocols over.
+class raw_stream final : public byte_stream {
+ public:
+  raw_stream(std::shared_ptr<client_state> st, call c, connection_ptr conn)
+      : state_(std::move(st)), call_(std::move(c)), conn_(std::move(conn)) {
+    conn_->stream.tcp().expires_never();
+  }
+
+  asio::awaitable<void> write(std::string bytes, std::chrono::milliseconds timeout) override {
+    check_open("writing");
+    std::size_t done = 0;
+    try {
+      conn_->stream.tcp().expires_at(deadline_after(timeout));
+      while (done < bytes.size()) {
+        auto [ec, n] = co_await conn_->stream.async_write_some(asio::buffer(bytes.data() + done, bytes.size() - done),
+                                                               use_tuple);
+        done += n;
+        if (closed_) ec = asio::error::operation_aborted;
+        if (ec) throw_error("writing failed", ec, timeout);
+      }
+    } catch (const http_error&) {
+      throw;
+    } catch (const boost::system::system_error& e) {
+      throw_error("writing failed", e.code(), timeout);
+    }
+  }
+
+  asio::awaitable<std::size_t> read_some(std::string& out, std::size_t max, std::chrono::milliseconds timeout) override {
+    check_open("reading");
+    if (max == 0) co_return 0;
+    const std::size_t at = out.size();
+    out.resize(at + std::min(max, read_chunk));
+    try {
+      conn_->stream.tcp().expires_at(deadline_after(timeout));
+      auto [ec, n] = co_await conn_->stream.async_read_some(asio::buffer(out.data() + at, out.size() - at), use_tuple);
+      out.resize(at + n);
+      if (closed_) ec = asio::error::operation_aborted;
+      if (n > 0) co_return n;
+      if (ec == asio::error::eof || ec == ssl::error::stream_truncated) co_return 0;
+      if (ec) throw_error("reading failed", ec, timeout);
+    } catch (const http_error&) {
+      throw;
+    } catch (const boost::system::system_error& e) {
+      out.resize(at);
+      throw_error("reading failed", e.code(), timeout);
+    }
+    co_return 0;
+  }
+
+  void close() override {
+    if (closed_) return;
+    closed_ = true;
+    conn_->stream.tcp().close();
+  }
+
+ private:
+  void check_open(std::string_view what) const {
+    if (closed_)
+      throw http_error(call_.prefix + ": " + std::string(what) + " failed: stream closed", asio::error::operation_aborted);
+  }
+  [[noreturn]] void throw_error(std::string_view what, error_code ec, std::chrono::milliseconds timeout) {
+    if (closed_) throw http_error(call_.prefix + ": " + std::string(what) + ": stream closed", ec);
+    call c = call_;
+    c.timeout = timeout;
+    fail(c, what, ec);
+  }
+
+  std::shared_ptr<client_state> state_;  // the TLS context must outlive the connection
+  call call_;
+  connection_ptr conn_;
+  bool closed_ = false;
+};
+
+asio::awaitable<std::unique_ptr<byte_stream>> connect_raw(std::shared_ptr<client_state> st, std::string host,
+                                                                std::uint16_t port, bool tls,
+                                                                std::chrono::milliseconds timeout) {
+  call c;
+  error_code aec;
+  const auto addr = asio::ip::make_address(host, aec);
+  c.host_is_ip = !aec;
+  c.host = c.host_is_ip ? host : ascii_lower(host);
+  c.port = std::to_string(port);
+  c.tls = tls;
+  c.timeout = timeout;
+  c.host_header = (c.host_is_ip && addr.is_v6() ? "[" + c.host + "]" : c.host) + ":" + c.port;
+  c.prefix = std::string(tls ? "tls " : "tcp ") + c.host_header;
+  if (host.empty() || port == 0) throw http_error(c.prefix + ": invalid address");
+  try {
+    auto conn = co_await connect(st, c, deadline_after(timeout));
+    co_return std::make_unique<raw_stream>(st, std::move(c), std::move(conn));
+  } catch (const http_error&) {
+    throw;
+  } catch (const boost::system::system_error& e) {
+    throw http_error(c.prefix + ": " + reason(c, e.code()), e.code());
+  }
+}
+
 }  // namespace
 
 asio::awaitable<response> send_request(std::shared_ptr<client_state> st, request req) {
@@ -390,6 +487,12 @@ asio::awaitable<std::unique_ptr<response_stream>> open_response_stream(std::shar
   } catch (const boost::system::system_error& e) {
     throw http_error(c.prefix + ": " + reason(c, e.code()), e.code());
   }
+}
+
+asio::awaitable<std::unique_ptr<byte_stream>> open_byte_stream(std::shared_ptr<client_state> st, std::string host,
+                                                               std::uint16_t port, bool tls,
+                                                               std::chrono::milliseconds timeout) {
+  return connect_raw(std::move(st), std::move(host), port, tls, timeout);
 }
 
 }  // namespace chainsd::net

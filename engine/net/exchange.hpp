@@ -11,7 +11,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <memory>
 
 namespace chainsd::net {
@@ -33,5 +36,9 @@ struct client_state {
 boost::asio::awaitable<response> send_request(std::shared_ptr<client_state> st, request req);
 boost::asio::awaitable<std::unique_ptr<response_stream>> open_response_stream(std::shared_ptr<client_state> st,
                                                                               request req);
+// http_client::connect_stream: a raw TCP/TLS connection, never pooled.
+boost::asio::awaitable<std::unique_ptr<byte_stream>> open_byte_stream(std::shared_ptr<client_state> st, std::string host,
+                                                                      std::uint16_t port, bool tls,
+                                                                      std::chrono::milliseconds timeout);
 
 }  // namespace chainsd::net

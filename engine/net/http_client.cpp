@@ -61,6 +61,12 @@ boost::asio::awaitable<std::unique_ptr<response_stream>> http_client::open_strea
   return open_response_stream(impl_->state, std::move(req));
 }
 
+boost::asio::awaitable<std::unique_ptr<byte_stream>> http_client::connect_stream(std::string host, std::uint16_t port,
+                                                                                 bool tls,
+                                                                                 std::chrono::milliseconds timeout) {
+  return open_byte_stream(impl_->state, std::move(host), port, tls, timeout);
+}
+
 void http_client::clear_pool() { impl_->state->pool.clear(); }
 
 std::size_t http_client::idle_connections() const { return impl_->state->pool.idle_count(); }

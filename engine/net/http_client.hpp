@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -95,6 +96,22 @@ class response_stream {
   virtual void close() = 0;
 };
 
+// A raw TCP (optionally TLS) connection, for wire protocols that are not HTTP (plugins reach it
+// through plugin::host::connect). Owns its connection; never pooled. Errors throw http_error whose
+// what() reads "tcp 127.0.0.1:27017: reading failed: deadline of 5000 ms exceeded". Cancellation as
+// for send(); close() makes a pending call fail with operation_aborted. One call at a time.
+class byte_stream {
+ public:
+  virtual ~byte_stream() = default;
+  // Writes all of `bytes` within `timeout`.
+  virtual boost::asio::awaitable<void> write(std::string bytes, std::chrono::milliseconds timeout) = 0;
+  // Appends what arrives next (at least one byte, at most `max`) to `out` within `timeout`;
+  // returns the count, 0 when the peer closed the connection.
+  virtual boost::asio::awaitable<std::size_t> read_some(std::string& out, std::size_t max,
+                                                        std::chrono::milliseconds timeout) = 0;
+  virtual void close() = 0;
+};
+
 // Percent-encodes every byte except RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~): for one
 // path segment or one query name or value, e.g. a label selector.
 std::string url_encode_component(std::string_view s);
@@ -117,6 +134,11 @@ class http_client {
   // Sends the request and returns once the response headers arrived (within request.timeout);
   // the body is then read with response_stream::read_some.
   boost::asio::awaitable<std::unique_ptr<response_stream>> open_stream(request req);
+
+  // Opens a TCP connection to host:port (TLS with this client's tls_options when `tls`), lookup,
+  // connect and handshake within `timeout`. `host` is a name or an IP address without brackets.
+  boost::asio::awaitable<std::unique_ptr<byte_stream>> connect_stream(std::string host, std::uint16_t port, bool tls,
+                                                                      std::chrono::milliseconds timeout);
 
   // Drops every pooled connection (e.g. after a credentials change).
   void clear_pool();

@@ -1,7 +1,7 @@
 #pragma once
 // The engine's implementation of plugin::host: the loop's executor, JSON logs tagged with the
-// plugin, counters in /metrics, the pooled HTTP client, the Kubernetes client and the
-// signing-secrets directory.
+// plugin, counters in /metrics, the pooled HTTP client, the Kubernetes client, the
+// signing-secrets directory and raw TCP streams (made by the HTTP client, with its TLS setup).
 //
 // Ownership: outlives every plugin instance built with it (one per process).
 
@@ -30,6 +30,7 @@ class host_services final : public plugin::host {
   plugin::result<std::string> read_file(std::string_view path, std::size_t max_bytes,
                                         std::string_view config_key) override;
   std::string secrets_dir() override { return secrets_dir_; }
+  boost::asio::awaitable<plugin::result<std::unique_ptr<plugin::stream>>> connect(plugin::stream_options opts) override;
 
  private:
   boost::asio::any_io_executor ex_;

@@ -1,7 +1,8 @@
 #pragma once
 // Services the engine gives a plugin. A plugin reaches the outside only through its host: it owns
 // no threads (unless a library forces it, and then it hands results back to executor()), opens no
-// sockets of its own, and reads files only through read_secret() and read_file().
+// sockets of its own (connect() opens a TCP stream for it), and reads files only through
+// read_secret() and read_file().
 //
 // Ownership: the host outlives every plugin instance created with it. All calls are made and
 // complete on executor()'s thread (the engine's single io_context thread); none is thread-safe.
@@ -9,6 +10,7 @@
 
 #include "chainsd/plugin/config.hpp"
 #include "chainsd/plugin/errors.hpp"
+#include "chainsd/plugin/stream.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -17,6 +19,7 @@
 #include <cstddef>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -85,6 +88,14 @@ class host {
   }
   // The signing-secrets directory, e.g. to watch it for changes.
   virtual std::string secrets_dir() = 0;
+
+  // A TCP byte stream to opts.host:opts.port on the loop (see stream.hpp), for a wire protocol that
+  // is not HTTP. Lookup, connect and handshake failures and the deadline are `retryable` errors
+  // naming host and port; a TLS certificate that does not verify is `bad_config`. Declared last so
+  // the vtable of older plugins keeps its layout. The default refuses (a host that opens no streams).
+  virtual boost::asio::awaitable<result<std::unique_ptr<stream>>> connect(stream_options opts) {
+    co_return fail(errc::bad_config, opts.host + ":" + std::to_string(opts.port) + ": this host opens no streams");
+  }
 };
 
 }  // namespace chainsd::plugin
