@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 
 #include <cctype>
+#include <algorithm>
 #include <cerrno>
 #include <deque>
 #include <iterator>
@@ -80,12 +81,18 @@ class dual_stream {
 };
 
 // Beast sizes each read by the buffer's free capacity (at least 512 bytes): without room a 40 KB
-// response or watch event would arrive in dozens of small reads. 64 KB per kept-alive connection.
+// response or watch event would arrive in dozens of small reads. Up to 64 KB per connection,
+// taken once its answer starts to arrive (4 KB for the header, then as much as the announced
+// length needs; streams and bodies of unknown length the whole 64 KB) and given back when it
+// goes idle: a request waiting for its answer (a Rekor v2 upload waits about a second for its
+// checkpoint) or an idle kept-alive connection holds none, and a checkpoint answering 1,000
+// uploads at once does not take 64 MB.
 constexpr std::size_t read_buffer_bytes = 64 * 1024;
+constexpr std::size_t header_buffer_bytes = 4 * 1024;
 
 struct connection {
-  explicit connection(beast::tcp_stream tcp) : stream(std::move(tcp)) { buffer.reserve(read_buffer_bytes); }
-  connection(beast::tcp_stream tcp, ssl::context& ctx) : stream(std::move(tcp), ctx) { buffer.reserve(read_buffer_bytes); }
+  explicit connection(beast::tcp_stream tcp) : stream(std::move(tcp)) {}
+  connection(beast::tcp_stream tcp, ssl::context& ctx) : stream(std::move(tcp), ctx) {}
 
   dual_stream stream;
   beast::flat_buffer buffer;
@@ -367,6 +374,7 @@ std::unique_ptr<connection> client_state::acquire(const std::string& key) {
 void client_state::release(const std::string& key, std::unique_ptr<connection> conn) {
   if (closed || opts.max_idle_per_host == 0) return;
   conn->stream.tcp().expires_never();
+  conn->buffer.shrink_to_fit();  // empty: frees it (taken again for the next answer)
   const auto now = steady::now();
   conn->idle_since = now;
   // Sweep every host, not just this one: a host that is never asked again would otherwise keep
@@ -486,11 +494,17 @@ asio::awaitable<exchanged> exchange(std::shared_ptr<client_state> st, const call
       fail(c, "sending request failed", wec);
     }
 
-    auto [rec, n] = co_await conn->stream.async_read_some(conn->buffer.prepare(16 * 1024), use_tuple);
-    conn->buffer.commit(n);
+    // The first byte of the answer, then the read buffer (see read_buffer_bytes).
+    char first = 0;
+    auto [rec, n] = co_await conn->stream.async_read_some(asio::buffer(&first, 1), use_tuple);
     if (rec) {
       if (may_retry && c.idempotent && peer_closed(rec)) continue;
       fail(c, "reading response failed", rec);
+    }
+    conn->buffer.reserve(header_buffer_bytes);
+    if (n == 1) {
+      *static_cast<char*>(conn->buffer.prepare(1).data()) = first;
+      conn->buffer.commit(1);
     }
 
     auto parser = std::make_unique<parser_t>();
@@ -538,6 +552,7 @@ asio::awaitable<response> do_send(std::shared_ptr<client_state> st, request req)
       r.body.reserve(static_cast<std::size_t>(*len) + body_padding);
       r.body.resize(static_cast<std::size_t>(*len));
     }
+    ex.conn->buffer.reserve(len ? std::min<std::size_t>(read_buffer_bytes, ex.conn->buffer.size() + *len) : read_buffer_bytes);
     while (!p.is_done()) {
       // Chunked or read-to-close bodies grow as they come; a known length never needs to.
       if (!len && r.body.size() - used < read_chunk / 4) r.body.resize(std::max(r.body.size() * 2, used + read_chunk));
@@ -565,6 +580,7 @@ class stream_impl final : public response_stream {
     status_ = parser_->get().result_int();
     headers_ = copy_headers(*parser_);
     conn_->stream.tcp().expires_never();
+    conn_->buffer.reserve(read_buffer_bytes);
   }
 
   unsigned status() const override { return status_; }

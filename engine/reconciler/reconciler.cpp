@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <array>
+#include <deque>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -328,8 +329,8 @@ struct reconciler::impl : std::enable_shared_from_this<impl>, slot_lender {
       }
       self->end_pass(uid);
       --self->in_flight_;
+      self->slot_freed();
       self->update_gauges();
-      self->poke();
     };
     asio::co_spawn(ex_, process(self, uid), asio::bind_cancellation_slot(sig->slot(), done));
   }
@@ -850,12 +851,37 @@ struct reconciler::impl : std::enable_shared_from_this<impl>, slot_lender {
     if (log_waiting_ >= opts_.max_log_waiting) return false;
     --in_flight_;
     ++log_waiting_;
-    poke();  // a slot is free: start the next run
+    slot_freed();
     return true;
   }
-  void reclaim() override {
-    ++in_flight_;  // may pass --max-in-flight for a moment: the pass only stores and patches now
+  asio::awaitable<void> reclaim() override {
+    if (reclaimers_.empty() && in_flight_ < opts_.max_in_flight) {
+      reclaim_now();
+      co_return;
+    }
+    auto w = std::make_shared<reclaimer>(ex_);
+    reclaimers_.push_back(w);
+    // Woken by slot_freed() (which took the slot for it), or cut by the pass's cancellation.
+    co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!w->granted) {
+      std::erase(reclaimers_, w);
+      reclaim_now();  // cancelled: the pass ends at once
+    }
+  }
+  void reclaim_now() override {
+    ++in_flight_;  // may pass --max-in-flight for a moment only when the pass is cut
     --log_waiting_;
+  }
+  // A slot was given back or a pass ended: passes taking theirs back go before new runs.
+  void slot_freed() {
+    while (!reclaimers_.empty() && in_flight_ < opts_.max_in_flight) {
+      auto w = std::move(reclaimers_.front());
+      reclaimers_.pop_front();
+      w->granted = true;
+      reclaim_now();
+      w->timer.cancel();
+    }
+    poke();  // a slot may be free: start the next run
   }
 
   void cancel() {
@@ -874,6 +900,12 @@ struct reconciler::impl : std::enable_shared_from_this<impl>, slot_lender {
   bool stopping_ = false;
   std::size_t in_flight_ = 0;    // passes holding a slot (--max-in-flight)
   std::size_t log_waiting_ = 0;  // passes that lent theirs while they wait on the log
+  struct reclaimer {
+    explicit reclaimer(asio::any_io_executor ex) : timer(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+    bool granted = false;
+  };
+  std::deque<std::shared_ptr<reclaimer>> reclaimers_;  // answered by the log, waiting for a slot
   std::size_t parked_count_ = 0;
   std::size_t kept_json_bytes_ = 0;  // documents of entries (see keep_json)
   std::size_t progress_bytes_ = 0;   // progress of entries (see keep_progress)
