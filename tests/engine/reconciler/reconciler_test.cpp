@@ -697,19 +697,31 @@ TEST_CASE("a retry patch is conditioned on the version our own previous patch ma
   CHECK(h.cluster.applies[1].at("chains.tekton.dev/signed") == "true");
 }
 
-TEST_CASE("a pass waiting on the transparency log gives its slot back: uploads in flight are not capped by max_in_flight") {
+// A transparency log on, and a reconciler whose passes may lend their slot while it waits.
+harness_options with_log() {
   harness_options ho;
   ho.log = true;
+  return ho;
+}
+reconciler_options lending(std::size_t in_flight, std::size_t log_waiting) {
   reconciler_options o;
-  o.max_in_flight = 2;
-  o.max_log_waiting = 5;
-  harness h(ho, o);
-  h.tlog->hold = true;
-  for (int i = 0; i < 8; ++i) {
-    auto n = std::to_string(i);
-    h.rec->on_event(run_kind::task_run, event(run_json("w" + n, "uw" + n, "10", true), "uw" + n, "10"));
+  o.max_in_flight = in_flight;
+  o.max_log_waiting = log_waiting;
+  return o;
+}
+// `n` finished, unsigned TaskRuns at once (named prefix0.., uids "u" + prefix + i).
+void feed_finished(harness& h, const std::string& prefix, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto name = prefix + std::to_string(i), uid = "u" + name;
+    h.rec->on_event(run_kind::task_run, event(run_json(name, uid, "10", true), uid, "10"));
   }
   h.drain();
+}
+
+TEST_CASE("a pass waiting on the transparency log gives its slot back: uploads in flight are not capped by max_in_flight") {
+  harness h(with_log(), lending(2, 5));
+  h.tlog->hold = true;
+  feed_finished(h, "w", 8);
   // 5 lent their slots and wait; 2 more hold a slot each (no more lending): 7 uploads waiting.
   CHECK(h.tlog->waiting == 7);
   CHECK(h.rec->in_flight() == 7);
@@ -726,19 +738,10 @@ TEST_CASE("a pass waiting on the transparency log gives its slot back: uploads i
 }
 
 TEST_CASE("passes the log answered at once take their slots back before new runs: patches stay within max_in_flight") {
-  harness_options ho;
-  ho.log = true;
-  reconciler_options o;
-  o.max_in_flight = 2;
-  o.max_log_waiting = 5;
-  harness h(ho, o);
+  harness h(with_log(), lending(2, 5));
   h.tlog->hold = true;
   h.cluster.hold_applies = true;
-  for (int i = 0; i < 8; ++i) {
-    auto n = std::to_string(i);
-    h.rec->on_event(run_kind::task_run, event(run_json("c" + n, "uc" + n, "10", true), "uc" + n, "10"));
-  }
-  h.drain();
+  feed_finished(h, "c", 8);
   CHECK(h.tlog->waiting == 7);
   h.tlog->release();  // one checkpoint answers all seven
   h.drain();
@@ -759,18 +762,12 @@ TEST_CASE("passes the log answered at once take their slots back before new runs
 }
 
 TEST_CASE("a pass cut at its deadline while it waits to take its slot back ends as a retryable failure") {
-  harness_options ho;
-  ho.log = true;
-  reconciler_options o;
-  o.max_in_flight = 1;
-  o.max_log_waiting = 1;
+  auto o = lending(1, 1);
   o.pass_timeout = std::chrono::seconds(10);
-  harness h(ho, o);
+  harness h(with_log(), o);
   h.tlog->hold = true;
   h.cluster.hold_applies = true;
-  h.rec->on_event(run_kind::task_run, event(run_json("d0", "ud0", "10", true), "ud0", "10"));
-  h.rec->on_event(run_kind::task_run, event(run_json("d1", "ud1", "10", true), "ud1", "10"));
-  h.drain();
+  feed_finished(h, "d", 2);
   CHECK(h.tlog->waiting == 2);  // one lent its slot, the other holds it
   h.tlog->release();
   h.drain();
