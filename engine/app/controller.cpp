@@ -45,7 +45,7 @@ std::vector<flag_spec> controller_flags() {
       {"config-namespace", "namespace of the chains-config ConfigMap (default: $SYSTEM_NAMESPACE, as upstream's Deployment sets it, else tekton-chains)", ""},
       {"metrics-addr", "HOST:PORT of /metrics, /healthz and /readyz (empty: off)", "0.0.0.0:9090"},
       {"max-in-flight", "runs signed concurrently", "64"},
-      {"max-log-waiting", "runs waiting on the transparency log without holding a --max-in-flight slot (Rekor v2 answers an upload at its next checkpoint, ~1 s)", "1024"},
+      {"max-log-waiting", "runs waiting on the transparency log without holding a --max-in-flight slot (Rekor v2 answers an upload at its next checkpoint, ~1 s); with a memory limit sized from it", "1024"},
       {"max-queued-mb", "documents of queued runs kept in memory (MiB); beyond it a queued run is read again when its turn comes", "64"},
       {"log-level", "debug, info, warn or error", "info"},
       {"drain-timeout", "seconds to let runs in flight finish on SIGTERM", "10"},

@@ -80,6 +80,10 @@ memory_budget size_budget(memory_limit limit) {
   // A run in flight holds its document, payload, envelope and patch: ~1 MiB for the large runs
   // (130 KB documents) that matter here. Half the usable memory goes to runs in flight.
   b.max_in_flight = static_cast<std::size_t>(std::clamp<std::uint64_t>(usable / 2 / mib, 2, 64));
+  // Runs waiting on the log give their slot back (Rekor v2 answers at its next checkpoint, ~1 s):
+  // an eighth of the usable memory, in units of what one such run was measured to hold.
+  b.max_log_waiting =
+      static_cast<std::size_t>(std::clamp<std::uint64_t>(usable / 8 / log_waiting_run_bytes, 16, 8192));
   b.max_queued_bytes = clamp(usable / 4, 2 * mib, 64 * mib);
   b.max_progress_bytes = clamp(usable / 8, 1 * mib, 64 * mib);
   b.list_page_bytes = clamp(usable / 8, 1 * mib, 64 * mib);
@@ -101,16 +105,21 @@ memory_budget apply_memory_budget(flags& f) {
   auto b = size_budget(std::move(limit));
   if (b.limit.bytes) {
     f.set_default("max-in-flight", std::to_string(b.max_in_flight));
+    f.set_default("max-log-waiting", std::to_string(b.max_log_waiting));
     f.set_default("max-queued-mb", mb(b.max_queued_bytes));
     f.set_default("max-progress-mb", mb(b.max_progress_bytes));
   }
   // What is in force: a flag given on the command line wins over the budget.
   b.max_in_flight = static_cast<std::size_t>(f.get_int("max-in-flight", 1, 100'000));
+  b.max_log_waiting = static_cast<std::size_t>(f.get_int("max-log-waiting", 0, 100'000));
   b.max_queued_bytes = static_cast<std::size_t>(f.get_int("max-queued-mb", 0, 1'000'000)) * mib;
   b.max_progress_bytes = static_cast<std::size_t>(f.get_int("max-progress-mb", 0, 1'000'000)) * mib;
   log::info("memory budget",
             {{"limit_mb", b.limit.bytes ? mb(b.limit.bytes) : "none"}, {"source", b.limit.source},
-             {"max_in_flight", std::to_string(b.max_in_flight)}, {"max_queued_mb", mb(b.max_queued_bytes)},
+             {"max_in_flight", std::to_string(b.max_in_flight)},
+             {"max_log_waiting", std::to_string(b.max_log_waiting)},
+             {"log_waiting_run_kib", std::to_string(log_waiting_run_bytes >> 10)},
+             {"max_queued_mb", mb(b.max_queued_bytes)},
              {"max_progress_mb", mb(b.max_progress_bytes)}, {"list_page_mb", mb(b.list_page_bytes)},
              {"list_item_mb", mb(b.list_item_bytes)},
              {"list_page_size", f.get("list-page-size")}});

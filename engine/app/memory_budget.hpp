@@ -2,8 +2,9 @@
 // Memory budgets sized from the pod's memory limit, so that no workload of valid runs can push
 // chainsd past it: the limit is --memory-limit-mb, else the cgroup's (v2 memory.max of our own
 // cgroup, v1 memory.limit_in_bytes), else none (the fixed defaults stay). From it come the
-// defaults of --max-in-flight, --max-queued-mb and --max-progress-mb (flags given on the command
-// line win) and the list page and list item byte limits of the run watchers. Logged at start.
+// defaults of --max-in-flight, --max-log-waiting, --max-queued-mb and --max-progress-mb (flags
+// given on the command line win) and the list page and list item byte limits of the run
+// watchers. Logged at start.
 
 #include "app/flags.hpp"
 
@@ -23,9 +24,16 @@ struct memory_limit {
 // "none".
 memory_limit read_cgroup_limit(const std::string& root, const std::string& self_cgroup);
 
+// What one run waiting on the transparency log (reconciler slot_lender, --max-log-waiting) adds
+// to chainsd's RSS: measured with bench C2 (Rekor v2, 1 s checkpoints) as the peak RSS over the
+// most runs waiting at once, so it includes the burst when a checkpoint releases them all.
+// 117 KiB measured (bench/README.md, C2), rounded up.
+constexpr std::size_t log_waiting_run_bytes = std::size_t{128} << 10;
+
 struct memory_budget {
   memory_limit limit;
   std::size_t max_in_flight = 64;
+  std::size_t max_log_waiting = 1024;
   std::size_t max_queued_bytes = std::size_t{64} << 20;
   std::size_t max_progress_bytes = std::size_t{64} << 20;
   std::size_t list_page_bytes = std::size_t{64} << 20;

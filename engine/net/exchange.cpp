@@ -24,6 +24,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 #include <string>
@@ -74,15 +75,21 @@ class dual_stream {
 };
 
 // Beast sizes each read by the buffer's free capacity (at least 512 bytes): without room a 40 KB
-// response or watch event would arrive in dozens of small reads. 64 KB per kept-alive connection.
+// response or watch event would arrive in dozens of small reads. Up to 64 KB per connection,
+// taken once its answer starts to arrive (4 KB for the header, then as much as the announced
+// length needs; streams and bodies of unknown length the whole 64 KB) and given back when it
+// goes idle: a request waiting for its answer (a Rekor v2 upload waits about a second for its
+// checkpoint) or an idle kept-alive connection holds none, and a checkpoint answering 1,000
+// uploads at once does not take 64 MB.
 constexpr std::size_t read_buffer_bytes = 64 * 1024;
+constexpr std::size_t header_buffer_bytes = 4 * 1024;
 
 }  // namespace
 
 // One transport (TCP or TLS) and its read buffer; pooled as a connection_ptr between requests.
 struct connection {
-  explicit connection(beast::tcp_stream tcp) : stream(std::move(tcp)) { buffer.reserve(read_buffer_bytes); }
-  connection(beast::tcp_stream tcp, ssl::context& ctx) : stream(std::move(tcp), ctx) { buffer.reserve(read_buffer_bytes); }
+  explicit connection(beast::tcp_stream tcp) : stream(std::move(tcp)) {}
+  connection(beast::tcp_stream tcp, ssl::context& ctx) : stream(std::move(tcp), ctx) {}
 
   dual_stream stream;
   beast::flat_buffer buffer;
@@ -243,11 +250,17 @@ asio::awaitable<exchanged> exchange(std::shared_ptr<client_state> st, const call
       fail(c, "sending request failed", wec);
     }
 
-    auto [rec, n] = co_await conn->stream.async_read_some(conn->buffer.prepare(16 * 1024), use_tuple);
-    conn->buffer.commit(n);
+    // The first byte of the answer, then the read buffer (see read_buffer_bytes).
+    char first = 0;
+    auto [rec, n] = co_await conn->stream.async_read_some(asio::buffer(&first, 1), use_tuple);
     if (rec) {
       if (may_retry && c.idempotent && peer_closed(rec)) continue;
       fail(c, "reading response failed", rec);
+    }
+    conn->buffer.reserve(header_buffer_bytes);
+    if (n == 1) {
+      *static_cast<char*>(conn->buffer.prepare(1).data()) = first;
+      conn->buffer.commit(1);
     }
 
     auto parser = std::make_unique<parser_t>();
@@ -282,6 +295,7 @@ class stream_impl final : public response_stream {
     status_ = parser_->get().result_int();
     headers_ = copy_headers(*parser_);
     conn_->stream.tcp().expires_never();
+    conn_->buffer.reserve(read_buffer_bytes);
   }
 
   unsigned status() const override { return status_; }
@@ -455,6 +469,8 @@ asio::awaitable<response> send_request(std::shared_ptr<client_state> st, request
       r.body.reserve(static_cast<std::size_t>(*len) + body_padding);
       r.body.resize(static_cast<std::size_t>(*len));
     }
+    ex.conn->buffer.reserve(len ? std::min<std::size_t>(read_buffer_bytes, ex.conn->buffer.size() + *len)
+                                : read_buffer_bytes);
     while (!p.is_done()) {
       // Chunked or read-to-close bodies grow as they come; a known length never needs to.
       if (!len && r.body.size() - used < read_chunk / 4) r.body.resize(std::max(r.body.size() * 2, used + read_chunk));
@@ -468,6 +484,7 @@ asio::awaitable<response> send_request(std::shared_ptr<client_state> st, request
     r.body.resize(used);
     if (p.keep_alive() && msg.keep_alive() && !p.need_eof() && ex.conn->buffer.size() == 0) {
       ex.conn->stream.tcp().expires_never();
+      ex.conn->buffer.shrink_to_fit();  // empty: frees it (taken again for the next answer)
       st->pool.release(c.key, std::move(ex.conn));
     }
     co_return r;

@@ -6,6 +6,8 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include <utility>
+
 namespace chainsd::reconciler {
 namespace {
 
@@ -24,12 +26,16 @@ boost::asio::awaitable<void> store_one(plugin::storage* backend, plugin::store_r
   progress->artifacts[id].stored[value] = std::move(r->annotations);
 }
 
-// The slot given back for the duration of one log call, also when it throws or is cancelled.
+// The slot given back for the duration of one log call. Taken back by awaiting reclaim() (which
+// waits for a free slot); when the log call throws (the pass is cancelled) at once instead.
 class lent_slot {
  public:
   explicit lent_slot(slot_lender* s) : s_(s && s->lend() ? s : nullptr) {}
   ~lent_slot() {
-    if (s_) s_->reclaim();
+    if (s_) s_->reclaim_now();
+  }
+  boost::asio::awaitable<void> reclaim() {
+    if (auto* s = std::exchange(s_, nullptr)) co_await s->reclaim();
   }
   lent_slot(const lent_slot&) = delete;
   lent_slot& operator=(const lent_slot&) = delete;
@@ -57,10 +63,13 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
 
   for (auto& a : p.artifacts) {
     const std::string id = a.id();
-    {
+    // One copy of the payload, in the progress (kept for a retry); the plan's is released.
+    const std::string& payload = [&]() -> const std::string& {
       auto& prog = progress->artifacts[id];
-      if (prog.payload != a.payload) prog = artifact_progress{a.payload, {}, {}, {}};
-    }
+      if (prog.payload != a.payload) prog = artifact_progress{std::move(a.payload), {}, {}, {}};
+      std::string().swap(a.payload);
+      return prog.payload;
+    }();
     const std::string what = a.what + " of " + run;
 
     // sign
@@ -78,7 +87,7 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
                                     (eit != set->signer_errors.end() ? eit->second.message : "not configured")});
         continue;
       }
-      auto sig = co_await signing::sign_artifact(*sit->second, a.payload, a.dsse);
+      auto sig = co_await signing::sign_artifact(*sit->second, payload, a.dsse);
       if (!sig) {
         out.failures.push_back(
             {"signing", sig.error().code, "signing " + what + " with " + a.art->signer + ": " + sig.error().message});
@@ -106,7 +115,7 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
       if (a.dsse) {
         req.envelope_json = sig.envelope;
       } else {
-        req.payload = a.payload;
+        req.payload = payload;
         req.signature = sig.signature;
       }
       req.public_key_pem = sig.public_key_pem;
@@ -116,12 +125,10 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
       req.signer_key = std::string(a.kind == plugin::artifact_kind::oci ? "artifacts.oci" : "artifacts." + kind_lower) +
                        ".signer";
       std::optional<failure> failed;
+      lent_slot lent(slots);
       try {
-        tlog::log_result entry;
-        {
-          lent_slot lent(slots);
-          entry = co_await set->tlog->log(std::move(req));
-        }
+        tlog::log_result entry = co_await set->tlog->log(std::move(req));
+        co_await lent.reclaim();
         if (entry.log_version != 0)
           log::info("uploaded to transparency log", {{"run", run}, {"uid", p.ref.uid}, {"artifact", a.what},
                                                      {"log_index", std::to_string(entry.log_index)}});
@@ -142,6 +149,7 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
         if (e.code() == boost::asio::error::operation_aborted) throw;  // the pass is cancelled
         failed = failure{"tlog", plugin::errc::retryable, where + ": " + e.what()};
       }
+      co_await lent.reclaim();
       if (failed) {
         // Stored artifacts would lack their log entry; the retry stores them with it.
         out.failures.push_back(std::move(*failed));
@@ -159,7 +167,7 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
     base.short_key = a.short_key;
     base.full_key = a.full_key;
     base.payload_format = a.format;
-    base.payload = a.payload;
+    base.payload = payload;
     base.signature = sig.stored_signature();
     base.cert_pem = sig.cert_pem;
     base.chain_pem = sig.chain_pem;

@@ -30,12 +30,18 @@ struct pass_result {
 
 // Lets a pass give its run slot (--max-in-flight) back while it waits on the transparency log:
 // Rekor v2 answers an upload only once a checkpoint covers it (about a second), so 1,000 runs/s
-// need about 1,000 uploads waiting, far more than the runs worth signing at once.
+// need about 1,000 uploads waiting, far more than the runs worth signing at once. Taking the
+// slot back waits for a free one (before new runs get one): a checkpoint that answers 1,000
+// uploads at once does not become 1,000 stores and patches at once.
 class slot_lender {
  public:
   virtual ~slot_lender() = default;
-  virtual bool lend() = 0;     // true: the slot was given back; reclaim() follows exactly once
-  virtual void reclaim() = 0;
+  // true: the slot was given back; reclaim() or reclaim_now() follows exactly once.
+  virtual bool lend() = 0;
+  // Waits until a slot is free (or the pass is cancelled: then at once) and takes it.
+  virtual boost::asio::awaitable<void> reclaim() = 0;
+  // Takes it back at once, over the limit if need be (a pass ending by an exception).
+  virtual void reclaim_now() = 0;
 };
 
 // `progress` (shared with the caller, which keeps it for a retry) is updated as steps succeed.

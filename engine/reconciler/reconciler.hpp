@@ -37,7 +37,8 @@ struct reconciler_options {
   std::set<std::string> namespaces;  // empty: every namespace
   std::size_t max_in_flight = 64;
   // Passes waiting on the transparency log give their slot back (pass.hpp slot_lender), up to
-  // this many at once (each holds its run's document and payloads: tens of KB).
+  // this many at once (each holds its run's document, payload and signature: ~50 KiB, ~120 KiB
+  // of RSS with what the answer adds until the pass takes a slot back).
   std::size_t max_log_waiting = 1024;
   // A retryable failure waits retry_base × 2^retries (capped at retry_max) before the next pass.
   std::chrono::milliseconds retry_base{1000};

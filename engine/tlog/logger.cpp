@@ -47,7 +47,9 @@ void count(std::string_view name, std::string_view help) { metrics::global().get
 struct logger::signed_bytes {
   bool dsse = false;
   std::string signature;       // raw
-  std::string signed_message;  // dsse: PAE(payloadType, payload); else the payload
+  // SHA-256 of what was signed (dsse: PAE(payloadType, payload); else the payload): only the
+  // digest is kept while the upload waits for its checkpoint.
+  std::string message_digest;
 };
 
 logger::logger(net::http_client& http, logger_options opts) : http_(http), opts_(std::move(opts)) {
@@ -220,7 +222,7 @@ boost::asio::awaitable<logger::logged> logger::upload_v2(const log_request& r, c
   const std::string& verifier = r.cert_pem.empty() ? r.public_key_pem : r.cert_pem;
   v2_request req;
   try {
-    req = hashedrekord_v2_request(sha256(s.signed_message), s.signature, verifier);
+    req = hashedrekord_v2_request(s.message_digest, s.signature, verifier);
   } catch (const unsupported_key_error& e) {
     throw tlog_error(unsupported_signer(r.signer_key, e.what()), kind::bad_config);
   } catch (const verify_error& e) {
@@ -281,13 +283,13 @@ boost::asio::awaitable<log_result> logger::log(log_request r) {
       const auto& sigs = detail::at(env, "signatures", "dsse envelope");
       if (!sigs.is_array() || sigs.get_array().empty()) throw verify_error("dsse envelope: no signatures");
       s.signature = detail::bytes_field(sigs.get_array()[0], "sig", "dsse envelope signature");
-      s.signed_message = signing::pae(type, payload);
+      s.message_digest = sha256(signing::pae(type, payload));
     } catch (const verify_error& e) {
       throw tlog_error(e.what(), kind::retryable);
     }
   } else {
     s.signature = r.signature;
-    s.signed_message = r.payload;
+    s.message_digest = sha256(r.payload);
   }
 
   log_result out;
@@ -300,7 +302,6 @@ boost::asio::awaitable<log_result> logger::log(log_request r) {
 
   const bool log_it = r.upload && opts_.version != 0;
   bundle_signer who{r.cert_pem, r.key_hint};
-  bundle_content content{r.envelope_json, r.payload, r.signature};
   if (log_it && opts_.version == 1) {
     const std::string& verifier = r.cert_pem.empty() ? r.public_key_pem : r.cert_pem;
     proposal prop;
@@ -319,7 +320,7 @@ boost::asio::awaitable<log_result> logger::log(log_request r) {
         out.bundle_json = s.dsse ? sigstore_bundle_dsse(entry, r.envelope_json, who)
                                  : sigstore_bundle_message_signature(entry, r.payload, r.signature, who);
       else
-        out.bundle_json = sigstore_bundle(content, who, {v1_tlog_entry_json(entry)}, ders);
+        out.bundle_json = sigstore_bundle({r.envelope_json, r.payload, r.signature}, who, {v1_tlog_entry_json(entry)}, ders);
     } catch (const std::exception& e) {
       throw tlog_error(e.what(), kind::retryable);
     }
@@ -337,7 +338,9 @@ boost::asio::awaitable<log_result> logger::log(log_request r) {
   }
   if (!entries.empty() || !ders.empty()) {
     try {
-      out.bundle_json = sigstore_bundle(content, who, entries, ders);
+      // Made from the request only now: no copy of the envelope waits with the upload.
+      out.bundle_json = sigstore_bundle({std::move(r.envelope_json), std::move(r.payload), std::move(r.signature)},
+                                        who, entries, ders);
     } catch (const std::exception& e) {
       throw tlog_error(e.what(), kind::retryable);
     }

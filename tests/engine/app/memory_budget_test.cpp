@@ -53,6 +53,7 @@ TEST_CASE("cgroup v1: memory.limit_in_bytes of our memory cgroup; the huge 'unli
 TEST_CASE("budgets grow with the limit, stay within their bounds, and keep today's defaults without one") {
   auto none = size_budget({});
   CHECK(none.max_in_flight == 64);
+  CHECK(none.max_log_waiting == 1024);
   CHECK(none.max_queued_bytes == 64 * mib);
   CHECK(none.list_page_bytes == 64 * mib);
   CHECK(none.list_item_bytes == 32 * mib);
@@ -67,15 +68,15 @@ TEST_CASE("budgets grow with the limit, stay within their bounds, and keep today
   CHECK(big.max_queued_bytes == 64 * mib);  // capped
   for (const auto* b : {&small, &mid}) {
     // What the budgets may hold (1 MiB a run in flight) plus the process itself stays under 75 %.
-    const auto total = b->max_in_flight * mib + b->max_queued_bytes + b->max_progress_bytes + b->list_page_bytes +
-                       24 * mib;
+    const auto total = b->max_in_flight * mib + b->max_log_waiting * log_waiting_run_bytes + b->max_queued_bytes +
+                       b->max_progress_bytes + b->list_page_bytes + 24 * mib;
     CHECK(total < b->limit.bytes * 3 / 4);
   }
 }
 
 TEST_CASE("--memory-limit-mb wins over the cgroup; flags given on the command line win over the budget") {
-  flags f({{"memory-limit-mb", "", "0"}, {"max-in-flight", "", "64"}, {"max-queued-mb", "", "64"},
-           {"max-progress-mb", "", "64"}, {"list-page-size", "", "500"}});
+  flags f({{"memory-limit-mb", "", "0"}, {"max-in-flight", "", "64"}, {"max-log-waiting", "", "1024"},
+           {"max-queued-mb", "", "64"}, {"max-progress-mb", "", "64"}, {"list-page-size", "", "500"}});
   f.parse({"--memory-limit-mb", "128", "--max-in-flight", "7"});
   auto b = apply_memory_budget(f);
   CHECK(b.limit.bytes == 128 * mib);
@@ -84,4 +85,37 @@ TEST_CASE("--memory-limit-mb wins over the cgroup; flags given on the command li
   CHECK(f.get("max-in-flight") == "7");
   CHECK(b.max_queued_bytes < 64 * mib);
   CHECK(f.get("max-queued-mb") == std::to_string(b.max_queued_bytes / mib));
+}
+
+TEST_CASE("runs waiting on the log: an eighth of the usable memory in measured units; the flag wins") {
+  auto small = size_budget({64 * mib, "test"});
+  auto mid = size_budget({256 * mib, "test"});
+  auto big = size_budget({4096 * mib, "test"});
+  auto huge = size_budget({1024 * 1024 * mib, "test"});
+  CHECK(small.max_log_waiting >= 16);
+  CHECK(small.max_log_waiting < mid.max_log_waiting);
+  CHECK(mid.max_log_waiting < big.max_log_waiting);
+  CHECK(huge.max_log_waiting == 8192);  // capped
+  // 256 MiB: 60 % less the process itself is ~129.6 MiB usable, an eighth of it in waiting runs.
+  const auto usable = 256 * mib * 6 / 10 - 24 * mib;
+  CHECK(mid.max_log_waiting == usable / 8 / log_waiting_run_bytes);
+  CHECK(mid.max_log_waiting * log_waiting_run_bytes <= usable / 8);
+
+  auto make = [] {
+    return flags({{"memory-limit-mb", "", "0"}, {"max-in-flight", "", "64"}, {"max-log-waiting", "", "1024"},
+                  {"max-queued-mb", "", "64"}, {"max-progress-mb", "", "64"}, {"list-page-size", "", "500"}});
+  };
+  auto sized = make();
+  sized.parse({"--memory-limit-mb", "256"});
+  CHECK(apply_memory_budget(sized).max_log_waiting == mid.max_log_waiting);
+  CHECK(sized.get("max-log-waiting") == std::to_string(mid.max_log_waiting));
+  auto given = make();
+  given.parse({"--memory-limit-mb", "256", "--max-log-waiting", "0"});
+  CHECK(apply_memory_budget(given).max_log_waiting == 0);
+  CHECK(given.get("max-log-waiting") == "0");
+  auto unlimited = make();
+  unlimited.parse({"--memory-limit-mb", "0"});
+  // No limit found (this test's own cgroup may have one: only when none, the default stays).
+  auto b = apply_memory_budget(unlimited);
+  if (b.limit.bytes == 0) CHECK(b.max_log_waiting == 1024);
 }

@@ -162,7 +162,23 @@ struct fake_cluster final : cluster {
   std::vector<std::string> leave_finalizers;  // what an apply leaves (as if another operation owns them)
   int stale_applies = 0;             // next N applies fail their resourceVersion precondition (409)
   std::vector<std::string> apply_preconditions;
+  // hold_applies: each apply waits until release_applies(); how many were waiting at once.
+  bool hold_applies = false;
+  int applying = 0, max_applying = 0;
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> held_applies;
+  void release_applies() {
+    for (auto& t : held_applies) t->cancel();
+    held_applies.clear();
+  }
   boost::asio::awaitable<patch_outcome> apply_annotations(run_meta run, shared_annotations a) override {
+    if (hold_applies) {
+      auto t = std::make_shared<boost::asio::steady_timer>(co_await boost::asio::this_coro::executor,
+                                                           boost::asio::steady_timer::time_point::max());
+      held_applies.push_back(t);
+      max_applying = std::max(max_applying, ++applying);
+      co_await t->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+      --applying;
+    }
     patch_outcome out;
     apply_preconditions.push_back(run.resource_version);
     if (stale_applies > 0) {
@@ -681,19 +697,31 @@ TEST_CASE("a retry patch is conditioned on the version our own previous patch ma
   CHECK(h.cluster.applies[1].at("chains.tekton.dev/signed") == "true");
 }
 
-TEST_CASE("a pass waiting on the transparency log gives its slot back: uploads in flight are not capped by max_in_flight") {
+// A transparency log on, and a reconciler whose passes may lend their slot while it waits.
+harness_options with_log() {
   harness_options ho;
   ho.log = true;
+  return ho;
+}
+reconciler_options lending(std::size_t in_flight, std::size_t log_waiting) {
   reconciler_options o;
-  o.max_in_flight = 2;
-  o.max_log_waiting = 5;
-  harness h(ho, o);
-  h.tlog->hold = true;
-  for (int i = 0; i < 8; ++i) {
-    auto n = std::to_string(i);
-    h.rec->on_event(run_kind::task_run, event(run_json("w" + n, "uw" + n, "10", true), "uw" + n, "10"));
+  o.max_in_flight = in_flight;
+  o.max_log_waiting = log_waiting;
+  return o;
+}
+// `n` finished, unsigned TaskRuns at once (named prefix0.., uids "u" + prefix + i).
+void feed_finished(harness& h, const std::string& prefix, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto name = prefix + std::to_string(i), uid = "u" + name;
+    h.rec->on_event(run_kind::task_run, event(run_json(name, uid, "10", true), uid, "10"));
   }
   h.drain();
+}
+
+TEST_CASE("a pass waiting on the transparency log gives its slot back: uploads in flight are not capped by max_in_flight") {
+  harness h(with_log(), lending(2, 5));
+  h.tlog->hold = true;
+  feed_finished(h, "w", 8);
   // 5 lent their slots and wait; 2 more hold a slot each (no more lending): 7 uploads waiting.
   CHECK(h.tlog->waiting == 7);
   CHECK(h.rec->in_flight() == 7);
@@ -707,6 +735,52 @@ TEST_CASE("a pass waiting on the transparency log gives its slot back: uploads i
   CHECK(h.tlog->max_waiting == 7);
   CHECK(h.rec->in_flight() == 0);
   CHECK(h.rec->tracked() == 0);
+}
+
+TEST_CASE("passes the log answered at once take their slots back before new runs: patches stay within max_in_flight") {
+  harness h(with_log(), lending(2, 5));
+  h.tlog->hold = true;
+  h.cluster.hold_applies = true;
+  feed_finished(h, "c", 8);
+  CHECK(h.tlog->waiting == 7);
+  h.tlog->release();  // one checkpoint answers all seven
+  h.drain();
+  CHECK(h.cluster.applying == 2);  // two slots: the five others wait for one
+  CHECK(h.tlog->uploads == 7);     // and go before the eighth run
+  CHECK(h.rec->in_flight() == 7);
+  for (int round = 0; round < 20 && h.cluster.applies.size() < 8; ++round) {
+    h.cluster.release_applies();
+    h.tlog->release();
+    h.drain();
+    CHECK(h.cluster.applying <= 2);
+  }
+  CHECK(h.cluster.applies.size() == 8);
+  CHECK(h.cluster.max_applying == 2);
+  CHECK(h.tlog->uploads == 8);
+  CHECK(h.rec->in_flight() == 0);
+  CHECK(h.rec->tracked() == 0);
+}
+
+TEST_CASE("a pass cut at its deadline while it waits to take its slot back ends as a retryable failure") {
+  auto o = lending(1, 1);
+  o.pass_timeout = std::chrono::seconds(10);
+  harness h(with_log(), o);
+  h.tlog->hold = true;
+  h.cluster.hold_applies = true;
+  feed_finished(h, "d", 2);
+  CHECK(h.tlog->waiting == 2);  // one lent its slot, the other holds it
+  h.tlog->release();
+  h.drain();
+  CHECK(h.cluster.applying == 1);  // the other waits for the slot
+  h.advance(std::chrono::seconds(11));  // both passes over their deadline
+  h.cluster.hold_applies = false;
+  h.cluster.release_applies();
+  h.drain();
+  h.advance(std::chrono::seconds(5));
+  CHECK(h.rec->in_flight() == 0);
+  h.advance(std::chrono::seconds(120));
+  CHECK(h.cluster.applies.size() >= 2);
+  CHECK(h.rec->in_flight() == 0);
 }
 
 TEST_CASE("annotations over 256 KiB: the run is marked failed with a small patch naming the limit, no loop") {

@@ -22,15 +22,22 @@ closed unanswered), 5xx:N / 429:N (the next N uploads fail), slow:MS (each uploa
 more), no-publish (checkpoints stop; uploads wait). POST /__stub/config {"checkpoint_interval": S}.
 GET /__stub/stats: uploads, treeSize, published, waiting, maxWaiting, fault.
 
+Under load it works as rekor-tiles does: uploads wait on one asyncio loop (no thread each), a
+checkpoint integrates the batch appended since the last one (one note signature for the batch),
+and the inclusion proofs of the batch share the hashes of the tree's right edge at the
+checkpoint's size, computed once per checkpoint; verifier keys are parsed once each. HTTP/1.1
+with keep-alive (stubkit.serve_async).
+
 Debian's python3 + python3-cryptography; the tree is rekor-stub's (tests/support/rekor-stub).
 Prints "listening on PORT" once ready (--port 0 picks a free one)."""
 import argparse
+import asyncio
 import base64
+import binascii
 import hashlib
 import json
 import os
 import sys
-import threading
 import time
 
 from cryptography import x509
@@ -40,8 +47,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa,
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, ".."), os.path.join(HERE, "..", "rekor-stub")]
-from rekor_stub import Handler as StubHandler, Server, Tree, canonical, leaf_hash, sha256  # noqa: E402
-from stubkit import Faults, serve  # noqa: E402
+from rekor_stub import Tree, canonical, leaf_hash, node_hash, sha256, split_point  # noqa: E402
+from stubkit import CLOSE, Faults, reply, serve_async  # noqa: E402
 
 TILE = 256
 
@@ -51,7 +58,7 @@ class BadRequest(Exception):
 
 
 def b64(b):
-    return base64.b64encode(b).decode()
+    return binascii.b2a_base64(b, newline=False).decode()
 
 
 def unb64(s, what):
@@ -95,9 +102,8 @@ def verify_digest(pub, details, digest, sig):
 
 
 class Log:
+    # Everything runs on the server's one asyncio loop.
     def __init__(self, key_type, fault, interval):
-        self.lock = threading.Lock()
-        self.published_cv = threading.Condition(self.lock)
         if key_type == "ed25519":
             self.key = ed25519.Ed25519PrivateKey.generate()
         else:
@@ -111,6 +117,9 @@ class Log:
         self.bodies = []
         self.by_leaf = {}
         self.published = (0, None)  # (size, signed note text)
+        self.waiters = []  # (deadline, future) of uploads waiting for the next checkpoint
+        self.edge = (0, {})  # (checkpoint size, lo -> MTH(leaves[lo:size])): shared by its batch
+        self.verifiers = {}  # DER -> public key
         self.interval = interval
         self.uploads = 0
         self.waiting = 0
@@ -143,40 +152,81 @@ class Log:
         return text + "\n\u2014 %s %s\n" % (self.origin, b64(self.key_id[:4] + sig))
 
     def publish(self):
-        # One checkpoint for everything appended so far (Tessera integrates in batches).
-        with self.lock:
-            size = len(self.tree)
-            if size == self.published[0] and self.published[1] is not None:
-                return
-            root = self.tree._range(0, size)
+        # One checkpoint for everything appended so far (Tessera integrates in batches): one
+        # signature, and the uploads it covers are answered.
+        size = len(self.tree)
+        if size == self.published[0] and self.published[1] is not None:
+            return
+        root = self.mth(0, size)
         origin = "other.example/log" if self.has("wrong-origin") else self.origin
         note = self.sign_note("%s\n%d\n%s\n" % (origin, size, b64(root)))
-        with self.lock:
-            if size > self.published[0] or self.published[1] is None:
-                self.published = (size, note)
-            self.published_cv.notify_all()
+        self.published = (size, note)
+        waiters, self.waiters = self.waiters, []
+        for _, f in waiters:
+            if not f.done():
+                f.set_result(True)
 
-    def publisher(self):
+    def expire(self):
+        # Uploads past their deadline get no entry (checked every interval, as checkpoints are).
+        now = time.monotonic()
+        keep = []
+        for d, f in self.waiters:
+            if d <= now:
+                f.done() or f.set_result(False)
+            else:
+                keep.append((d, f))
+        self.waiters = keep
+
+    async def publisher(self):
         while True:
-            time.sleep(self.interval)
+            await asyncio.sleep(self.interval)
             if not self.has("no-publish"):
                 self.publish()
+            self.expire()
+
+    def mth(self, lo, hi):
+        # MTH(leaves[lo:hi]) for the ranges RFC 6962 visits below a checkpoint of size hi (at
+        # most the current size): complete subtrees from the tree's levels, ranges ending at the
+        # checkpoint's size from the batch's shared edge.
+        n = hi - lo
+        if n == 0:
+            return sha256(b"")
+        if n & (n - 1) == 0 and lo % n == 0:
+            h = n.bit_length() - 1
+            return self.tree.levels[h][lo >> h]
+        size, memo = self.edge
+        if size != hi:
+            size, memo = self.edge = (hi, {})
+        if lo in memo:
+            return memo[lo]
+        k = split_point(n)
+        r = node_hash(self.mth(lo, lo + k), self.mth(lo + k, hi))
+        memo[lo] = r
+        return r
 
     def path_at(self, m, size):
-        # RFC 6962 PATH(m, D[size]) for a size at most the current one (rekor-stub's tree answers
-        # complete subtrees from its levels and splits the rest).
+        # RFC 6962 PATH(m, D[size]) for a size at most the current one.
         out = []
         lo, hi = 0, size
         while hi - lo > 1:
-            k = 1 << ((hi - lo - 1).bit_length() - 1)
+            k = split_point(hi - lo)
             if m < lo + k:
-                out.append(self.tree._range(lo + k, hi))
+                out.append(self.mth(lo + k, hi))
                 hi = lo + k
             else:
-                out.append(self.tree._range(lo, lo + k))
+                out.append(self.mth(lo, lo + k))
                 lo = lo + k
         out.reverse()
         return out
+
+    def verifier(self, der, cert):
+        pub = self.verifiers.get(der)
+        if pub is None:
+            pub = x509.load_der_x509_certificate(der).public_key() if cert else serialization.load_der_public_key(der)
+            if len(self.verifiers) > 1024:
+                self.verifiers.clear()
+            self.verifiers[der] = pub
+        return pub
 
     def entry_body(self, req):
         hr = req.get("hashedRekordRequestV002")
@@ -192,14 +242,14 @@ class Log:
         if "publicKey" in verifier:
             der = unb64((verifier["publicKey"] or {}).get("rawBytes", ""), "publicKey.rawBytes")
             try:
-                pub = serialization.load_der_public_key(der)
+                pub = self.verifier(der, False)
             except ValueError:
                 raise BadRequest("parsing verifier: not a DER public key")
             stored = {"publicKey": {"rawBytes": b64(der)}}
         elif "x509Certificate" in verifier:
             der = unb64((verifier["x509Certificate"] or {}).get("rawBytes", ""), "x509Certificate.rawBytes")
             try:
-                pub = x509.load_der_x509_certificate(der).public_key()
+                pub = self.verifier(der, True)
             except ValueError:
                 raise BadRequest("parsing verifier: not a DER certificate")
             stored = {"x509Certificate": {"rawBytes": b64(der)}}
@@ -210,43 +260,43 @@ class Log:
         verify_digest(pub, details, digest, content)
         stored["keyDetails"] = details
         algorithm = {"PKIX_ECDSA_P384_SHA_384": "SHA2_384", "PKIX_ECDSA_P521_SHA_512": "SHA2_512"}.get(details, "SHA2_256")
-        entry = {"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {"hashedRekordV002": {
-            "data": {"algorithm": algorithm, "digest": b64(digest)},
-            "signature": {"content": b64(content), "verifier": stored}}}}
-        return canonical(entry)
+        # RFC 8785 (JCS) of {"apiVersion", "kind", "spec": {"hashedRekordV002": {"data": {algorithm,
+        # digest}, "signature": {content, verifier: {keyDetails, publicKey|x509Certificate:
+        # {rawBytes}}}}}}: keys in sorted order, values base64 and names that need no escaping.
+        (which, raw), = ((k, v["rawBytes"]) for k, v in stored.items() if k != "keyDetails")
+        return ('{"apiVersion":"0.0.2","kind":"hashedrekord","spec":{"hashedRekordV002":{"data":{"algorithm":"%s",'
+                '"digest":"%s"},"signature":{"content":"%s","verifier":{"keyDetails":"%s","%s":{"rawBytes":"%s"}}}}}}'
+                % (algorithm, b64(digest), b64(content), details, which, raw)).encode()
 
     def add(self, req):
         body = self.entry_body(req)
         lh = leaf_hash(body)
-        with self.lock:
-            if lh in self.by_leaf:
-                return False, self.by_leaf[lh]
-            index = len(self.bodies)
-            self.bodies.append(body)
-            self.tree.append(lh)
-            self.by_leaf[lh] = index
-            self.uploads += 1
-            return True, index
+        if lh in self.by_leaf:
+            return False, self.by_leaf[lh]
+        index = len(self.bodies)
+        self.bodies.append(body)
+        self.tree.append(lh)
+        self.by_leaf[lh] = index
+        self.uploads += 1
+        return True, index
 
-    def wait_published(self, index, timeout):
+    async def wait_published(self, index, timeout):
         deadline = time.monotonic() + timeout
-        with self.lock:
-            self.waiting += 1
-            self.max_waiting = max(self.max_waiting, self.waiting)
-            try:
-                while self.published[0] <= index:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return None
-                    self.published_cv.wait(left)
-                return self.published
-            finally:
-                self.waiting -= 1
+        self.waiting += 1
+        self.max_waiting = max(self.max_waiting, self.waiting)
+        try:
+            while self.published[0] <= index:
+                f = asyncio.get_running_loop().create_future()
+                self.waiters.append((deadline, f))
+                if not await f:
+                    return None
+            return self.published
+        finally:
+            self.waiting -= 1
 
     def entry(self, index, size, note):
-        with self.lock:
-            proof = self.path_at(index, size)
-            body = self.bodies[index]
+        proof = self.path_at(index, size)
+        body = self.bodies[index]
         hashes_b64 = [b64(h) for h in proof]
         if self.has("bad-proof"):
             if hashes_b64:
@@ -258,8 +308,7 @@ class Log:
             doc["spec"]["hashedRekordV002"]["data"]["digest"] = b64(sha256(b"another artifact"))
             body = canonical(doc)
         log_id = sha256(b"another log") if self.has("wrong-log-id") else self.key_id
-        with self.lock:
-            root = self.tree._range(0, size)
+        root = self.mth(0, size)
         return {
             "logIndex": str(index),
             "logId": {"keyId": b64(log_id)},
@@ -271,16 +320,14 @@ class Log:
 
     def tile(self, level, index, width):
         # Level-L hashes are the tree's hashes at height 8L (subtrees of 256^L leaves).
-        with self.lock:
-            h = 8 * level
-            if h >= len(self.tree.levels):
-                return None
-            hashes = self.tree.levels[h][index * TILE:index * TILE + width]
+        h = 8 * level
+        if h >= len(self.tree.levels):
+            return None
+        hashes = self.tree.levels[h][index * TILE:index * TILE + width]
         return b"".join(hashes) if len(hashes) == width else None
 
     def entry_bundle(self, index, width):
-        with self.lock:
-            bodies = self.bodies[index * TILE:index * TILE + width]
+        bodies = self.bodies[index * TILE:index * TILE + width]
         if len(bodies) != width:
             return None
         return b"".join(len(b).to_bytes(2, "big") + b for b in bodies)
@@ -313,78 +360,72 @@ def parse_tile_path(rest):
     return (head if head == "entries" else int(head)), parse_tile_index(parts[1:]), width
 
 
-class Handler(StubHandler):
-    # rekor-stub's handler: quiet, one write per answer, send() and body().
-    log_obj = None
+def grpc_error(status, code, msg, headers=()):
+    # grpc-gateway's error body.
+    return reply(status, {"code": code, "message": msg, "details": []}, headers=headers)
 
-    def grpc_error(self, status, code, msg, headers=()):
-        # grpc-gateway's error body.
-        self.send(status, {"code": code, "message": msg, "details": []}, headers=headers)
 
-    def body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
+def handle_get(log, path):
+    if path == "/__stub/stats":
+        return reply(200, {"uploads": log.uploads, "treeSize": len(log.tree), "published": log.published[0],
+                           "waiting": log.waiting, "maxWaiting": log.max_waiting, "fault": log.faults.text,
+                           "origin": log.origin})
+    if path == "/api/v2/checkpoint":
+        return reply(200, log.published[1].encode(), "text/plain; charset=utf-8")
+    if path.startswith("/api/v2/tile/"):
+        try:
+            level, index, width = parse_tile_path(path[len("/api/v2/tile/"):])
+        except (ValueError, IndexError):
+            return reply(400, b"bad tile path", "text/plain")
+        data = log.entry_bundle(index, width) if level == "entries" else log.tile(level, index, width)
+        if data is None:
+            return reply(404, b"not found", "text/plain")
+        return reply(200, data, "application/octet-stream")
+    return reply(404, b"no route", "text/plain")
 
-    def do_GET(self):
-        log = self.log_obj
-        path = self.path.split("?", 1)[0]
-        if path == "/__stub/stats":
-            return self.send(200, {"uploads": log.uploads, "treeSize": len(log.tree), "published": log.published[0],
-                                   "waiting": log.waiting, "maxWaiting": log.max_waiting, "fault": log.faults.text,
-                                   "origin": log.origin})
-        if path == "/api/v2/checkpoint":
-            return self.send(200, log.published[1].encode(), ctype="text/plain; charset=utf-8")
-        if path.startswith("/api/v2/tile/"):
-            try:
-                level, index, width = parse_tile_path(path[len("/api/v2/tile/"):])
-            except (ValueError, IndexError):
-                return self.send(400, b"bad tile path", ctype="text/plain")
-            data = log.entry_bundle(index, width) if level == "entries" else log.tile(level, index, width)
-            if data is None:
-                return self.send(404, b"not found", ctype="text/plain")
-            return self.send(200, data, ctype="application/octet-stream")
-        self.send(404, b"no route", ctype="text/plain")
 
-    def do_POST(self):
-        log = self.log_obj
-        data = self.body()
-        if self.path == "/__stub/fault":
-            log.set_fault(json.loads(data or b"{}").get("fault", ""))
-            return self.send(200, {"fault": log.faults.text})
-        if self.path == "/__stub/config":
-            cfg = json.loads(data or b"{}")
+async def upload(log, data):
+    for fault, status in (("5xx", 503), ("429", 429)):
+        if log.faults.take(fault):
+            return grpc_error(status, 14, "injected fault")
+    try:
+        created, index = log.add(json.loads(data))
+    except BadRequest as e:
+        return grpc_error(400, 3, "invalid hashedrekord request: %s" % e)
+    except (ValueError, TypeError, AttributeError):
+        return grpc_error(400, 3, "invalid request body")
+    if not created:
+        return grpc_error(409, 6, "an equivalent entry already exists in the log with index %d" % index,
+                          headers=[("x-log-index", str(index))])
+    published = await log.wait_published(index, 60)
+    if published is None:
+        return grpc_error(503, 14, "reached max pushback; retry")
+    if log.faults.take("lose"):
+        return CLOSE
+    if log.faults.value("slow"):
+        await asyncio.sleep(log.faults.value("slow") / 1000)
+    return reply(201, log.entry(index, published[0], published[1]))
+
+
+def handler(log):
+    def handle(req):
+        path = req.path.split("?", 1)[0]
+        if req.method == "GET":
+            return handle_get(log, path)
+        if req.method != "POST":
+            return reply(405, b"method not allowed", "text/plain")
+        if path == "/__stub/fault":
+            log.set_fault(json.loads(req.body or b"{}").get("fault", ""))
+            return reply(200, {"fault": log.faults.text})
+        if path == "/__stub/config":
+            cfg = json.loads(req.body or b"{}")
             if "checkpoint_interval" in cfg:
                 log.interval = float(cfg["checkpoint_interval"])
-            return self.send(200, {"checkpoint_interval": log.interval})
-        if self.path != "/api/v2/log/entries":
-            return self.grpc_error(404, 5, "Not Found")
-        for fault, status in (("5xx", 503), ("429", 429)):
-            if log.faults.take(fault):
-                return self.grpc_error(status, 14, "injected fault")
-        try:
-            created, index = log.add(json.loads(data))
-        except BadRequest as e:
-            return self.grpc_error(400, 3, "invalid hashedrekord request: %s" % e)
-        except (ValueError, TypeError, AttributeError):
-            return self.grpc_error(400, 3, "invalid request body")
-        if not created:
-            return self.grpc_error(409, 6, "an equivalent entry already exists in the log with index %d" % index,
-                                   headers=[("x-log-index", str(index))])
-        published = log.wait_published(index, 60)
-        if published is None:
-            return self.grpc_error(503, 14, "reached max pushback; retry")
-        if log.faults.take("lose"):
-            self.close_connection = True
-            self.connection.shutdown(2)
-            return
-        if log.faults.value("slow"):
-            time.sleep(log.faults.value("slow") / 1000)
-        self.send(201, log.entry(index, published[0], published[1]))
-
-
-class V2Server(Server):
-    # Every upload waits for a checkpoint: a benchmark keeps thousands of connections open.
-    request_queue_size = 4096
+            return reply(200, {"checkpoint_interval": log.interval})
+        if path != "/api/v2/log/entries":
+            return grpc_error(404, 5, "Not Found")
+        return upload(log, req.body)
+    return handle
 
 
 def main():
@@ -400,14 +441,15 @@ def main():
     ap.add_argument("--public-key-out", help="write the log's public key PEM here")
     a = ap.parse_args()
     log = Log(a.key_type, a.fault, a.checkpoint_interval)
-    Handler.log_obj = log
-    srv = V2Server((a.host, a.port), Handler)
-    log.set_origin(a.origin or "%s:%d" % (a.host, srv.server_address[1]))
-    if a.public_key_out:
-        with open(a.public_key_out, "wb") as f:
-            f.write(log.pub_pem)
-    threading.Thread(target=log.publisher, daemon=True).start()
-    serve(srv, a.tls_cert, a.tls_key)
+
+    def listening(port):
+        log.set_origin(a.origin or "%s:%d" % (a.host, port))
+        if a.public_key_out:
+            with open(a.public_key_out, "wb") as f:
+                f.write(log.pub_pem)
+        log.publisher_task = asyncio.ensure_future(log.publisher())
+
+    serve_async(handler(log), a.host, a.port, a.tls_cert, a.tls_key, on_listen=listening)
 
 if __name__ == "__main__":
     main()

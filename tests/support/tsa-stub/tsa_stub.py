@@ -18,8 +18,10 @@ slow:MS. GET /__stub/stats: {"timestamps", "fault"}.
 
 Debian's python3 + python3-cryptography; the DER is written here (no ASN.1 library), which is
 why `openssl ts -verify`, OpenSSL's TS API in chainsd and @sigstore/verify all check it.
+Served on one asyncio loop, HTTP/1.1 with keep-alive (stubkit.serve_async).
 Prints "listening on PORT" once ready (--port 0 picks a free one)."""
 import argparse
+import asyncio
 import datetime
 import functools
 import hashlib
@@ -36,8 +38,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, ".."), os.path.join(HERE, "..", "rekor-stub")]
-from rekor_stub import Handler as StubHandler, Server  # noqa: E402
-from stubkit import Faults, serve  # noqa: E402
+from stubkit import Faults, reply, serve_async  # noqa: E402
 
 # --- DER writing -------------------------------------------------------------------------------
 
@@ -98,6 +99,11 @@ SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"
 POLICY = "1.3.6.1.4.1.57264.2"  # any policy OID will do; this is the arc Sigstore's TSA uses
 
 CONTENT_TYPE_ATTR = seq(oid(CONTENT_TYPE), set_of(oid(TST_INFO)))
+# The parts every token shares, encoded once.
+INT_0, INT_1, INT_3 = integer(0), integer(1), integer(3)
+SHA256_ALG = seq(oid(SHA256))
+DIGEST_ALGS = set_of(SHA256_ALG)
+ECDSA_SHA256_ALG = seq(oid(ECDSA_SHA256))
 
 # --- DER reading (just what a TimeStampReq needs) --------------------------------------------
 
@@ -197,6 +203,7 @@ class Authority:
         self.ess_attr = seq(oid(SIGNING_CERT_V2), set_of(seq(seq(seq(octets(hashlib.sha256(self.leaf_der).digest()))))))
         self.sid = seq(self.leaf.issuer.public_bytes(), integer(self.leaf.serial_number))
         self.chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (self.leaf, self.mid, self.root))
+        self.ecdsa = ec.ECDSA(hashes.SHA256())
         self.serial = 1
         self.count = 0
         self.set_fault(fault)
@@ -218,57 +225,57 @@ class Authority:
             serial = self.serial
             self.serial += 1
             self.count += 1
-        tst = seq(integer(1), oid(POLICY), imprint_der, integer(serial), gentime(int(time.time()) + f.value("gen-time")),
+        tst = seq(INT_1, oid(POLICY), imprint_der, integer(serial), gentime(int(time.time()) + f.value("gen-time")),
                   *([nonce_der] if nonce_der else []))
         attrs = [CONTENT_TYPE_ATTR, seq(oid(MESSAGE_DIGEST), set_of(octets(hashlib.sha256(tst).digest()))), self.ess_attr]
         attrs_content = b"".join(sorted(attrs))  # DER SET OF order
         signed_attrs = tlv(0x31, attrs_content)  # signed as a SET, carried as [0] IMPLICIT
-        signature = self.key.sign(signed_attrs, ec.ECDSA(hashes.SHA256()))
-        if f.has("bad-signature"):
-            signature = self.key.sign(signed_attrs + b"x", ec.ECDSA(hashes.SHA256()))
-        signer_info = seq(integer(1), self.sid, seq(oid(SHA256)), tlv(0xa0, attrs_content), seq(oid(ECDSA_SHA256)),
-                          octets(signature))
-        parts = [integer(3), set_of(seq(oid(SHA256))), seq(oid(TST_INFO), tlv(0xa0, octets(tst)))]
+        signature = self.key.sign(signed_attrs + (b"x" if f.has("bad-signature") else b""), self.ecdsa)
+        signer_info = seq(INT_1, self.sid, SHA256_ALG, tlv(0xa0, attrs_content), ECDSA_SHA256_ALG, octets(signature))
+        parts = [INT_3, DIGEST_ALGS, seq(oid(TST_INFO), tlv(0xa0, octets(tst)))]
         if cert_req and not f.has("no-certs"):
             parts.append(tlv(0xa0, self.leaf_der))
         parts.append(set_of(signer_info))
         token = seq(oid(SIGNED_DATA), tlv(0xa0, seq(*parts)))
-        return seq(seq(integer(0)), token)
+        return seq(seq(INT_0), token)
 
 
-class Handler(StubHandler):
-    # rekor-stub's handler: quiet, one write per answer, send() and body().
-    authority = None
+async def slow(ms, then):
+    await asyncio.sleep(ms / 1000)
+    return then()
 
-    def do_GET(self):
-        a = self.authority
-        if self.path == "/__stub/stats":
-            return self.send(200, json.dumps({"timestamps": a.count, "fault": a.faults.text}).encode(), "application/json")
-        if self.path == "/api/v1/timestamp/certchain":
-            return self.send(200, a.chain_pem, "application/pem-certificate-chain")
-        self.send(404, b"no route", "text/plain")
 
-    def do_POST(self):
-        a = self.authority
-        data = self.body()
-        if self.path == "/__stub/fault":
-            a.set_fault(json.loads(data or b"{}").get("fault", ""))
-            return self.send(200, json.dumps({"fault": a.faults.text}).encode(), "application/json")
-        if self.path != "/api/v1/timestamp":
-            return self.send(404, b"no route", "text/plain")
-        if a.faults.value("slow"):
-            time.sleep(a.faults.value("slow") / 1000)
+def handler(a):
+    def timestamp(req):
         for fault, status in (("5xx", 503), ("429", 429)):
             if a.faults.take(fault):
-                return self.send(status, b'{"code":503,"message":"injected fault"}', "application/json")
-        if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/timestamp-query":
-            return self.send(400, b'{"code":400,"message":"Content-Type must be application/timestamp-query"}',
-                             "application/json")
+                return reply(status, b'{"code":503,"message":"injected fault"}')
+        if req.headers.get("content-type", "").split(";")[0].strip() != "application/timestamp-query":
+            return reply(400, b'{"code":400,"message":"Content-Type must be application/timestamp-query"}')
         try:
-            resp = a.respond(data)
+            resp = a.respond(req.body)
         except BadRequest as e:
-            return self.send(400, json.dumps({"code": 400, "message": str(e)}).encode(), "application/json")
-        self.send(200, resp, "application/timestamp-reply")
+            return reply(400, {"code": 400, "message": str(e)})
+        return reply(200, resp, "application/timestamp-reply")
+
+    def handle(req):
+        if req.method == "GET":
+            if req.path == "/__stub/stats":
+                return reply(200, {"timestamps": a.count, "fault": a.faults.text})
+            if req.path == "/api/v1/timestamp/certchain":
+                return reply(200, a.chain_pem, "application/pem-certificate-chain")
+            return reply(404, b"no route", "text/plain")
+        if req.method != "POST":
+            return reply(405, b"method not allowed", "text/plain")
+        if req.path == "/__stub/fault":
+            a.set_fault(json.loads(req.body or b"{}").get("fault", ""))
+            return reply(200, {"fault": a.faults.text})
+        if req.path != "/api/v1/timestamp":
+            return reply(404, b"no route", "text/plain")
+        if a.faults.value("slow"):
+            return slow(a.faults.value("slow"), lambda: timestamp(req))
+        return timestamp(req)
+    return handle
 
 
 def main():
@@ -280,11 +287,11 @@ def main():
     ap.add_argument("--chain-out", help="write the certificate chain PEM (leaf first) here")
     a = ap.parse_args()
     lf, lt = (int(x) for x in a.leaf_validity.split(":"))
-    Handler.authority = Authority(a.fault, lf, lt)
+    authority = Authority(a.fault, lf, lt)
     if a.chain_out:
         with open(a.chain_out, "wb") as f:
-            f.write(Handler.authority.chain_pem)
-    serve(Server((a.host, a.port), Handler))
+            f.write(authority.chain_pem)
+    serve_async(handler(authority), a.host, a.port)
 
 if __name__ == "__main__":
     main()
