@@ -41,6 +41,12 @@ char unescape(char ch) {
 // The bits above `bit`: (2 << bit) - 1 is bit and those below it, well defined for bit 63 too.
 std::uint64_t after(std::uint64_t bits, unsigned bit) { return bits & ~((std::uint64_t{2} << bit) - 1); }
 
+// Bit i: the parity of the bits at or below i (set inside a string when x holds its quotes).
+std::uint64_t prefix_xor(std::uint64_t x) {
+  for (unsigned shift = 1; shift < 64; shift *= 2) x ^= x << shift;
+  return x;
+}
+
 }  // namespace
 
 list_splitter::list_splitter(std::size_t max_item_bytes, item_fn on_item, oversize_fn on_oversize)
@@ -59,6 +65,10 @@ void list_splitter::feed(std::string_view bytes) {
     const std::uint64_t every = n == byte_classes::block ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
     std::uint64_t ahead = every;  // bits of this block not visited yet
     for (;;) {
+      if (!deeper_.empty() && (c.backslash & ahead) == 0 && !escape_ && unicode_left_ == 0) {
+        if (skip_deeper(c, block, ahead)) continue;  // back at the tracked levels inside the block
+        break;
+      }
       // Which bytes the current state looks at; every other byte leaves the state as it is.
       std::uint64_t wanted;
       if (in_string_) wanted = escape_ || unicode_left_ > 0 ? every : c.quote | c.backslash;
@@ -74,6 +84,30 @@ void list_splitter::feed(std::string_view bytes) {
   }
   if (in_item_) keep(item_from_, end);
   if (in_string_ && capture_ && !escape_ && unicode_left_ == 0) capture(text_from_, end);
+}
+
+bool list_splitter::skip_deeper(const byte_classes& c, const char* block, std::uint64_t& ahead) {
+  // No backslash ahead: every quote opens or closes a string, and a bracket counts when the
+  // quotes before it are even (odd when the block began inside a string).
+  std::uint64_t inside = prefix_xor(c.quote & ahead);
+  if (in_string_) inside = ~inside;
+  for (std::uint64_t brackets = c.bracket & ahead & ~inside; brackets != 0; brackets &= brackets - 1) {
+    const auto bit = static_cast<unsigned>(std::countr_zero(brackets));
+    const char ch = block[bit];
+    if (ch == '{' || ch == '[') {
+      deeper_ += ch;
+      continue;
+    }
+    if (deeper_.back() != (ch == '}' ? '{' : '[')) throw json_error("list: unbalanced JSON nesting");
+    deeper_.pop_back();
+    if (deeper_.empty()) {
+      in_string_ = false;
+      ahead = after(ahead, bit);
+      return true;
+    }
+  }
+  in_string_ = (inside >> 63) != 0;  // no quotes past the end of a short block: the parity holds
+  return false;
 }
 
 void list_splitter::keep(const char* from, const char* to) {
@@ -200,6 +234,7 @@ void list_splitter::open(char kind, const char* at) {
   if (d == 0 && kind != '{') throw json_error("list: the body is not a JSON object");
   if (d >= tracked_levels) {
     deeper_ += kind;
+    capture_ = false;  // strings down there are skipped unread (skip_deeper does not reset it)
     return;
   }
   if (d == 2 && kind == '{' && stack_[1].kind == '[' && stack_[0].key == "items") {

@@ -17,9 +17,11 @@
 // byte-at-a-time reading of the same grammar whatever the pieces the body arrives in (tested
 // against one on random bodies cut at random points).
 
+#include "kube/byte_classes.hpp"
 #include "kube/json_scan.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -46,6 +48,9 @@ class list_splitter {
   const list_meta& meta() const { return meta_; }
 
  private:
+  // Below the tracked levels with no backslash in the rest of the block: strings and nesting
+  // from the masks alone. True when it came back up (ahead then starts after that bracket).
+  bool skip_deeper(const byte_classes& c, const char* block, std::uint64_t& ahead);
   void step(const char* at);      // one byte the state cares about
   void escaped(char ch);          // a byte of an escape sequence (after the backslash)
   void begin_string(const char* at);
