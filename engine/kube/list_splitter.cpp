@@ -43,7 +43,12 @@ std::uint64_t after(std::uint64_t bits, unsigned bit) { return bits & ~((std::ui
 
 // Bit i: the parity of the bits at or below i (set inside a string when x holds its quotes).
 std::uint64_t prefix_xor(std::uint64_t x) {
-  for (unsigned shift = 1; shift < 64; shift *= 2) x ^= x << shift;
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  x ^= x << 32;
   return x;
 }
 
@@ -64,10 +69,13 @@ void list_splitter::feed(std::string_view bytes) {
     const byte_classes c = byte_classes::of(block, n);
     const std::uint64_t every = n == byte_classes::block ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
     std::uint64_t ahead = every;  // bits of this block not visited yet
+    bool by_events = false;  // the rest of this block byte by byte of interest
     for (;;) {
-      if (!deeper_.empty() && (c.backslash & ahead) == 0 && !escape_ && unicode_left_ == 0) {
-        if (skip_deeper(c, block, ahead)) continue;  // back at the tracked levels inside the block
-        break;
+      if (!by_events && !deeper_.empty() && !escape_ && unicode_left_ == 0) {
+        const skipped how = skip_deeper(c, block, every, ahead);
+        if (how == skipped::came_up) continue;
+        if (how == skipped::to_block_end) break;
+        by_events = true;
       }
       // Which bytes the current state looks at; every other byte leaves the state as it is.
       std::uint64_t wanted;
@@ -86,11 +94,30 @@ void list_splitter::feed(std::string_view bytes) {
   if (in_string_ && capture_ && !escape_ && unicode_left_ == 0) capture(text_from_, end);
 }
 
-bool list_splitter::skip_deeper(const byte_classes& c, const char* block, std::uint64_t& ahead) {
-  // No backslash ahead: every quote opens or closes a string, and a bracket counts when the
-  // quotes before it are even (odd when the block began inside a string).
-  std::uint64_t inside = prefix_xor(c.quote & ahead);
+list_splitter::skipped list_splitter::skip_deeper(const byte_classes& c, const char* block, std::uint64_t every,
+                                                  std::uint64_t& ahead) {
+  // Escapes: the lowest backslash left escapes the byte after it (another backslash, then). \u
+  // takes four more bytes whatever they are: step() reads those.
+  const std::uint64_t backslashes = c.backslash & ahead;
+  std::uint64_t escaped = 0;
+  bool escape_at_end = false;
+  for (std::uint64_t left = backslashes; left != 0;) {
+    const auto bit = static_cast<unsigned>(std::countr_zero(left));
+    const std::uint64_t next = std::uint64_t{2} << bit;  // 0 when bit is 63
+    if ((next & every) == 0) {  // it escapes the first byte of the next block or feed
+      escape_at_end = true;
+      break;
+    }
+    if (block[bit + 1] == 'u') return skipped::needs_events;
+    escaped |= next;
+    left &= ~(next | (next >> 1));
+  }
+  // Every other quote opens or closes a string: a bracket counts when the quotes before it are
+  // even (odd when the block began inside a string). That holds only if each backslash was inside
+  // a string (outside one, step() ignores it).
+  std::uint64_t inside = prefix_xor(c.quote & ahead & ~escaped);
   if (in_string_) inside = ~inside;
+  if (backslashes != 0 && (backslashes & ~inside) != 0) return skipped::needs_events;
   for (std::uint64_t brackets = c.bracket & ahead & ~inside; brackets != 0; brackets &= brackets - 1) {
     const auto bit = static_cast<unsigned>(std::countr_zero(brackets));
     const char ch = block[bit];
@@ -103,11 +130,12 @@ bool list_splitter::skip_deeper(const byte_classes& c, const char* block, std::u
     if (deeper_.empty()) {
       in_string_ = false;
       ahead = after(ahead, bit);
-      return true;
+      return skipped::came_up;
     }
   }
   in_string_ = (inside >> 63) != 0;  // no quotes past the end of a short block: the parity holds
-  return false;
+  escape_ = escape_at_end;
+  return skipped::to_block_end;
 }
 
 void list_splitter::keep(const char* from, const char* to) {

@@ -48,9 +48,11 @@ class list_splitter {
   const list_meta& meta() const { return meta_; }
 
  private:
-  // Below the tracked levels with no backslash in the rest of the block: strings and nesting
-  // from the masks alone. True when it came back up (ahead then starts after that bracket).
-  bool skip_deeper(const byte_classes& c, const char* block, std::uint64_t& ahead);
+  // Below the tracked levels: strings, escapes and nesting from the masks of the rest of the block
+  // (`every`: the block's bytes). came_up: back at the tracked levels, ahead starts after that
+  // bracket; needs_events: a \u escape or a backslash outside a string, for step() to read.
+  enum class skipped { to_block_end, came_up, needs_events };
+  skipped skip_deeper(const byte_classes& c, const char* block, std::uint64_t every, std::uint64_t& ahead);
   void step(const char* at);      // one byte the state cares about
   void escaped(char ch);          // a byte of an escape sequence (after the backslash)
   void begin_string(const char* at);
