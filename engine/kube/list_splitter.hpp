@@ -13,7 +13,8 @@
 // only those the state needs are visited: quotes and brackets (and commas near the top) outside
 // strings, quotes and backslashes inside; an item and a captured string are copied as spans, and
 // an item that arrived within one feed() is handed out as a view of it, not copied. Below
-// items[i].<field> only nesting and strings are tracked. The result is the same as a
+// items[i].<field> only nesting and strings are tracked, a block at a time from its masks (string
+// parity from the unescaped quotes). The result is the same as a
 // byte-at-a-time reading of the same grammar whatever the pieces the body arrives in (tested
 // against one on random bodies cut at random points).
 
