@@ -57,7 +57,9 @@ class host {
 
   virtual boost::asio::any_io_executor executor() = 0;
 
-  // JSON-line logs; the engine adds the plugin's kind and name to every line.
+  // JSON-line logs on the engine's stdout at `level`, with `fields` as given. The engine adds
+  // nothing to the line: name the plugin in `msg` or in a field where a reader must tell which
+  // plugin wrote it.
   virtual void log(log_level level, std::string_view msg, std::initializer_list<log_field> fields = {}) = 0;
 
   // Adds to a counter in the engine's /metrics (name should start with "chainsd_plugin_").
