@@ -168,7 +168,11 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
     if (entry) {
       base.rekor_entry_json = entry->entry_json;
       base.sigstore_bundle_json = entry->bundle_json;
+      base.log_entry = entry->entry;
     }
+    if (base.sigstore_bundle_json.empty())  // not logged nor timestamped: the signature alone
+      base.sigstore_bundle_json = tlog::sigstore_bundle_unlogged(
+          {sig.envelope, a.payload, sig.signature}, {sig.cert_pem, sig.key_id});
     runtime::task_group group(ex);
     for (const auto& value : a.art->storage) {
       if (value.empty()) continue;

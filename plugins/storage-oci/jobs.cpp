@@ -1,6 +1,6 @@
 #include "jobs.hpp"
 
-#include "bundle.hpp"
+#include "referrer.hpp"
 
 #include <chainsd/plugin/encoding.hpp>
 
@@ -11,6 +11,16 @@ namespace storage_oci {
 std::string run_name(const plugin::run_ref& run) { return run.namespace_name + "/" + run.name; }
 
 namespace {
+
+// The engine's bundle as a referrer layer (no cosign annotations).
+plugin::result<layer> bundle_layer(const plugin::store_request& req, const std::string& what) {
+  if (req.sigstore_bundle_json.empty())
+    return plugin::fail(plugin::errc::permanent, "oci storage: no Sigstore bundle for " + what + " (" +
+                                                     run_name(req.run) + "): the engine did not provide one");
+  layer l = make_layer(std::string(bundle_type), req.sigstore_bundle_json, "", "", "", "");
+  l.annotations.clear();
+  return l;
+}
 
 plugin::result<std::vector<push_job>> signature_job(const plugin::store_request& req, bool bundles) {
   std::string image = req.image.empty() ? simplesigning_image(req.payload) : req.image;
@@ -25,19 +35,13 @@ plugin::result<std::vector<push_job>> signature_job(const plugin::store_request&
   if (bundles) {
     job.referrer = true;
     job.predicate_type = cosign_sign_predicate;
-    try {
-      job.content = make_layer(std::string(bundle_type),
-                               signature_bundle(req.payload, req.signature, req.cert_pem, req.public_key_pem,
-                                                req.rekor_entry_json),
-                               "", "", "", "");
-    } catch (const std::invalid_argument& e) {
-      return plugin::fail(plugin::errc::permanent,
-                          "oci storage: sigstore bundle for " + image + " (" + run_name(req.run) + "): " + e.what());
-    }
-    job.content.annotations.clear();  // a bundle layer has no cosign annotations
+    job.bundle_content = message_content;  // the engine's bundle of a simplesigning signature
+    auto l = bundle_layer(req, image);
+    if (!l) return l.error();
+    job.content = std::move(*l);
   } else {
     job.content = make_layer(std::string(simplesigning_type), req.payload, plugin::base64_encode(req.signature),
-                             req.cert_pem, req.chain_pem, rekor_bundle_json(req.rekor_entry_json));
+                             req.cert_pem, req.chain_pem, rekor_bundle_json(req.log_entry));
   }
   std::vector<push_job> out;
   out.push_back(std::move(job));
@@ -58,18 +62,12 @@ plugin::result<std::vector<push_job>> attestation_jobs(const plugin::store_reque
     if (pt.empty())
       return plugin::fail(plugin::errc::permanent, "oci storage: the statement of " + run_name(req.run) +
                                                        " has no predicateType, required for sigstore bundles");
-    try {
-      att = make_layer(std::string(bundle_type),
-                       attestation_bundle(req.signature, req.cert_pem, req.public_key_pem, req.rekor_entry_json), "",
-                       "", "", "");
-    } catch (const std::invalid_argument& e) {
-      return plugin::fail(plugin::errc::permanent,
-                          "oci storage: sigstore bundle for " + run_name(req.run) + ": " + e.what());
-    }
-    att.annotations.clear();
+    auto l = bundle_layer(req, "the attestation");
+    if (!l) return l.error();
+    att = std::move(*l);
   } else {
     att = make_layer(std::string(dsse_type), req.signature, "", req.cert_pem, req.chain_pem,
-                     rekor_bundle_json(req.rekor_entry_json), extra);
+                     rekor_bundle_json(req.log_entry), extra);
   }
   for (const auto& s : subjects) {
     push_job job;
@@ -83,6 +81,7 @@ plugin::result<std::vector<push_job>> attestation_jobs(const plugin::store_reque
     job.content = att;
     job.referrer = bundles;
     job.predicate_type = pt;
+    if (bundles) job.bundle_content = dsse_content;
     out.push_back(std::move(job));
   }
   return out;

@@ -2,8 +2,8 @@
 // (a referrer must sit beside its subject, so storage.oci.repository does not apply), as cosign's
 // WriteAttestationNewBundleFormat. Registries without the referrers API get the tag schema
 // fallback: an index under tag sha256-<hex>, maintained here.
-#include "bundle.hpp"
 #include "push.hpp"
+#include "referrer.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
@@ -37,8 +37,8 @@ boost::asio::awaitable<plugin::result<void>> push_referrer(pushes* p, push_job j
   if (p->cfg.repository && p->cfg.repository->str() != target.str() && !p->warned_override) {
     p->warned_override = true;
     host.log(plugin::log_level::warn,
-              "storage.oci.repository is ignored with sigstore-bundle: referrers are stored beside their image",
-              {{"key", "storage.oci.repository"}, {"image", target.str()}});
+             "storage.oci.repository is ignored with sigstore-bundle: referrers are stored beside their image",
+             {{"key", "storage.oci.repository"}, {"image", target.str()}});
   }
   std::string fallback_tag = target.digest;  // "sha256-<hex>", the referrers tag schema
   fallback_tag[fallback_tag.find(':')] = '-';
@@ -54,7 +54,7 @@ boost::asio::awaitable<plugin::result<void>> push_referrer(pushes* p, push_job j
                            target.str() + " (" + run + ")";
   auto failed = [&](const plugin::error& e) {
     host.count("chainsd_plugin_oci_pushes_total", "OCI registry pushes by outcome",
-                {{"kind", job.suffix + "-bundle"}, {"result", plugin::to_string(e.code)}});
+               {{"kind", job.suffix + "-bundle"}, {"result", plugin::to_string(e.code)}});
     return plugin::fail(e.code, "oci storage: storing " + what + " as a referrer in " + session.where() + ": " +
                                     e.message);
   };
@@ -105,14 +105,14 @@ boost::asio::awaitable<plugin::result<void>> push_referrer(pushes* p, push_job j
     for (const auto& l : layers) {
       if (l.as_object().at("digest").as_string() != job.content.digest) continue;
       host.log(plugin::log_level::info, "oci bundle already stored",
-                {{"run", run}, {"image", target.str()}, {"referrer", d}});
+               {{"run", run}, {"image", target.str()}, {"referrer", d}});
       co_return plugin::result<void>{};
     }
   }
 
-  const std::string created = rfc3339_now();
-  const std::string manifest = referrer_manifest(subject_desc, job.content.digest, job.content.content.size(),
-                                                 job.predicate_type, created);
+  const referrer_info info{job.predicate_type, job.bundle_content, rfc3339_now()};
+  const std::string manifest =
+      referrer_manifest(subject_desc, job.content.digest, job.content.content.size(), info);
   const std::string manifest_digest = sha256_digest(manifest);
   const std::size_t manifest_size = manifest.size();
   plugin::result<std::string> put = std::string();
@@ -140,14 +140,7 @@ boost::asio::awaitable<plugin::result<void>> push_referrer(pushes* p, push_job j
     } catch (const std::exception& e) {
       co_return failed(plugin::fail(plugin::errc::permanent, "tag " + fallback_tag + " is not an index: " + e.what()));
     }
-    json::object desc;
-    desc["mediaType"] = oci_manifest_type;
-    desc["size"] = manifest_size;
-    desc["digest"] = manifest_digest;
-    desc["annotations"] = json::object{{"dev.sigstore.bundle.content", "dsse-envelope"},
-                                       {"dev.sigstore.bundle.predicateType", job.predicate_type},
-                                       {"org.opencontainers.image.created", created}};
-    desc["artifactType"] = bundle_type;
+    json::object desc = referrer_descriptor(manifest_digest, manifest_size, info);
     if (!index["manifests"].is_array()) index["manifests"] = json::array{};
     index["manifests"].get_array().push_back(std::move(desc));
     std::string index_body = json::serialize(index);
@@ -155,10 +148,10 @@ boost::asio::awaitable<plugin::result<void>> push_referrer(pushes* p, push_job j
     if (!put_index) co_return failed(put_index.error());
   }
   host.log(plugin::log_level::info, "oci bundle stored as a referrer",
-            {{"run", run}, {"image", target.str()}, {"referrer", manifest_digest},
-             {"fallback", put->empty() ? "tag schema" : "referrers API"}});
+           {{"run", run}, {"image", target.str()}, {"referrer", manifest_digest},
+            {"fallback", put->empty() ? "tag schema" : "referrers API"}});
   host.count("chainsd_plugin_oci_pushes_total", "OCI registry pushes by outcome",
-              {{"kind", job.suffix + "-bundle"}, {"result", "stored"}});
+             {{"kind", job.suffix + "-bundle"}, {"result", "stored"}});
   co_return plugin::result<void>{};
 }
 
