@@ -1,13 +1,12 @@
 #pragma once
-// Keys some coroutine is working on (a tag being rewritten, credentials being read), each with a
-// timer that never fires on its own: others wait on it and are woken when the work ends.
+// Keys some coroutine is working on (a tag being rewritten, credentials being read), each with an
+// event others wait on: it is set (waking them) when the work ends, however it ends.
 // One event loop; the set outlives every coroutine that waits on it.
 
+#include <chainsd/plugin/async_event.hpp>
+
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <map>
 #include <memory>
@@ -21,14 +20,12 @@ class busy_keys {
   boost::asio::awaitable<bool> wait_if_busy(const std::string& key) {
     auto it = keys_.find(key);
     if (it == keys_.end()) co_return false;
-    auto timer = it->second;
-    auto waited = co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-    (void)waited;
+    auto done = it->second;  // the entry goes when the work ends: keep the event alive
+    co_await done->wait();
     co_return true;
   }
   void mark(std::string key, boost::asio::any_io_executor ex) {
-    keys_.emplace(std::move(key), std::make_shared<boost::asio::steady_timer>(
-                                      ex, boost::asio::steady_timer::time_point::max()));
+    keys_.emplace(std::move(key), std::make_shared<chainsd::plugin::async_event>(std::move(ex)));
   }
   // Waits until `key` is free, then marks it busy (pair with a `release`).
   boost::asio::awaitable<void> lock(std::string key, boost::asio::any_io_executor ex) {
@@ -45,13 +42,13 @@ class busy_keys {
     ~release() {
       auto it = set->keys_.find(key);
       if (it == set->keys_.end()) return;
-      it->second->cancel();
+      it->second->set();
       set->keys_.erase(it);
     }
   };
 
  private:
-  std::map<std::string, std::shared_ptr<boost::asio::steady_timer>> keys_;
+  std::map<std::string, std::shared_ptr<chainsd::plugin::async_event>> keys_;
 };
 
 }  // namespace storage_oci

@@ -5,30 +5,17 @@
 #include "push.hpp"
 #include "referrer.hpp"
 
+#include <chainsd/plugin/rfc3339.hpp>
+
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <chrono>
-#include <ctime>
 #include <optional>
 #include <vector>
 
 namespace storage_oci {
 namespace json = boost::json;
-
-namespace {
-
-std::string rfc3339_now() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
 
 boost::asio::awaitable<plugin::result<void>> push_referrer(pushes* p, push_job job, credential_set creds,
                                                            std::string run) {
@@ -110,7 +97,7 @@ boost::asio::awaitable<plugin::result<void>> push_referrer(pushes* p, push_job j
     }
   }
 
-  const referrer_info info{job.predicate_type, job.bundle_content, rfc3339_now()};
+  const referrer_info info{job.predicate_type, job.bundle_content, plugin::rfc3339_now()};
   const std::string manifest =
       referrer_manifest(subject_desc, job.content.digest, job.content.content.size(), info);
   const std::string manifest_digest = sha256_digest(manifest);

@@ -1,5 +1,7 @@
 #include "settings.hpp"
 
+#include <chainsd/plugin/parse_bool.hpp>
+
 #include <cstdlib>
 #include <stdexcept>
 
@@ -65,12 +67,9 @@ plugin::result<settings> parse_settings(plugin::host& h, const plugin::config_ma
   // Go's strconv.ParseBool spellings, as the engine's config layer; anything else is false with a
   // warning there and here (upstream ignores it too).
   auto insecure_value = config_value(cfg, "storage.oci.repository.insecure");
-  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"})
-    if (insecure_value == t) s.insecure = true;
-  bool known = s.insecure || insecure_value.empty();
-  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"})
-    if (insecure_value == f) known = true;
-  if (!known)
+  const auto insecure = plugin::parse_go_bool(insecure_value);
+  s.insecure = insecure.value_or(false);
+  if (!insecure && !insecure_value.empty())
     h.log(plugin::log_level::warn, "not a boolean; plain HTTP stays off except for loopback registries",
           {{"key", "storage.oci.repository.insecure"}, {"value", insecure_value}});
   auto format = config_value(cfg, "storage.oci.encoding-format");

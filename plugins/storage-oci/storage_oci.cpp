@@ -9,14 +9,16 @@
 #include "settings.hpp"
 
 #include <chainsd/plugin/export.hpp>
+#include <chainsd/plugin/task_group.hpp>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace storage_oci {
 
@@ -41,42 +43,16 @@ class oci_storage final : public plugin::storage {
       co_return plugin::store_result{};
     }
     // Several image subjects: push them concurrently (the host's client pools the connections).
-    struct join_state {
-      std::size_t remaining = 0;
-      std::vector<plugin::result<void>> results;
-      boost::asio::steady_timer done;
-      explicit join_state(boost::asio::any_io_executor ex) : done(ex, boost::asio::steady_timer::time_point::max()) {}
-    };
-    auto state = std::make_shared<join_state>(host_.executor());
-    state->remaining = jobs->size();
-    state->results.resize(jobs->size());
-    for (std::size_t i = 0; i < jobs->size(); ++i) {
-      auto finished = [this, state, i](std::exception_ptr e, plugin::result<void> r) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            r = plugin::fail(plugin::errc::permanent, std::string("oci storage: push failed: ") + ex.what());
-          } catch (...) {
-            r = plugin::fail(plugin::errc::permanent, "oci storage: push failed with an unknown exception");
-          }
-        }
-        --in_flight_;
-        state->results[i] = std::move(r);
-        if (--state->remaining == 0) state->done.cancel();
-      };
-      ++in_flight_;
-      boost::asio::co_spawn(host_.executor(), push(&pushes_, std::move((*jobs)[i]), *creds, run_name(req.run)),
-                            std::move(finished));
-    }
-    // Each request of a push has its own deadline, so this wait is bounded. If this run is
-    // cancelled the wait throws and the pushes finish on their own: close() waits for them, so
-    // the instance outlives them.
-    while (state->remaining > 0) {
-      auto waited = co_await state->done.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-      (void)waited;
-    }
-    for (auto& r : state->results)
+    // Each request of a push has its own deadline, so the wait is bounded. If this run is
+    // cancelled the wait cancels the pushes and throws; they end on their own and close() waits
+    // for them, so the instance outlives them.
+    auto results = std::make_shared<std::vector<plugin::result<void>>>(jobs->size());
+    plugin::task_group group(host_.executor());
+    for (std::size_t i = 0; i < jobs->size(); ++i)
+      group.spawn(
+          push_one(this, flight_token(in_flight_), results, i, std::move((*jobs)[i]), *creds, run_name(req.run)));
+    co_await group.wait();
+    for (auto& r : *results)
       if (!r) co_return r.error();
     co_return plugin::store_result{};
   }
@@ -125,6 +101,35 @@ class oci_storage final : public plugin::storage {
     }
     auto r = co_await push_tag(p, std::move(job), std::move(creds), std::move(run));
     co_return r;
+  }
+
+  // Counts a spawned push in in_flight_ from the spawn until its frame goes (run or not).
+  class flight_token {
+   public:
+    explicit flight_token(std::size_t& n) : n_(&n) { ++*n_; }
+    flight_token(flight_token&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
+    flight_token& operator=(flight_token&&) = delete;
+    ~flight_token() {
+      if (n_) --*n_;
+    }
+
+   private:
+    std::size_t* n_;
+  };
+
+  // One of several concurrent pushes: its result in (*results)[i]; an exception is a permanent
+  // failure of that push.
+  static boost::asio::awaitable<void> push_one(oci_storage* self, flight_token counted,
+                                               std::shared_ptr<std::vector<plugin::result<void>>> results,
+                                               std::size_t i, push_job job, credential_set creds, std::string run) {
+    (void)counted;
+    plugin::result<void> r = plugin::result<void>{};
+    try {
+      r = co_await push(&self->pushes_, std::move(job), std::move(creds), std::move(run));
+    } catch (const std::exception& e) {
+      r = plugin::fail(plugin::errc::permanent, std::string("oci storage: push failed: ") + e.what());
+    }
+    (*results)[i] = std::move(r);
   }
 
   plugin::host& host_;
