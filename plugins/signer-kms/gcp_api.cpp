@@ -1,5 +1,7 @@
 #include "gcp_api.hpp"
 
+#include "json_fields.hpp"
+
 #include <chainsd/plugin/encoding.hpp>
 
 #include <boost/json/parse.hpp>
@@ -15,17 +17,6 @@ namespace signer_kms::gcp {
 namespace json = boost::json;
 
 namespace {
-
-const json::object* object_of(std::string_view body, json::value& holder) {
-  boost::system::error_code ec;
-  holder = json::parse(body, ec);
-  return ec ? nullptr : holder.if_object();
-}
-
-std::string str(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
 
 // int64 fields are strings in proto3 JSON; numbers are tolerated.
 bool crc_field(const json::object& o, std::string_view key, std::uint32_t& out) {
