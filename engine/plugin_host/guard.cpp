@@ -84,6 +84,15 @@ class guarded_storage final : public plugin::storage {
     if (ex) escaped(name_, "close", ex);
   }
 
+  bool uses_unlogged_bundle() const override {
+    try {
+      return inner_->uses_unlogged_bundle();
+    } catch (...) {
+      escaped(name_, "uses_unlogged_bundle", std::current_exception());
+      return true;
+    }
+  }
+
   bool reads_image_indexes() const override {
     try {
       return inner_->reads_image_indexes();

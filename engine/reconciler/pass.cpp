@@ -176,8 +176,10 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
     if (entry) {
       base.rekor_entry_json = entry->entry_json;
       base.sigstore_bundle_json = entry->bundle_json;
+      base.log_entry = entry->entry;
     }
-    runtime::task_group group(ex);
+    std::vector<std::pair<const std::string*, plugin::storage*>> targets;
+    bool wants_bundle = false;
     for (const auto& value : a.art->storage) {
       if (value.empty()) continue;
       if (progress->artifacts[id].stored.count(value)) {
@@ -194,8 +196,16 @@ boost::asio::awaitable<pass_result> sign_log_store(std::shared_ptr<plugin_set> s
                  (eit != set->storage_errors.end() ? eit->second.message : "not configured")});
         continue;
       }
-      group.spawn(store_one(it->second.get(), base, value, what, progress, id, shared));
+      targets.emplace_back(&value, it->second.get());
+      wants_bundle = wants_bundle || it->second->uses_unlogged_bundle();
     }
+    // Not logged nor timestamped: the signature alone, for the backends that store bundles.
+    if (base.sigstore_bundle_json.empty() && wants_bundle)
+      base.sigstore_bundle_json = tlog::sigstore_bundle_unlogged(
+          {sig.envelope, a.payload, sig.signature}, {sig.cert_pem, sig.key_id});
+    runtime::task_group group(ex);
+    for (const auto& [value, storage] : targets)
+      group.spawn(store_one(storage, base, *value, what, progress, id, shared));
     co_await group.wait();
   }
 

@@ -3,7 +3,8 @@
 // offline (cosign verify-blob-attestation --bundle, sigstore-js, sigstore-python) without asking
 // the log again. The engine builds them here, for every form it makes: a Rekor v1 entry (SET and
 // inclusion proof), a Rekor v2 entry (inclusion proof against a checkpoint), RFC 3161 timestamps
-// with either, or timestamps alone.
+// with either, timestamps alone, or nothing (a signature that was not logged: storage backends
+// such as oci's sigstore-bundle mode still store it as a bundle).
 
 #include "tlog/entry.hpp"
 
@@ -32,6 +33,11 @@ struct bundle_content {
 // Throws verify_error when the content or certificate cannot be read.
 std::string sigstore_bundle(const bundle_content& content, const bundle_signer& who,
                             const std::vector<std::string>& tlog_entries, const std::vector<std::string>& timestamps);
+
+// A signature neither logged nor timestamped (transparency off): verification material and the
+// envelope or message signature, an empty tlogEntries list (as cosign's bundle for an unlogged
+// signature has no entry). "" when the content or certificate cannot be read.
+std::string sigstore_bundle_unlogged(const bundle_content& content, const bundle_signer& who) noexcept;
 
 // A Rekor v1 entry as a bundle's TransparencyLogEntry (needs its inclusion proof).
 std::string v1_tlog_entry_json(const log_entry& e);

@@ -269,7 +269,12 @@ boost::asio::awaitable<logger::logged> logger::upload_v2(const log_request& r, c
                      kind::retryable);
   }
   count("chainsd_tlog_v2_uploads_total", "Entries logged in a Rekor v2 log and verified");
-  co_return logged{v2_entry_json(e, cp), e.log_index};
+  plugin::tlog_entry parsed;
+  parsed.version = 2;
+  parsed.log_index = e.log_index;
+  parsed.log_id = to_hex(e.log_id);
+  parsed.body_b64 = plugin::base64_encode(e.body);
+  co_return logged{v2_entry_json(e, cp), e.log_index, std::move(parsed)};
 }
 
 boost::asio::awaitable<log_result> logger::log(log_request r) {
@@ -324,6 +329,8 @@ boost::asio::awaitable<log_result> logger::log(log_request r) {
     } catch (const std::exception& e) {
       throw tlog_error(e.what(), kind::retryable);
     }
+    out.entry = plugin::tlog_entry{1, entry.log_index, entry.log_id, entry.body_b64, entry.integrated_time,
+                                   entry.set_b64, entry.uuid};
     out.entry_json = std::move(entry.json);
     co_return out;
   }
@@ -334,6 +341,7 @@ boost::asio::awaitable<log_result> logger::log(log_request r) {
     out.log_index = l.index;
     out.log_version = 2;
     out.entry_json = l.entry_json;
+    out.entry = std::move(l.parsed);
     entries.push_back(std::move(l.entry_json));
   }
   if (!entries.empty() || !ders.empty()) {

@@ -23,6 +23,8 @@
 // that does not verify), permanent (4xx), bad_config (e.g. a key Rekor v2 refuses: the message
 // names transparency.version and the request's signer key).
 
+#include "chainsd/plugin/storage.hpp"
+#include "tlog/bundle.hpp"
 #include "tlog/client.hpp"
 #include "tlog/note.hpp"
 #include "tlog/rekor_v2.hpp"
@@ -71,8 +73,10 @@ struct log_result {
   // store_request.rekor_entry_json: v1 {"<uuid>": {...}} as Rekor returned it; v2 the verified
   // TransparencyLogEntry (protobuf JSON). Empty when not logged.
   std::string entry_json;
+  // store_request.log_entry: the entry's fields, as verified here. version 0 when not logged.
+  plugin::tlog_entry entry;
   // store_request.sigstore_bundle_json: the bundle with what was obtained. Empty when nothing
-  // was (neither logged nor timestamped).
+  // was (neither logged nor timestamped): the reconciler then stores sigstore_bundle_unlogged().
   std::string bundle_json;
   std::int64_t log_index = -1;
   int log_version = 0;            // 1, 2, or 0 when not logged
@@ -157,6 +161,7 @@ class logger final : public transparency_log {
   struct logged {
     std::string entry_json;
     std::int64_t index = -1;
+    plugin::tlog_entry parsed;
   };
   // Steps of log(): they borrow its request, which outlives them (log() awaits each in place).
   boost::asio::awaitable<std::vector<verified_timestamp>> stamp(const log_request& r, const signed_bytes& s);

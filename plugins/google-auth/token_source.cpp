@@ -1,7 +1,6 @@
 #include "token_source.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <chainsd/plugin/async_event.hpp>
 
 #include <ctime>
 
@@ -11,8 +10,8 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 struct token_source::inflight {
-  explicit inflight(asio::any_io_executor ex) : done(std::move(ex)) { done.expires_at(clock::time_point::max()); }
-  asio::steady_timer done;  // cancelled when the exchange ends
+  explicit inflight(asio::any_io_executor ex) : done(std::move(ex)) {}
+  plugin::async_event done;  // set when the exchange ends
   std::optional<plugin::error> failure;
 };
 
@@ -38,7 +37,7 @@ asio::awaitable<plugin::result<std::string>> token_source::get() {
   if (token_ && clock::now() < refresh_at_) co_return *token_;
   auto alive = alive_;
   if (auto f = inflight_) {
-    co_await f->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await f->done.wait();
     if (!*alive) co_return plugin::fail(plugin::errc::retryable, label_ + ": closed while waiting for a token");
     if (f->failure) co_return *f->failure;
     if (token_) co_return *token_;
@@ -53,7 +52,7 @@ asio::awaitable<plugin::result<std::string>> token_source::get() {
     token_source* self;
     ~wake() {
       if (*alive && self->inflight_ == f) self->inflight_.reset();
-      f->done.cancel();
+      f->done.set();
     }
   } guard{f, alive, this};
   auto r = co_await fetch();

@@ -1,5 +1,7 @@
 #include "aws_api.hpp"
 
+#include "json_fields.hpp"
+
 #include <chainsd/plugin/encoding.hpp>
 
 #include <boost/json/parse.hpp>
@@ -16,17 +18,6 @@ namespace signer_kms::aws {
 namespace json = boost::json;
 
 namespace {
-
-const json::object* object_of(std::string_view body, json::value& holder) {
-  boost::system::error_code ec;
-  holder = json::parse(body, ec);
-  return ec ? nullptr : holder.if_object();
-}
-
-std::string str(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
 
 std::string xml_field(std::string_view xml, std::string_view name) {
   const std::string open = "<" + std::string(name) + ">", close = "</" + std::string(name) + ">";

@@ -1,6 +1,7 @@
 #include "azure_api.hpp"
 
 #include "aws_api.hpp"  // url_encode
+#include "json_fields.hpp"
 
 #include <chainsd/plugin/encoding.hpp>
 
@@ -19,17 +20,6 @@ namespace signer_kms::azure {
 namespace json = boost::json;
 
 namespace {
-
-const json::object* object_of(std::string_view body, json::value& holder) {
-  boost::system::error_code ec;
-  holder = json::parse(body, ec);
-  return ec ? nullptr : holder.if_object();
-}
-
-std::string str(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
 
 // SubjectPublicKeyInfo of an uncompressed P-256 point: the fixed DER prefix (SEQUENCE, the
 // id-ecPublicKey + prime256v1 AlgorithmIdentifier, BIT STRING of 66 bytes) then 04 || x || y.

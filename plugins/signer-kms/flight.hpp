@@ -6,13 +6,11 @@
 // `fetch` (a plain function returning the fetching awaitable) gets it; waiters of a failed
 // flight get its error, the next caller starts a new flight.
 
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
+#include <chainsd/plugin/async_event.hpp>
 #include <chainsd/plugin/errors.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 
 #include <optional>
 
@@ -25,17 +23,16 @@ class flight {
   bool busy() const { return busy_; }
   void begin() {
     busy_ = true;
-    done_.expires_at(boost::asio::steady_timer::time_point::max());
+    done_.reset();
   }
   void end() {
     busy_ = false;
-    done_.cancel();  // wakes every waiter
+    done_.set();  // wakes every waiter
   }
   // Returns when the flight in progress ends (at once when none is).
   boost::asio::awaitable<void> wait() {
     if (!busy_) co_return;
-    auto [ec] = co_await done_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-    (void)ec;  // operation_aborted: end() was called
+    co_await done_.wait();
   }
 
   template <class Ready, class Fetch>
@@ -62,7 +59,7 @@ class flight {
  private:
   std::optional<chainsd::plugin::error> last_error_;
   bool busy_ = false;
-  boost::asio::steady_timer done_;
+  chainsd::plugin::async_event done_;
 };
 
 }  // namespace signer_kms

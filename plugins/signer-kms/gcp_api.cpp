@@ -1,15 +1,12 @@
 #include "gcp_api.hpp"
 
-#include "aws_api.hpp"  // url_encode
+#include "json_fields.hpp"
 
 #include <chainsd/plugin/encoding.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include <array>
 #include <charconv>
@@ -20,17 +17,6 @@ namespace signer_kms::gcp {
 namespace json = boost::json;
 
 namespace {
-
-const json::object* object_of(std::string_view body, json::value& holder) {
-  boost::system::error_code ec;
-  holder = json::parse(body, ec);
-  return ec ? nullptr : holder.if_object();
-}
-
-std::string str(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
 
 // int64 fields are strings in proto3 JSON; numbers are tolerated.
 bool crc_field(const json::object& o, std::string_view key, std::uint32_t& out) {
@@ -46,13 +32,6 @@ bool crc_field(const json::object& o, std::string_view key, std::uint32_t& out) 
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
   out = static_cast<std::uint32_t>(n);
   return ec == std::errc() && p == s.data() + s.size();
-}
-
-std::string base64url(std::string_view in) {
-  auto s = plugin::base64_encode(in);
-  for (auto& c : s) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  return s;
 }
 
 }  // namespace
@@ -157,55 +136,6 @@ plugin::error classify(unsigned status, std::string_view body, const std::string
   if (status == 400 || status == 404 || status == 412) return plugin::fail(plugin::errc::bad_config, msg + " (check signers.kms.kmsref)");
   if (status == 429 || status >= 500) return plugin::fail(plugin::errc::retryable, msg);
   return plugin::fail(plugin::errc::permanent, msg);
-}
-
-plugin::result<access_token> parse_token(std::string_view body, std::chrono::system_clock::time_point now) {
-  json::value v;
-  const auto* o = object_of(body, v);
-  auto token = o ? str(*o, "access_token") : std::string();
-  if (token.empty()) return plugin::fail(plugin::errc::unauthenticated, "the token answer has no access_token");
-  std::int64_t expires_in = 3600;
-  if (const auto* e = o->if_contains("expires_in"); e && (e->is_int64() || e->is_uint64()))
-    expires_in = e->to_number<std::int64_t>();
-  return access_token{token, now + std::chrono::seconds(expires_in)};
-}
-
-plugin::result<service_account> parse_service_account(std::string_view text) {
-  json::value v;
-  const auto* o = object_of(text, v);
-  if (!o || str(*o, "type") != "service_account")
-    return plugin::fail(plugin::errc::bad_config, "not a service-account key file (\"type\": \"service_account\")");
-  service_account sa{str(*o, "client_email"), str(*o, "private_key"), str(*o, "token_uri")};
-  if (sa.token_uri.empty()) sa.token_uri = "https://oauth2.googleapis.com/token";
-  if (sa.client_email.empty() || sa.private_key_pem.empty())
-    return plugin::fail(plugin::errc::bad_config, "the service-account key file lacks client_email or private_key");
-  return sa;
-}
-
-plugin::result<std::string> jwt_grant(const service_account& sa, std::chrono::system_clock::time_point now) {
-  const auto iat = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  const std::string header = base64url(R"({"alg":"RS256","typ":"JWT"})");
-  const std::string claims = base64url(json::serialize(json::object{
-      {"iss", sa.client_email}, {"scope", "https://www.googleapis.com/auth/cloudkms"}, {"aud", sa.token_uri},
-      {"iat", iat}, {"exp", iat + 3600}}));
-  const std::string input = header + "." + claims;
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(sa.private_key_pem.data(), static_cast<int>(sa.private_key_pem.size())), BIO_free);
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr),
-                                                          EVP_PKEY_free);
-  if (!key) return plugin::fail(plugin::errc::bad_config, "the service account's private_key is not a PEM key");
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  std::size_t n = 0;
-  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
-    return plugin::fail(plugin::errc::bad_config, "cannot sign with the service account's private_key");
-  std::string sig(n, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &n,
-                     reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
-    return plugin::fail(plugin::errc::bad_config, "cannot sign with the service account's private_key");
-  sig.resize(n);
-  return "grant_type=" + aws::url_encode("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=" + input + "." +
-         base64url(sig);
 }
 
 }  // namespace signer_kms::gcp

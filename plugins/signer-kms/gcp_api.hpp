@@ -37,19 +37,4 @@ plugin::result<std::string> parse_signature(std::string_view body, std::string_v
 
 plugin::error classify(unsigned status, std::string_view body, const std::string& what);
 
-struct access_token {
-  std::string token;
-  std::chrono::system_clock::time_point expires;
-};
-plugin::result<access_token> parse_token(std::string_view body, std::chrono::system_clock::time_point now);
-
-struct service_account {
-  std::string client_email;
-  std::string private_key_pem;
-  std::string token_uri;
-};
-plugin::result<service_account> parse_service_account(std::string_view json_text);
-// The urn:ietf:params:oauth:grant-type:jwt-bearer form body for `sa` (scope cloudkms), signed now.
-plugin::result<std::string> jwt_grant(const service_account& sa, std::chrono::system_clock::time_point now);
-
 }  // namespace signer_kms::gcp

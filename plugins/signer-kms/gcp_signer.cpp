@@ -2,6 +2,7 @@
 
 #include "flight.hpp"
 #include "public_key.hpp"
+#include "token_source.hpp"
 
 namespace signer_kms {
 
@@ -14,7 +15,11 @@ namespace {
 class gcp_signer final : public plugin::signer {
  public:
   gcp_signer(plugin::host& h, gcp_options opt)
-      : host_(h), opt_(std::move(opt)), key_flight_(h.executor()), token_flight_(h.executor()) {
+      : host_(h),
+        opt_(std::move(opt)),
+        tokens_(h, opt_.credentials, "https://www.googleapis.com/auth/cloudkms", "Google Cloud KMS",
+                "signers.kms.kmsref"),
+        key_flight_(h.executor()) {
     what_ = "Google Cloud KMS " + opt_.endpoint + " key '" + opt_.key + "'";
   }
 
@@ -50,24 +55,24 @@ class gcp_signer final : public plugin::signer {
 
  private:
   asio::awaitable<plugin::result<plugin::http_response>> call(std::string method, std::string path, std::string body) {
-    auto t = co_await ensure_token();
-    if (!t) co_return t.error();
+    auto token = co_await tokens_.get();
+    if (!token) co_return token.error();
     plugin::http_request req;
     req.method = std::move(method);
     req.url = opt_.endpoint + path;
-    req.headers = {{"Authorization", "Bearer " + token_->token}, {"Content-Type", "application/json"}};
+    req.headers = {{"Authorization", "Bearer " + *token}, {"Content-Type", "application/json"}};
     req.body = std::move(body);
     req.replayable = true;
     req.timeout = 15s;
-    co_return co_await host_.http(std::move(req));
+    auto resp = co_await host_.http(std::move(req));
+    // The token expired or was revoked: the next attempt fetches a new one (rejected() says retry).
+    if (resp && resp->status == 401) tokens_.invalidate(*token);
+    co_return resp;
   }
 
   plugin::error rejected(const plugin::http_response& resp, const std::string& doing) {
     auto e = gcp::classify(resp.status, resp.body, what_ + " " + doing);
-    if (resp.status == 401) {  // the token expired or was revoked: the next attempt fetches a new one
-      token_.reset();
-      e.code = plugin::errc::retryable;
-    }
+    if (resp.status == 401) e.code = plugin::errc::retryable;  // call() dropped the token
     return e;
   }
 
@@ -111,50 +116,13 @@ class gcp_signer final : public plugin::signer {
     co_return plugin::result<void>{};
   }
 
-  asio::awaitable<plugin::result<void>> ensure_token() {
-    auto ready = [this] { return token_ && std::chrono::system_clock::now() + 1min < token_->expires; };
-    auto fetch = [this] { return fetch_token(); };
-    return token_flight_.ensure(ready, fetch);
-  }
-
-  asio::awaitable<plugin::result<void>> fetch_token() {
-    plugin::http_request req;
-    req.timeout = 15s;
-    std::string what;
-    if (opt_.account) {
-      auto grant = gcp::jwt_grant(*opt_.account, std::chrono::system_clock::now());
-      if (!grant) co_return grant.error();
-      req.method = "POST";
-      req.url = opt_.account->token_uri;
-      req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-      req.body = std::move(*grant);
-      what = "token endpoint " + opt_.account->token_uri + " for " + opt_.account->client_email;
-    } else {
-      req.url = "http://" + opt_.metadata_host + "/computeMetadata/v1/instance/service-accounts/default/token";
-      req.headers = {{"Metadata-Flavor", "Google"}};
-      what = "metadata server " + opt_.metadata_host;
-    }
-    auto resp = co_await host_.http(std::move(req));
-    if (!resp) co_return plugin::fail(resp.error().code, "Google Cloud KMS: " + what + ": " + resp.error().message);
-    if (resp->status != 200)
-      co_return plugin::fail(resp->status >= 500 || resp->status == 429 ? plugin::errc::retryable
-                                                                         : plugin::errc::unauthenticated,
-                             "Google Cloud KMS: " + what + ": HTTP " + std::to_string(resp->status) + ": " +
-                                 resp->body.substr(0, 200));
-    auto t = gcp::parse_token(resp->body, std::chrono::system_clock::now());
-    if (!t) co_return plugin::fail(t.error().code, "Google Cloud KMS: " + what + ": " + t.error().message);
-    token_ = std::move(*t);
-    co_return plugin::result<void>{};
-  }
-
   plugin::host& host_;
   gcp_options opt_;
   std::string what_;
   std::shared_ptr<public_key> pub_;
   std::string version_;
-  std::optional<gcp::access_token> token_;
+  google_auth::token_source tokens_;
   flight key_flight_;
-  flight token_flight_;
 };
 
 }  // namespace

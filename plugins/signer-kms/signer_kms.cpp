@@ -14,8 +14,6 @@
 
 #include <cstdlib>
 #include <optional>
-#include <fstream>
-#include <sstream>
 
 namespace signer_kms {
 namespace plugin = chainsd::plugin;
@@ -138,22 +136,21 @@ plugin::result<std::unique_ptr<plugin::signer>> make_gcp(plugin::host& h, const 
   if (!http_url(opt.endpoint))
     return plugin::fail(plugin::errc::bad_config, "CHAINSD_GCPKMS_ENDPOINT: invalid value \"" + opt.endpoint +
                                                       "\", wanted an http(s) URL");
-  opt.metadata_host = env("GCE_METADATA_HOST");
-  if (opt.metadata_host.empty()) opt.metadata_host = "metadata.google.internal";
-  std::string creds = env("GOOGLE_APPLICATION_CREDENTIALS");
-  if (!creds.empty()) {
-    std::ifstream in(creds, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto sa = in ? gcp::parse_service_account(text.str())
-                 : plugin::result<gcp::service_account>(plugin::fail(plugin::errc::bad_config, "cannot read it"));
-    if (!sa) return plugin::fail(plugin::errc::bad_config, "GOOGLE_APPLICATION_CREDENTIALS " + creds + ": " + sa.error().message);
-    opt.account = std::move(*sa);
-  }
+  // Application Default Credentials, as storage-gcs reads them (plugins/google-auth): the key file
+  // is read here, once, through the host (a regular file of at most 64 KiB).
+  auto read = [&h](const std::string& path, std::string_view key) { return h.read_file(path, 64 * 1024, key); };
+  auto creds = google_auth::load_credentials(google_auth::process_env, read);
+  if (!creds)
+    return plugin::fail(plugin::errc::bad_config,
+                        "GOOGLE_APPLICATION_CREDENTIALS " + env("GOOGLE_APPLICATION_CREDENTIALS") + ": " +
+                            creds.error().message);
+  opt.credentials = std::move(*creds);
+  const auto& c = opt.credentials;
   h.log(plugin::log_level::info, "kms signer ready",
         {{"provider", "gcpkms"}, {"endpoint", opt.endpoint}, {"key", opt.key},
          {"version", opt.version.empty() ? "latest enabled" : opt.version},
-         {"credentials", opt.account ? "service account " + opt.account->client_email : "metadata server " + opt.metadata_host}});
+         {"credentials", c.service_account_file ? "service account " + c.sa.client_email
+                                                : "metadata server " + c.metadata_host}});
   return make_gcp_signer(h, std::move(opt));
 }
 

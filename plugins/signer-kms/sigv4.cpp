@@ -1,5 +1,7 @@
 #include "sigv4.hpp"
 
+#include <chainsd/plugin/ascii.hpp>
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
@@ -32,11 +34,7 @@ std::string hmac(std::string_view key, std::string_view msg) {
   return std::string(reinterpret_cast<char*>(out), n);
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+std::string lower(std::string_view s) { return chainsd::plugin::to_lower_ascii(s); }
 
 // Trimmed, inner runs of spaces collapsed to one (AWS's canonical header value).
 std::string canonical_value(std::string_view v) {

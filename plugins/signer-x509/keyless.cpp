@@ -4,9 +4,10 @@
 #include "fulcio_api.hpp"
 #include "keys.hpp"
 
-#include <boost/asio/as_tuple.hpp>
+#include <chainsd/plugin/async_event.hpp>
+#include <chainsd/plugin/rfc3339.hpp>
+
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -37,14 +38,7 @@ std::string trim(std::string s) {
   return s.substr(i);
 }
 
-std::string iso(time_point t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string iso(time_point t) { return plugin::rfc3339(t); }
 
 struct key_pair {
   pkey_ptr key;
@@ -71,8 +65,8 @@ struct certified {
 };
 
 struct fetch_op {
-  explicit fetch_op(asio::any_io_executor ex) : done_signal(std::move(ex), asio::steady_timer::time_point::max()) {}
-  asio::steady_timer done_signal;  // cancelled when the fetch ends; waiters then read `error`
+  explicit fetch_op(asio::any_io_executor ex) : done_signal(std::move(ex)) {}
+  plugin::async_event done_signal;  // set when the fetch ends; waiters then read `error`
   bool done = false;
   std::string error;
 };
@@ -310,7 +304,7 @@ asio::awaitable<void> fetch(std::shared_ptr<state> st, std::shared_ptr<fetch_op>
     st->host.log(plugin::log_level::warn, "keyless signing: no certificate", {{"error", error}});
     st->host.count("chainsd_plugin_fulcio_failures_total", "Failed attempts to get a Fulcio certificate", {});
   }
-  op->done_signal.cancel();
+  op->done_signal.set();
 }
 
 // Returns the fetch: co_spawn may run it inline up to its first suspension, and a fetch that
@@ -366,7 +360,7 @@ class keyless_signer final : public plugin::signer {
         if (recently_failed(*st, now)) co_return plugin::fail(plugin::errc::retryable, st->last_error);
         op = start_fetch(st);
       }
-      if (!op->done) co_await op->done_signal.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!op->done) co_await op->done_signal.wait();
       // `this` may be gone after a config change; only `st` and `op` are used from here on.
       if (!op->done)
         co_return plugin::fail(plugin::errc::retryable, "cancelled while waiting for a certificate from Fulcio " + st->opt.fulcio_url);

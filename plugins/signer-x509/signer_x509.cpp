@@ -8,15 +8,14 @@
 #include "keyless.hpp"
 #include "off_loop.hpp"
 
+#include <chainsd/plugin/async_event.hpp>
 #include <chainsd/plugin/export.hpp>
+#include <chainsd/plugin/parse_bool.hpp>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <memory>
 #include <optional>
-#include <set>
 
 namespace signer_x509 {
 namespace plugin = chainsd::plugin;
@@ -56,7 +55,7 @@ class x509_signer final : public plugin::signer {
   asio::awaitable<void> refresh() {
     if (reload_done_) {
       auto done = reload_done_;
-      co_await done->async_wait(asio::as_tuple(asio::use_awaitable));
+      co_await done->wait();
       co_return;
     }
     auto now = std::chrono::steady_clock::now();
@@ -65,7 +64,7 @@ class x509_signer final : public plugin::signer {
     auto s = secrets_stamp(host_.secrets_dir());
     if (s == stamp_) co_return;
     stamp_ = s;
-    auto done = std::make_shared<asio::steady_timer>(host_.executor(), asio::steady_timer::time_point::max());
+    auto done = std::make_shared<plugin::async_event>(host_.executor());
     reload_done_ = done;
     auto material = read_key_material(host_);
     plugin::result<loaded_key> k = plugin::fail(plugin::errc::permanent, "");
@@ -79,7 +78,7 @@ class x509_signer final : public plugin::signer {
     }
     adopt(std::move(k));
     reload_done_.reset();
-    done->cancel();
+    done->set();
   }
 
   void adopt(plugin::result<loaded_key> k) {
@@ -104,7 +103,7 @@ class x509_signer final : public plugin::signer {
   plugin::error error_;  // why there is no key (when key_ is empty)
   std::string stamp_;
   std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
-  std::shared_ptr<asio::steady_timer> reload_done_;  // set while a reload runs; cancelled when done
+  std::shared_ptr<plugin::async_event> reload_done_;  // present while a reload runs; set when it ends
 };
 
 }  // namespace signer_x509
@@ -114,8 +113,7 @@ chainsd::plugin::result<std::unique_ptr<chainsd::plugin::signer>> make_x509_sign
   namespace plugin = chainsd::plugin;
   // Go's strconv.ParseBool trues, as the engine's config (and upstream) read the key.
   auto enabled = cfg.find("signers.x509.fulcio.enabled");
-  static const std::set<std::string, std::less<>> go_true{"1", "t", "T", "TRUE", "true", "True"};
-  if (enabled != cfg.end() && go_true.count(enabled->second)) {
+  if (enabled != cfg.end() && plugin::parse_go_bool(enabled->second).value_or(false)) {
     // Keyless: no I/O here (the factory runs on the loop); the first sign() gets token and certificate.
     auto opt = signer_x509::keyless_options_from(h, cfg);
     if (!opt) return opt.error();

@@ -26,6 +26,7 @@ std::string excerpt(const std::string& body) {
 
 class archivista_storage final : public plugin::storage {
  public:
+  bool uses_unlogged_bundle() const override { return false; }
   archivista_storage(plugin::host& h, std::string base) : host_(h), base_(std::move(base)), upload_(base_ + "/upload") {}
 
   asio::awaitable<plugin::result<plugin::store_result>> store(plugin::store_request req) override {

@@ -24,6 +24,7 @@ constexpr auto recheck_every = 1s;
 
 class docdb_storage final : public plugin::storage {
  public:
+  bool uses_unlogged_bundle() const override { return false; }
   docdb_storage(plugin::host& h, collection_url coll, server_url_source src)
       : host_(h), coll_(std::move(coll)), src_(std::move(src)) {}
 

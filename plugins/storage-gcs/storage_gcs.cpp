@@ -17,6 +17,7 @@ using namespace std::chrono_literals;
 
 class gcs_storage final : public plugin::storage {
  public:
+  bool uses_unlogged_bundle() const override { return false; }
   gcs_storage(plugin::host& h, settings s)
       : host_(h),
         s_(std::move(s)),

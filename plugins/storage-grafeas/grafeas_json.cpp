@@ -1,5 +1,6 @@
 #include "grafeas_json.hpp"
 
+#include <chainsd/plugin/ascii.hpp>
 #include <chainsd/plugin/encoding.hpp>
 
 #include <boost/json/parse.hpp>
@@ -202,8 +203,7 @@ plugin::result<plan> make_plan(const options& o, const plugin::store_request& re
                                                      req.payload_format + "\"");
   const std::string base = o.note_id.empty() ? "tekton-" + req.run.namespace_name : o.note_id;
   plan p;
-  std::string kind_name = req.run.kind;
-  for (char& c : kind_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string kind_name = plugin::to_lower_ascii(req.run.kind);
   p.n.id = simple ? base + "-simplesigning" : base + "-" + kind_name + "-intoto";
   p.note_name = "projects/" + o.project + "/notes/" + p.n.id;
   if (simple) {

@@ -29,6 +29,7 @@ struct settings {
 
 class grafeas_storage final : public plugin::storage {
  public:
+  bool uses_unlogged_bundle() const override { return false; }
   grafeas_storage(plugin::host& h, settings s)
       : host_(h), s_(std::move(s)), tokens_(h, s_.creds, std::string(scope), "grafeas storage", std::string(project_key)) {}
 

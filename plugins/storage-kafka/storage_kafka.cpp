@@ -54,6 +54,7 @@ struct pending_delivery {
 
 class kafka_storage final : public plugin::storage {
  public:
+  bool uses_unlogged_bundle() const override { return false; }
   static plugin::result<std::unique_ptr<plugin::storage>> create(plugin::host& h, settings s) {
     int fds[2];
     if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)

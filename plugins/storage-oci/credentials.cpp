@@ -1,5 +1,6 @@
 #include "credentials.hpp"
 
+#include <chainsd/plugin/ascii.hpp>
 #include <chainsd/plugin/encoding.hpp>
 
 #include <boost/json/parse.hpp>
@@ -14,8 +15,7 @@ namespace json = boost::json;
 std::string normalise_registry_key(std::string_view key) {
   if (auto p = key.find("://"); p != std::string_view::npos) key = key.substr(p + 3);
   if (auto p = key.find('/'); p != std::string_view::npos) key = key.substr(0, p);
-  std::string k(key);
-  std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string k = chainsd::plugin::to_lower_ascii(key);
   if (k == "docker.io" || k == "registry-1.docker.io") k = "index.docker.io";
   return k;
 }

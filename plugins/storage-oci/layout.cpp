@@ -108,38 +108,15 @@ layer make_layer(std::string media_type, std::string content, std::string b64_si
   return l;
 }
 
-const json::object* rekor_entry_object(std::string_view rekor_entry_json, json::value& doc) {
-  if (rekor_entry_json.empty()) return nullptr;
-  try {
-    doc = json::parse(rekor_entry_json);
-  } catch (const std::exception&) {
-    return nullptr;
-  }
-  if (!doc.is_object()) return nullptr;
-  const json::object* entry = &doc.get_object();
-  // The Rekor API answers {"<uuid>": LogEntryAnon}: unwrap the single entry.
-  if (!entry->contains("body") && entry->size() == 1 && entry->begin()->value().is_object())
-    entry = &entry->begin()->value().get_object();
-  return entry;
-}
-
-std::string rekor_bundle_json(std::string_view rekor_entry_json) {
-  json::value v;
-  const json::object* entry = rekor_entry_object(rekor_entry_json, v);
-  if (!entry) return {};
-  if (v.get_object().contains("SignedEntryTimestamp")) return json::serialize(v);
-  const json::object* verification = member_object(*entry, "verification");
-  auto body = entry->find("body");
-  auto time = entry->find("integratedTime");
-  auto index = entry->find("logIndex");
-  if (!verification || body == entry->end() || time == entry->end() || index == entry->end()) return {};
+std::string rekor_bundle_json(const chainsd::plugin::tlog_entry& e) {
+  if (e.version != 1) return {};  // cosign's bundle annotation holds a Rekor v1 entry (its SET)
   json::object payload;
-  payload["body"] = body->value();
-  payload["integratedTime"] = time->value();
-  payload["logIndex"] = index->value();
-  payload["logID"] = member_string(*entry, "logID");
+  payload["body"] = e.body_b64;
+  payload["integratedTime"] = e.integrated_time;
+  payload["logIndex"] = e.log_index;
+  payload["logID"] = e.log_id;
   json::object bundle;
-  bundle["SignedEntryTimestamp"] = member_string(*verification, "signedEntryTimestamp");
+  bundle["SignedEntryTimestamp"] = e.set_b64;
   bundle["Payload"] = std::move(payload);
   return json::serialize(bundle);
 }

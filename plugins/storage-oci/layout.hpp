@@ -3,6 +3,8 @@
 // references, `sha256-<hex>.sig|.att` tags, signature/attestation layers with their annotations,
 // the OCI config and manifest JSON. Pure functions (no I/O), so tests can check them directly.
 
+#include <chainsd/plugin/storage.hpp>
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -59,14 +61,9 @@ layer make_layer(std::string media_type, std::string content, std::string b64_si
                  std::string_view chain_pem, std::string_view bundle_json,
                  std::map<std::string, std::string> extra_annotations = {});
 
-// A Rekor entry as the engine hands it over ({"<uuid>": LogEntryAnon} or the bare entry), parsed
-// into `doc`: the entry object inside it, or nullptr when the text is not a JSON object.
-const boost::json::object* rekor_entry_object(std::string_view rekor_entry_json, boost::json::value& doc);
-
 // cosign's RekorBundle JSON ({"SignedEntryTimestamp","Payload":{body,integratedTime,logIndex,logID}})
-// from a Rekor entry as the Rekor API returns it ({"<uuid>": {...}} or the bare LogEntryAnon).
-// An entry already in bundle form is returned as is; "" when the input has no usable entry.
-std::string rekor_bundle_json(std::string_view rekor_entry_json);
+// of a Rekor v1 entry; "" when not logged or logged in Rekor v2 (which has no SET).
+std::string rekor_bundle_json(const chainsd::plugin::tlog_entry& entry);
 
 // The layer descriptor as go-containerregistry serialises it.
 boost::json::object layer_descriptor(const layer& l);

@@ -1,5 +1,6 @@
 #include "registry.hpp"
 
+#include <chainsd/plugin/ascii.hpp>
 #include <chainsd/plugin/encoding.hpp>
 
 #include <boost/json/parse.hpp>
@@ -13,15 +14,9 @@ namespace json = boost::json;
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 std::string header(const plugin::http_response& r, std::string_view name) {
   for (const auto& [k, v] : r.headers)
-    if (iequals(k, name)) return v;
+    if (plugin::iequals(k, name)) return v;
   return {};
 }
 
@@ -72,9 +67,7 @@ std::string describe_body(std::string_view body) {
 std::map<std::string, std::string> parse_challenge(std::string_view h) {
   std::map<std::string, std::string> out;
   auto sp = h.find(' ');
-  std::string scheme(h.substr(0, sp));
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string scheme = plugin::to_lower_ascii(h.substr(0, sp));
   out[""] = scheme;
   if (sp == std::string_view::npos) return out;
   std::string_view rest = h.substr(sp + 1);
@@ -82,9 +75,7 @@ std::map<std::string, std::string> parse_challenge(std::string_view h) {
     while (!rest.empty() && (rest.front() == ' ' || rest.front() == ',')) rest.remove_prefix(1);
     auto eq = rest.find('=');
     if (eq == std::string_view::npos) break;
-    std::string key(rest.substr(0, eq));
-    std::transform(key.begin(), key.end(), key.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string key = plugin::to_lower_ascii(rest.substr(0, eq));
     rest.remove_prefix(eq + 1);
     std::string value;
     if (!rest.empty() && rest.front() == '"') {

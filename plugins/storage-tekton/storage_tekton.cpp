@@ -9,6 +9,7 @@ namespace plugin = chainsd::plugin;
 
 class tekton_storage final : public plugin::storage {
  public:
+  bool uses_unlogged_bundle() const override { return false; }
   boost::asio::awaitable<plugin::result<plugin::store_result>> store(plugin::store_request req) override {
     if (req.short_key.empty())
       co_return plugin::fail(plugin::errc::permanent, "tekton storage: empty storage key for " +

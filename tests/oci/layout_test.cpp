@@ -1,10 +1,12 @@
 // The pure parts of storage-oci: references, tags, layers, config and manifest JSON, Rekor bundle
-// conversion, statement subjects and docker config credentials.
+// conversion, statement subjects, docker config credentials, referrer manifests and the push jobs
+// of a store request.
 #include <catch2/catch.hpp>
 
-#include "bundle.hpp"
 #include "credentials.hpp"
+#include "jobs.hpp"
 #include "layout.hpp"
+#include "referrer.hpp"
 #include "registry.hpp"
 
 #include <boost/json/parse.hpp>
@@ -53,13 +55,13 @@ TEST_CASE("cosign layers, config and manifest serialise as go-containerregistry"
 }
 
 TEST_CASE("Rekor entries become cosign bundles") {
-  auto b = rekor_bundle_json(R"({"u":{"body":"Yg==","integratedTime":1,"logID":"ab","logIndex":2,)"
-                             R"("verification":{"signedEntryTimestamp":"c2V0"}}})");
-  CHECK(json::parse(b) == json::parse(R"({"SignedEntryTimestamp":"c2V0","Payload":{"body":"Yg==",)"
-                                      R"("integratedTime":1,"logIndex":2,"logID":"ab"}})"));
-  CHECK(rekor_bundle_json("").empty());
-  CHECK(rekor_bundle_json("{}").empty());
-  CHECK(rekor_bundle_json(R"({"SignedEntryTimestamp":"x","Payload":{}})") == R"({"SignedEntryTimestamp":"x","Payload":{}})");
+  const chainsd::plugin::tlog_entry v1{1, 2, "ab", "Yg==", 1, "c2V0", "u"};
+  auto b = rekor_bundle_json(v1);
+  CHECK(b == R"({"SignedEntryTimestamp":"c2V0","Payload":{"body":"Yg==","integratedTime":1,"logIndex":2,"logID":"ab"}})");
+  CHECK(rekor_bundle_json(chainsd::plugin::tlog_entry{}).empty());
+  auto v2 = v1;
+  v2.version = 2;  // Rekor v2 has no SET: cosign's annotation cannot carry it
+  CHECK(rekor_bundle_json(v2).empty());
 }
 
 TEST_CASE("statement subjects that are images, predicate type, simplesigning image") {
@@ -101,19 +103,96 @@ TEST_CASE("WWW-Authenticate challenges") {
   CHECK(parse_challenge(R"(Basic realm="chainsd-test")")[""] == "basic");
 }
 
-TEST_CASE("Rekor entries become bundle tlogEntries in protojson form") {
-  // body = {"apiVersion":"0.0.1","kind":"dsse"}
-  const std::string body = "eyJhcGlWZXJzaW9uIjoiMC4wLjEiLCJraW5kIjoiZHNzZSJ9";
-  auto t = tlog_entry(R"({"u":{"body":")" + body + R"(","integratedTime":1700000000,"logID":"0a0b","logIndex":7,)"
-                      R"("verification":{"signedEntryTimestamp":"c2V0","inclusionProof":{"checkpoint":"cp\n",)"
-                      R"("hashes":["ff00"],"logIndex":6,"rootHash":"0102","treeSize":9}}}})");
-  CHECK(t == json::parse(R"({"logIndex":"7","logId":{"keyId":"Cgs="},"kindVersion":{"kind":"dsse","version":"0.0.1"},)"
-                         R"("integratedTime":"1700000000","inclusionPromise":{"signedEntryTimestamp":"c2V0"},)"
-                         R"("inclusionProof":{"logIndex":"6","rootHash":"AQI=","treeSize":"9","hashes":["/wA="],)"
-                         R"("checkpoint":{"envelope":"cp\n"}},"canonicalizedBody":")" + body + R"("})")
-                 .as_object());
-  CHECK(tlog_entry("").empty());
-  CHECK(tlog_entry(R"({"body":"bm90IGpzb24=","integratedTime":1,"logID":"00","logIndex":1})").empty());
+TEST_CASE("referrer manifests and their index descriptors carry the bundle's annotations") {
+  const json::object subject{{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"size", 7},
+                             {"digest", "sha256:" + std::string(64, 'a')}};
+  const referrer_info info{"https://slsa.dev/provenance/v1", std::string(dsse_content), "2026-01-02T03:04:05Z"};
+  auto m = json::parse(referrer_manifest(subject, "sha256:" + std::string(64, 'b'), 99, info)).as_object();
+  CHECK(m.at("artifactType") == "application/vnd.dev.sigstore.bundle.v0.3+json");
+  CHECK(m.at("config").at("mediaType") == "application/vnd.oci.empty.v1+json");
+  CHECK(m.at("config").at("digest") == json::value(sha256_digest("{}")));
+  CHECK(m.at("layers").at(0).at("size") == 99);
+  CHECK(m.at("subject") == subject);
+  const json::object ann{{"dev.sigstore.bundle.content", "dsse-envelope"},
+                         {"dev.sigstore.bundle.predicateType", "https://slsa.dev/provenance/v1"},
+                         {"org.opencontainers.image.created", "2026-01-02T03:04:05Z"}};
+  CHECK(m.at("annotations") == ann);
+  auto d = referrer_descriptor("sha256:" + std::string(64, 'c'), 12, info);
+  CHECK(d.at("mediaType") == "application/vnd.oci.image.manifest.v1+json");
+  CHECK(d.at("size") == 12);
+  CHECK(d.at("annotations") == ann);
+  CHECK(d.at("artifactType") == "application/vnd.dev.sigstore.bundle.v0.3+json");
+}
+
+namespace {
+
+chainsd::plugin::store_request image_signature(const std::string& image) {
+  chainsd::plugin::store_request req;
+  req.kind = chainsd::plugin::artifact_kind::oci;
+  req.run = {"tekton.dev/v1", "TaskRun", "ns", "build", "uid-1", ""};
+  req.payload_format = "simplesigning";
+  req.image = image;
+  req.payload = R"({"critical":{}})";
+  req.signature = "raw-signature";
+  return req;
+}
+
+}  // namespace
+
+TEST_CASE("push jobs: the engine's bundle stored verbatim, the log entry as cosign's annotation") {
+  const std::string image = "registry.test/app@sha256:" + std::string(64, 'a');
+  const std::string bundle = R"({"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","x":1})";
+  SECTION("sigstore-bundle: a signature is a message-signature referrer of the engine's bundle") {
+    auto req = image_signature(image);
+    req.sigstore_bundle_json = bundle;
+    auto jobs = push_jobs(req, true);
+    REQUIRE(jobs.has_value());
+    REQUIRE(jobs->size() == 1);
+    const auto& j = jobs->front();
+    CHECK(j.referrer);
+    CHECK(j.subject.str() == image);
+    CHECK(j.content.content == bundle);
+    CHECK(j.content.digest == sha256_digest(bundle));
+    CHECK(j.content.media_type == "application/vnd.dev.sigstore.bundle.v0.3+json");
+    CHECK(j.content.annotations.empty());
+    CHECK(j.bundle_content == "message-signature");
+    CHECK(j.predicate_type == "https://sigstore.dev/cosign/sign/v1");
+  }
+  SECTION("sigstore-bundle: an attestation is a dsse-envelope referrer of each image subject") {
+    chainsd::plugin::store_request req;
+    req.run = {"tekton.dev/v1", "TaskRun", "ns", "build", "uid-1", ""};
+    req.payload_format = "slsa/v1";
+    req.payload = R"({"predicateType":"https://slsa.dev/provenance/v1","subject":[{"name":"registry.test/app",)"
+                  R"("digest":{"sha256":")" + std::string(64, 'a') + R"("}}]})";
+    req.signature = R"({"payloadType":"application/vnd.in-toto+json","payload":"","signatures":[]})";
+    req.sigstore_bundle_json = bundle;
+    auto jobs = push_jobs(req, true);
+    REQUIRE(jobs.has_value());
+    REQUIRE(jobs->size() == 1);
+    CHECK(jobs->front().content.content == bundle);
+    CHECK(jobs->front().bundle_content == "dsse-envelope");
+    CHECK(jobs->front().predicate_type == "https://slsa.dev/provenance/v1");
+    req.sigstore_bundle_json.clear();
+    auto none = push_jobs(req, true);
+    REQUIRE(none.has_error());
+    CHECK(none.error().code == chainsd::plugin::errc::permanent);
+    CHECK_THAT(none.error().message, Catch::Contains("no Sigstore bundle") && Catch::Contains("ns/build"));
+  }
+  SECTION("dsse: the cosign layer's bundle annotation comes from the parsed Rekor v1 entry") {
+    auto req = image_signature(image);
+    req.log_entry = {1, 42, "c0d2", "Ym9keQ==", 1700000000, "TUVV", "uuid"};
+    req.rekor_entry_json = "not read by the plugin";
+    auto jobs = push_jobs(req, false);
+    REQUIRE(jobs.has_value());
+    const auto& j = jobs->front();
+    CHECK_FALSE(j.referrer);
+    CHECK(j.content.content == req.payload);
+    CHECK(j.content.annotations.at("dev.sigstore.cosign/bundle") ==
+          R"({"SignedEntryTimestamp":"TUVV","Payload":{"body":"Ym9keQ==","integratedTime":1700000000,)"
+          R"("logIndex":42,"logID":"c0d2"}})");
+    req.log_entry = {};
+    CHECK(push_jobs(req, false)->front().content.annotations.count("dev.sigstore.cosign/bundle") == 0);
+  }
 }
 
 TEST_CASE("index entries: image manifests and nested indexes, other media types skipped") {

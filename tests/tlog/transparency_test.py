@@ -258,6 +258,17 @@ def sigstore_js(args):
     return r.returncode, (r.stdout + r.stderr).strip()
 
 
+def sigstore_js_accepts_then_rejects_tampered(args, what):
+    """@sigstore/verify accepts args["bundle"], and rejects it with one more byte in the DSSE payload."""
+    rc, out = sigstore_js(args)
+    check(rc == 0, "@sigstore/verify verifies " + what + ": " + out)
+    bad = json.loads(json.dumps(args["bundle"]))
+    e = bad["dsseEnvelope"]
+    e["payload"] = base64.b64encode(base64.b64decode(e["payload"]) + b" ").decode()
+    rc, out = sigstore_js(dict(args, bundle=bad))
+    check(rc != 0, "a changed payload is rejected: " + out)
+
+
 def test_switch_from_rekor_v1_to_v2_live_with_kubectl():
     """The way a user moves to Rekor v2: one kubectl patch of chains-config, no restart. Runs
     signed before keep their v1 entries; runs after are logged to v2 with an RFC 3161 timestamp,
@@ -300,19 +311,41 @@ def test_switch_from_rekor_v1_to_v2_live_with_kubectl():
             if shutil.which("node") and os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@sigstore", "verify")):
                 with open(log_pub) as f, open(chain) as g:
                     root = v2_trusted_root(v2.url, f.read(), g.read())
-                args = {"bundle": bundle, "trustedRoot": root, "publicKeyPem": work.public_pem,
-                        "tlogThreshold": 1, "timestampThreshold": 1}
-                rc, out = sigstore_js(args)
-                check(rc == 0, "@sigstore/verify verifies the v2 bundle (checkpoint, inclusion proof, timestamp): " + out)
-                bad = json.loads(json.dumps(bundle))
-                e = bad["dsseEnvelope"]
-                e["payload"] = base64.b64encode(base64.b64decode(e["payload"]) + b" ").decode()
-                rc, out = sigstore_js(dict(args, bundle=bad))
-                check(rc != 0, "a changed payload is rejected: " + out)
+                sigstore_js_accepts_then_rejects_tampered(
+                    {"bundle": bundle, "trustedRoot": root, "publicKeyPem": work.public_pem,
+                     "tlogThreshold": 1, "timestampThreshold": 1},
+                    "the v2 bundle (checkpoint, inclusion proof, timestamp)")
             else:
                 print("node or @sigstore/verify missing: independent bundle check skipped", flush=True)
         work.remove()
     shutil.rmtree(tmp)
+
+
+def test_storage_gets_a_bundle_without_log_entries_when_transparency_is_off():
+    """Nothing logged (transparency off): storage still receives the signature as a Sigstore bundle
+    (what oci's sigstore-bundle mode stores), with its verification material and no tlog entry,
+    as cosign's bundle of an unlogged signature; @sigstore/verify accepts it key-based."""
+    server, work = env({"artifacts.taskrun.storage": "tekton,note"})
+    with server, Chainsd(server, work):
+        create(server, taskrun("tl-off"))
+        tr = wait_signed(server, "taskruns", "default", "tl-off")
+        uid = tr["metadata"]["uid"]
+        ann = annotations(tr)
+        check("chains.tekton.dev/transparency" not in ann, "nothing logged")
+        check("test/bundle-taskrun-" + uid in ann, "the storage backend received a bundle anyway")
+        b = json.loads(ann["test/bundle-taskrun-" + uid])
+        check(b["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json", "bundle v0.3")
+        check(b["verificationMaterial"].get("tlogEntries", []) == [], "no tlog entry")
+        check(b["dsseEnvelope"]["payloadType"] == "application/vnd.in-toto+json", "the attestation's envelope")
+        if shutil.which("node") and os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@sigstore", "verify")):
+            root = {"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [],
+                    "certificateAuthorities": [], "ctlogs": [], "timestampAuthorities": []}
+            sigstore_js_accepts_then_rejects_tampered(
+                {"bundle": b, "trustedRoot": root, "publicKeyPem": work.public_pem,
+                 "tlogThreshold": 0, "timestampThreshold": 0}, "the unlogged bundle")
+        else:
+            print("node or @sigstore/verify missing: independent bundle check skipped", flush=True)
+    work.remove()
 
 
 if __name__ == "__main__":

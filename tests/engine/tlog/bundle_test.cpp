@@ -88,3 +88,23 @@ TEST_CASE("timestamps go into timestampVerificationData; a bundle may carry them
   CHECK(alone.at("verificationMaterial").at("tlogEntries").as_array().empty());
   CHECK(alone.at("messageSignature").at("signature") == "MEUCIXNpZwA=");
 }
+
+TEST_CASE("a signature nothing logged still has a bundle: verification material and signature, no entry") {
+  // What storage backends (oci's sigstore-bundle mode) store when transparency is off; cosign's
+  // bundle of an unlogged signature has no tlog entry either.
+  auto dsse = boost::json::parse(sigstore_bundle_unlogged({envelope, "", ""}, {"", "SHA256:abc"}));
+  CHECK(dsse.at("mediaType") == "application/vnd.dev.sigstore.bundle.v0.3+json");
+  CHECK(dsse.at("verificationMaterial").at("publicKey").at("hint") == "SHA256:abc");
+  CHECK(dsse.at("verificationMaterial").at("tlogEntries").as_array().empty());
+  CHECK_FALSE(dsse.at("verificationMaterial").as_object().contains("timestampVerificationData"));
+  CHECK(dsse.at("dsseEnvelope").at("payload") == "eyJhIjoxfQ==");
+  CHECK(dsse.at("dsseEnvelope").at("signatures").at(0).at("sig") == "MEUCIQsig");
+  // The same bytes as the general builder with nothing logged.
+  CHECK(sigstore_bundle_unlogged({"", payload, signature}, {cert, ""}) == sigstore_bundle({"", payload, signature}, {cert, ""}, {}, {}));
+  auto keyless = boost::json::parse(sigstore_bundle_unlogged({"", payload, signature}, {cert, ""}));
+  CHECK(keyless.at("verificationMaterial").at("certificate").at("rawBytes").as_string().starts_with("MIIBdjCCAR2g"));
+  CHECK(keyless.at("messageSignature").at("signature") == "MEUCIXNpZwA=");
+  // What cannot be read gives no bundle (the storage backend then says so), never an exception.
+  CHECK(sigstore_bundle_unlogged({"not json", "", ""}, {"", ""}).empty());
+  CHECK(sigstore_bundle_unlogged({"", payload, signature}, {"not a certificate", ""}).empty());
+}
