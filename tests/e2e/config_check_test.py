@@ -81,7 +81,7 @@ def test_fixed_spelling_makes_messages_flow_without_restart():
             create(server, taskrun("to-kafka"))
             tr = wait_signed(server, "taskruns", "default", "to-kafka", timeout=60)
             uid = tr["metadata"]["uid"]
-            r = subprocess.run(["node", os.path.join(SOURCE_ROOT, "tests", "kafka", "consume.js"), bootstrap, "chains",
+            r = subprocess.run(["node", os.path.join(SOURCE_ROOT, "tests", "plugins", "storage-kafka", "consume.js"), bootstrap, "chains",
                                 "1", "20000"], capture_output=True, text=True, timeout=60,
                                cwd=os.path.join(SOURCE_ROOT, "tests"))
             records = json.loads(r.stdout.strip().splitlines()[-1])

@@ -18,7 +18,7 @@ import traceback
 import urllib.request
 import xml.etree.ElementTree as ET
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "kube-testserver"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support", "kube-testserver"))
 import ktsutil  # noqa: E402
 
 check = ktsutil.check

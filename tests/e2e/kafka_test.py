@@ -84,7 +84,7 @@ def list_runs(server):
 
 
 def consume(bootstrap, expected, timeout_ms):
-    r = subprocess.run(["node", os.path.join(SOURCE_ROOT, "tests", "kafka", "consume.js"), bootstrap, TOPIC,
+    r = subprocess.run(["node", os.path.join(SOURCE_ROOT, "tests", "plugins", "storage-kafka", "consume.js"), bootstrap, TOPIC,
                         str(expected), str(timeout_ms)], capture_output=True, text=True,
                        timeout=timeout_ms / 1000 + 30, cwd=os.path.join(SOURCE_ROOT, "tests"))
     if r.returncode != 0:

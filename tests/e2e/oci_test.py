@@ -28,7 +28,7 @@ import ktsutil
 REGISTRY = "/usr/bin/docker-registry"
 FULCIO_STUB = os.environ.get("FULCIO_STUB", os.path.join(SOURCE_ROOT, "tests/support/fulcio-stub/fulcio_stub.py"))
 REKOR_STUB = os.environ.get("REKOR_STUB", os.path.join(SOURCE_ROOT, "tests/support/rekor-stub/rekor_stub.py"))
-VERIFY_BUNDLE = os.path.join(SOURCE_ROOT, "tests/oci/verify_bundle.mjs")
+VERIFY_BUNDLE = os.path.join(SOURCE_ROOT, "tests/plugins/storage-oci/verify_bundle.mjs")
 NODE_DIR = os.path.join(SOURCE_ROOT, "tests")
 
 
@@ -306,7 +306,7 @@ def test_sign_platform_manifests_needs_a_storage_that_reads_indexes():
 
 
 def sigstore_verify(layer_or_bundle, trust):
-    """tests/oci/verify_bundle.mjs: (verified, output)."""
+    """tests/plugins/storage-oci/verify_bundle.mjs: (verified, output)."""
     r = subprocess.run(["node", VERIFY_BUNDLE], input=json.dumps(dict(trust, **layer_or_bundle)), capture_output=True,
                        text=True, timeout=60, cwd=NODE_DIR)
     return r.returncode == 0, (r.stdout + r.stderr).strip()
