@@ -161,6 +161,58 @@ struct fixture {
   client c;
 };
 
+// The setup every watch scenario shares: its own server, one watcher on configmaps with the
+// scenario's options, a recorder of what it delivers. Coroutines get the fixture by pointer.
+struct watch_fixture : fixture {
+  explicit watch_fixture(watcher_options wo, std::vector<std::string> server_args = {})
+      : fixture(std::move(server_args)), w(c, cm, std::move(wo)) {}
+  watcher w;
+  recorder rec;
+  std::shared_ptr<bool> finished = std::make_shared<bool>(true);  // run() has returned
+};
+
+// Starts f->w.run() recording into f->rec; f->finished is set once run() has returned.
+void start_watch(watch_fixture* f) {
+  auto finished = f->finished = std::make_shared<bool>(false);
+  recorder* rp = &f->rec;
+  auto done = [finished](std::exception_ptr e) {
+    *finished = true;
+    if (e) std::rethrow_exception(e);
+  };
+  auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
+  auto on_synced = [rp]() { rp->synced = true; };
+  asio::co_spawn(f->io, f->w.run(on_event, on_synced), done);
+}
+
+// Whether the watcher delivered its first list within `limit`.
+asio::awaitable<bool> synced(watch_fixture* f, std::chrono::milliseconds limit = 10s) {
+  recorder* rp = &f->rec;
+  auto is_synced = [rp] { return rp->synced; };
+  co_return co_await eventually(is_synced, limit);
+}
+
+// Stops the watcher; whether its run() returned within 5 s.
+asio::awaitable<bool> stop_watch(watch_fixture* f) {
+  f->w.stop();
+  auto finished = f->finished;
+  auto is_finished = [finished] { return *finished; };
+  co_return co_await eventually(is_finished, 5s);
+}
+
+using watch_scenario = std::function<asio::awaitable<void>(watch_fixture*)>;
+
+asio::awaitable<void> stopping_watcher(watch_fixture* f, watch_scenario body) {
+  stop_on_exit guard{&f->w};
+  co_await body(f);
+}
+
+// Runs a scenario on f's loop; the watcher is stopped when it ends (also by a failed REQUIRE) so
+// io.run() returns.
+void run_watch(watch_fixture& f, watch_scenario body) {
+  watch_fixture* fp = &f;
+  run(f.io, [fp, body]() { return stopping_watcher(fp, body); });
+}
+
 }  // namespace
 
 TEST_CASE("requests: create, get, conflict, patches, apply, update, delete, Status decoding") {
@@ -302,32 +354,20 @@ TEST_CASE("429 and 5xx are retried for idempotent verbs only; transport failures
 }
 
 TEST_CASE("watch: every create seen exactly once while the server drops watches every 7 events") {
-  fixture f;
-  client* c = &f.c;
   watcher_options wo;
   wo.namespace_name = "drops";
   wo.backoff_initial = 5ms;
   wo.backoff_max = 50ms;
   wo.page_size = 20;
-  watcher w(f.c, cm, wo);
-  recorder rec;
-  watcher* wp = &w;
-  recorder* rp = &rec;
-  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+  watch_fixture f(wo);
+  run_watch(f, [](watch_fixture* f) -> asio::awaitable<void> {
+    client* c = &f->c;
+    recorder* rp = &f->rec;
     co_await ensure_namespace(c, "drops");
     for (int i = 0; i < 30; ++i)  // some objects before the first list
       co_await must_create(c, "drops", configmap("drops", "pre-" + std::to_string(i), "x"));
-    auto finished = std::make_shared<bool>(false);
-    auto done = [finished](std::exception_ptr e) {
-      *finished = true;
-      if (e) std::rethrow_exception(e);
-    };
-    auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
-    auto on_synced = [rp]() { rp->synced = true; };
-    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
-    stop_on_exit guard{wp};
-    auto is_synced = [rp] { return rp->synced; };
-    REQUIRE(co_await eventually(is_synced, 10s));
+    start_watch(f);
+    REQUIRE(co_await synced(f));
     CHECK(rp->added.size() == 30);
 
     co_await set_faults(c, R"({"drop_watch_after_events":7})");
@@ -342,53 +382,37 @@ TEST_CASE("watch: every create seen exactly once while the server drops watches 
     auto caught_up = [rp, &want] { return rp->rv == want; };
     CHECK(co_await eventually(caught_up, 20s));
     co_await set_faults(c, R"({"clear":true})");
-    wp->stop();
-    auto is_finished = [finished] { return *finished; };
-    CHECK(co_await eventually(is_finished, 5s));
+    CHECK(co_await stop_watch(f));
   });
-  CHECK(rec.duplicates == 0);
-  CHECK(rec.added.size() == 230);
-  for (auto& [k, n] : rec.added) CHECK(n == 1);
-  CHECK(rec.deleted.size() == 20);
-  CHECK(rec.modified.size() == 67);
-  CHECK(w.stats().watches > 20);  // the drops really happened
-  CHECK(w.stats().lists == 1);    // ...and each was resumed, not relisted
-  CHECK(w.known_objects() == 210);
+  CHECK(f.rec.duplicates == 0);
+  CHECK(f.rec.added.size() == 230);
+  for (auto& [k, n] : f.rec.added) CHECK(n == 1);
+  CHECK(f.rec.deleted.size() == 20);
+  CHECK(f.rec.modified.size() == 67);
+  CHECK(f.w.stats().watches > 20);  // the drops really happened
+  CHECK(f.w.stats().lists == 1);    // ...and each was resumed, not relisted
+  CHECK(f.w.known_objects() == 210);
 }
 
 TEST_CASE("watch: 410 Gone relists and reconciles without duplicates, deletions detected") {
-  fixture f;
-  client* c = &f.c;
   watcher_options wo;
   wo.namespace_name = "gone";
   wo.backoff_initial = 5ms;
   wo.backoff_max = 50ms;
   wo.page_size = 7;
-  watcher w(f.c, cm, wo);
-  recorder rec;
-  watcher* wp = &w;
-  recorder* rp = &rec;
-  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+  watch_fixture f(wo);
+  run_watch(f, [](watch_fixture* f) -> asio::awaitable<void> {
+    client* c = &f->c;
+    recorder* rp = &f->rec;
     co_await ensure_namespace(c, "gone");
     for (int i = 0; i < 20; ++i)
       co_await must_create(c, "gone", configmap("gone", "cm-" + std::to_string(i), "x"));
-    auto finished = std::make_shared<bool>(false);
-    auto done = [finished](std::exception_ptr e) {
-      *finished = true;
-      if (e) std::rethrow_exception(e);
-    };
-    auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
-    auto on_synced = [rp]() { rp->synced = true; };
-    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
-    stop_on_exit guard{wp};
-    auto is_synced = [rp] { return rp->synced; };
-    REQUIRE(co_await eventually(is_synced, 10s));
+    start_watch(f);
+    REQUIRE(co_await synced(f));
     REQUIRE(rp->added.size() == 20);
 
     // Take the watcher away, change things behind its back, forget the history.
-    wp->stop();
-    auto is_finished = [finished] { return *finished; };
-    REQUIRE(co_await eventually(is_finished, 5s));
+    REQUIRE(co_await stop_watch(f));
     for (int i = 0; i < 5; ++i) require_ok(co_await c->remove(cm, "gone", "cm-" + std::to_string(i)));
     for (int i = 5; i < 10; ++i)
       require_ok(co_await c->patch(cm, "gone", "cm-" + std::to_string(i), patch_type::merge,
@@ -403,50 +427,36 @@ TEST_CASE("watch: 410 Gone relists and reconciles without duplicates, deletions 
     rp->added.clear();
     rp->modified.clear();
     rp->deleted.clear();
-    *finished = false;
-    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
+    start_watch(f);
     auto want = co_await server_state(c, "gone");
     auto caught_up = [rp, &want] { return rp->rv == want; };
     CHECK(co_await eventually(caught_up, 10s));
-    wp->stop();
-    CHECK(co_await eventually(is_finished, 5s));
+    CHECK(co_await stop_watch(f));
   });
-  CHECK(w.stats().gone >= 1);
-  CHECK(w.stats().lists == 2);
-  CHECK(rec.duplicates == 0);
+  CHECK(f.w.stats().gone >= 1);
+  CHECK(f.w.stats().lists == 2);
+  CHECK(f.rec.duplicates == 0);
   // 5 deleted + cm-19's old uid; 3 new + cm-19's new uid; 5 modified; 10 unchanged → nothing.
-  CHECK(rec.deleted.size() == 6);
-  CHECK(rec.added.size() == 4);
-  CHECK(rec.modified.size() == 5);
-  CHECK(rec.added.count("gone/cm-19"));
-  CHECK(rec.deleted.count("gone/cm-19"));
+  CHECK(f.rec.deleted.size() == 6);
+  CHECK(f.rec.added.size() == 4);
+  CHECK(f.rec.modified.size() == 5);
+  CHECK(f.rec.added.count("gone/cm-19"));
+  CHECK(f.rec.deleted.count("gone/cm-19"));
 }
 
 TEST_CASE("watch: tiny server history forces relists under load; still exactly once") {
-  fixture f({"--history", "5"});
-  client* c = &f.c;
   watcher_options wo;
   wo.namespace_name = "hist";
   wo.backoff_initial = 5ms;
   wo.backoff_max = 50ms;
   wo.page_size = 25;
-  watcher w(f.c, cm, wo);
-  recorder rec;
-  watcher* wp = &w;
-  recorder* rp = &rec;
-  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+  watch_fixture f(wo, {"--history", "5"});
+  run_watch(f, [](watch_fixture* f) -> asio::awaitable<void> {
+    client* c = &f->c;
+    recorder* rp = &f->rec;
     co_await ensure_namespace(c, "hist");
-    auto finished = std::make_shared<bool>(false);
-    auto done = [finished](std::exception_ptr e) {
-      *finished = true;
-      if (e) std::rethrow_exception(e);
-    };
-    auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
-    auto on_synced = [rp]() { rp->synced = true; };
-    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
-    stop_on_exit guard{wp};
-    auto is_synced = [rp] { return rp->synced; };
-    REQUIRE(co_await eventually(is_synced, 10s));
+    start_watch(f);
+    REQUIRE(co_await synced(f));
     co_await set_faults(c, R"({"drop_watch_after_events":3})");
     for (int i = 0; i < 150; ++i) {
       co_await must_create(c, "hist", configmap("hist", "cm-" + std::to_string(i), "x"));
@@ -456,55 +466,40 @@ TEST_CASE("watch: tiny server history forces relists under load; still exactly o
     auto caught_up = [rp, &want] { return rp->rv == want; };
     CHECK(co_await eventually(caught_up, 20s));
     co_await set_faults(c, R"({"clear":true})");
-    wp->stop();
-    auto is_finished = [finished] { return *finished; };
-    CHECK(co_await eventually(is_finished, 5s));
+    CHECK(co_await stop_watch(f));
   });
-  CHECK(rec.duplicates == 0);
-  for (auto& [k, n] : rec.added) CHECK(n == 1);
+  CHECK(f.rec.duplicates == 0);
+  for (auto& [k, n] : f.rec.added) CHECK(n == 1);
   // Objects created and deleted while the watcher was relisting may never be seen; those that
   // were seen as added and are gone must have been seen deleted (checked by caught_up).
-  CHECK(w.known_objects() == 120);
-  CHECK(w.stats().gone >= 1);  // the small history really forced relists
-  CHECK(w.stats().lists >= 2);
+  CHECK(f.w.known_objects() == 120);
+  CHECK(f.w.stats().gone >= 1);  // the small history really forced relists
+  CHECK(f.w.stats().lists >= 2);
 }
 
 TEST_CASE("watch: a stalled stream (no bytes, no bookmarks) is reconnected") {
-  fixture f({"--bookmark-interval", "3600s"});
-  client* c = &f.c;
   watcher_options wo;
   wo.namespace_name = "stall";
   wo.idle_timeout = 300ms;
   wo.backoff_initial = 5ms;
   wo.backoff_max = 20ms;
-  watcher w(f.c, cm, wo);
-  recorder rec;
-  watcher* wp = &w;
-  recorder* rp = &rec;
-  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+  watch_fixture f(wo, {"--bookmark-interval", "3600s"});
+  run_watch(f, [](watch_fixture* f) -> asio::awaitable<void> {
+    client* c = &f->c;
+    recorder* rp = &f->rec;
+    watcher* wp = &f->w;
     co_await ensure_namespace(c, "stall");
-    auto finished = std::make_shared<bool>(false);
-    auto done = [finished](std::exception_ptr e) {
-      *finished = true;
-      if (e) std::rethrow_exception(e);
-    };
-    auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
-    auto on_synced = [rp]() { rp->synced = true; };
-    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
-    stop_on_exit guard{wp};
-    auto is_synced = [rp] { return rp->synced; };
-    REQUIRE(co_await eventually(is_synced, 10s));
+    start_watch(f);
+    REQUIRE(co_await synced(f));
     auto reconnected = [wp] { return wp->stats().watches >= 3; };
     CHECK(co_await eventually(reconnected, 5s));
     co_await must_create(c, "stall", configmap("stall", "late", "x"));
     auto seen = [rp] { return rp->added.count("stall/late") == 1; };
     CHECK(co_await eventually(seen, 5s));
-    wp->stop();
-    auto is_finished = [finished] { return *finished; };
-    CHECK(co_await eventually(is_finished, 5s));
+    CHECK(co_await stop_watch(f));
   });
-  CHECK(w.stats().failures >= 2);
-  CHECK(rec.duplicates == 0);
+  CHECK(f.w.stats().failures >= 2);
+  CHECK(f.rec.duplicates == 0);
 }
 
 TEST_CASE("watch: cancellation through the cancellation slot ends run() normally") {
@@ -602,16 +597,13 @@ TEST_CASE("TLS from the kubeconfig's CA, bearer token, 401 and token re-read aft
 }
 
 TEST_CASE("watch: a label selector limits list and watch") {
-  fixture f;
-  client* c = &f.c;
   watcher_options wo;
   wo.namespace_name = "labels";
   wo.label_selector = "app=chains,tier!=skip";
-  watcher w(f.c, cm, wo);
-  recorder rec;
-  watcher* wp = &w;
-  recorder* rp = &rec;
-  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+  watch_fixture f(wo);
+  run_watch(f, [](watch_fixture* f) -> asio::awaitable<void> {
+    client* c = &f->c;
+    recorder* rp = &f->rec;
     co_await ensure_namespace(c, "labels");
     auto labelled = [](std::string name, std::string labels) {
       return R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":")" + name +
@@ -619,52 +611,30 @@ TEST_CASE("watch: a label selector limits list and watch") {
     };
     co_await must_create(c, "labels", labelled("listed", R"({"app":"chains"})"));
     co_await must_create(c, "labels", labelled("other", R"({"app":"other"})"));
-    auto finished = std::make_shared<bool>(false);
-    auto done = [finished](std::exception_ptr e) {
-      *finished = true;
-      if (e) std::rethrow_exception(e);
-    };
-    auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
-    auto on_synced = [rp]() { rp->synced = true; };
-    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
-    stop_on_exit guard{wp};
-    auto is_synced = [rp] { return rp->synced; };
-    REQUIRE(co_await eventually(is_synced, 10s));
+    start_watch(f);
+    REQUIRE(co_await synced(f));
     co_await must_create(c, "labels", labelled("skipped", R"({"app":"chains","tier":"skip"})"));
     co_await must_create(c, "labels", labelled("watched", R"({"app":"chains"})"));
     auto seen = [rp] { return rp->added.count("labels/watched") == 1; };
     CHECK(co_await eventually(seen, 5s));
-    wp->stop();
-    auto is_finished = [finished] { return *finished; };
-    CHECK(co_await eventually(is_finished, 5s));
+    CHECK(co_await stop_watch(f));
   });
-  CHECK(rec.added.size() == 2);
-  CHECK(rec.added.count("labels/listed"));
-  CHECK(rec.added.count("labels/watched"));
+  CHECK(f.rec.added.size() == 2);
+  CHECK(f.rec.added.count("labels/listed"));
+  CHECK(f.rec.added.count("labels/watched"));
 }
 
 TEST_CASE("watch: bookmarks advance the resume point past changes the watch does not see") {
-  fixture f({"--bookmark-interval", "100ms"});
-  client* c = &f.c;
   watcher_options wo;
   wo.namespace_name = "quiet";
-  watcher w(f.c, cm, wo);
-  watcher* wp = &w;
-  run(f.io, [c, wp]() -> asio::awaitable<void> {
+  watch_fixture f(wo, {"--bookmark-interval", "100ms"});
+  run_watch(f, [](watch_fixture* f) -> asio::awaitable<void> {
+    client* c = &f->c;
+    watcher* wp = &f->w;
     co_await ensure_namespace(c, "quiet");
     co_await ensure_namespace(c, "busy");
-    auto finished = std::make_shared<bool>(false);
-    auto done = [finished](std::exception_ptr e) {
-      *finished = true;
-      if (e) std::rethrow_exception(e);
-    };
-    auto synced = std::make_shared<bool>(false);
-    auto on_event = [](watch_event) {};
-    auto on_synced = [synced]() { *synced = true; };
-    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
-    stop_on_exit guard{wp};
-    auto is_synced = [synced] { return *synced; };
-    REQUIRE(co_await eventually(is_synced, 10s));
+    start_watch(f);
+    REQUIRE(co_await synced(f));
     std::uint64_t start = std::stoull(wp->resource_version());
     std::string last;
     for (int i = 0; i < 5; ++i) {
@@ -678,45 +648,29 @@ TEST_CASE("watch: bookmarks advance the resume point past changes the watch does
     CHECK(co_await eventually(advanced, 5s));
     CHECK(wp->stats().bookmarks >= 1);
     CHECK(wp->stats().events == 0);
-    wp->stop();
-    auto is_finished = [finished] { return *finished; };
-    CHECK(co_await eventually(is_finished, 5s));
+    CHECK(co_await stop_watch(f));
   });
 }
 
 TEST_CASE("watch: a refused watch (429) waits for Retry-After before reconnecting") {
-  fixture f;
-  client* c = &f.c;
   watcher_options wo;
   wo.namespace_name = "refused";
   wo.backoff_initial = 5ms;
   wo.backoff_max = 5s;
-  watcher w(f.c, cm, wo);
-  recorder rec;
-  watcher* wp = &w;
-  recorder* rp = &rec;
-  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+  watch_fixture f(wo);
+  run_watch(f, [](watch_fixture* f) -> asio::awaitable<void> {
+    client* c = &f->c;
+    recorder* rp = &f->rec;
+    watcher* wp = &f->w;
     co_await ensure_namespace(c, "refused");
-    auto finished = std::make_shared<bool>(false);
-    auto done = [finished](std::exception_ptr e) {
-      *finished = true;
-      if (e) std::rethrow_exception(e);
-    };
-    auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
-    auto on_synced = [rp]() { rp->synced = true; };
-    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
-    stop_on_exit guard{wp};
-    auto is_synced = [rp] { return rp->synced; };
-    REQUIRE(co_await eventually(is_synced, 10s));
-    wp->stop();
-    auto is_finished = [finished] { return *finished; };
-    REQUIRE(co_await eventually(is_finished, 5s));
+    start_watch(f);
+    REQUIRE(co_await synced(f));
+    REQUIRE(co_await stop_watch(f));
 
     // The resumed run's first request is the watch: refused with Retry-After: 1.
     co_await set_faults(c, R"({"fail_nth_request":{"n":1,"status":429}})");
-    *finished = false;
     auto t0 = std::chrono::steady_clock::now();
-    asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
+    start_watch(f);
     co_await sleep(50ms);
     co_await must_create(c, "refused", configmap("refused", "after", "x"));
     auto seen = [rp] { return rp->added.count("refused/after") == 1; };
@@ -724,49 +678,31 @@ TEST_CASE("watch: a refused watch (429) waits for Retry-After before reconnectin
     CHECK(std::chrono::steady_clock::now() - t0 >= 900ms);
     CHECK(wp->stats().failures == 1);
     CHECK(wp->stats().lists == 1);
-    wp->stop();
-    CHECK(co_await eventually(is_finished, 5s));
+    CHECK(co_await stop_watch(f));
   });
-  CHECK(rec.duplicates == 0);
-}
-
-// Starts wp->run() recording into *rp; the flag is set once run() has returned.
-asio::awaitable<std::shared_ptr<bool>> start_recording(watcher* wp, recorder* rp) {
-  auto finished = std::make_shared<bool>(false);
-  auto done = [finished](std::exception_ptr e) {
-    *finished = true;
-    if (e) std::rethrow_exception(e);
-  };
-  auto on_event = [rp](watch_event e) { (*rp)(std::move(e)); };
-  auto on_synced = [rp]() { rp->synced = true; };
-  asio::co_spawn(co_await asio::this_coro::executor, wp->run(on_event, on_synced), done);
-  co_return finished;
+  CHECK(f.rec.duplicates == 0);
 }
 
 TEST_CASE("watch: list pages stream item by item, get smaller when refused or too big; an oversize object is skipped by name") {
-  fixture f;
-  client* c = &f.c;
   watcher_options wo;
   wo.namespace_name = "big";
   wo.page_size = 16;
   wo.max_page_bytes = 100'000;        // about 5 objects of 20 KB
   wo.max_list_item_bytes = 200'000;
   wo.backoff_initial = 5ms;
-  watcher w(f.c, cm, wo);
-  recorder rec;
-  watcher* wp = &w;
-  recorder* rp = &rec;
-  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+  watch_fixture f(wo);
+  run_watch(f, [](watch_fixture* f) -> asio::awaitable<void> {
+    client* c = &f->c;
+    recorder* rp = &f->rec;
+    watcher* wp = &f->w;
     co_await ensure_namespace(c, "big");
     const std::string filler(20'000, 'x');
     for (int i = 0; i < 40; ++i) co_await must_create(c, "big", configmap("big", "cm-" + std::to_string(i), filler));
     co_await must_create(c, "big", configmap("big", "huge", std::string(300'000, 'y')));
     // The first page is refused with a 500 (then asked again, half the size).
     co_await set_faults(c, R"({"fail_nth_request":{"n":1,"status":500}})");
-    auto finished = co_await start_recording(wp, rp);
-    stop_on_exit guard{wp};
-    auto is_synced = [rp] { return rp->synced; };
-    REQUIRE(co_await eventually(is_synced, 20s));
+    start_watch(f);
+    REQUIRE(co_await synced(f, 20s));
     CHECK(rp->added.size() == 40);
     CHECK(rp->added.count("big/huge") == 0);
     CHECK(wp->stats().oversize == 1);
@@ -777,29 +713,23 @@ TEST_CASE("watch: list pages stream item by item, get smaller when refused or to
     require_ok(r);
     auto changed = [rp] { return rp->modified.count("big/cm-3") == 1; };
     CHECK(co_await eventually(changed, 5s));
-    wp->stop();
-    auto is_finished = [finished] { return *finished; };
-    CHECK(co_await eventually(is_finished, 5s));
+    CHECK(co_await stop_watch(f));
   });
-  CHECK(rec.duplicates == 0);
+  CHECK(f.rec.duplicates == 0);
 }
 
 TEST_CASE("watch: an event over max_event_bytes is skipped and named; the next events still come") {
-  fixture f;
-  client* c = &f.c;
   watcher_options wo;
   wo.namespace_name = "bigwatch";
   wo.max_event_bytes = 200'000;
-  watcher w(f.c, cm, wo);
-  recorder rec;
-  watcher* wp = &w;
-  recorder* rp = &rec;
-  run(f.io, [c, wp, rp]() -> asio::awaitable<void> {
+  watch_fixture f(wo);
+  run_watch(f, [](watch_fixture* f) -> asio::awaitable<void> {
+    client* c = &f->c;
+    recorder* rp = &f->rec;
+    watcher* wp = &f->w;
     co_await ensure_namespace(c, "bigwatch");
-    auto finished = co_await start_recording(wp, rp);
-    stop_on_exit guard{wp};
-    auto is_synced = [rp] { return rp->synced; };
-    REQUIRE(co_await eventually(is_synced, 10s));
+    start_watch(f);
+    REQUIRE(co_await synced(f));
     co_await must_create(c, "bigwatch", configmap("bigwatch", "huge", std::string(300'000, 'y')));
     co_await must_create(c, "bigwatch", configmap("bigwatch", "after", "x"));
     auto seen = [rp] { return rp->added.count("bigwatch/after") == 1; };
@@ -807,9 +737,7 @@ TEST_CASE("watch: an event over max_event_bytes is skipped and named; the next e
     CHECK(rp->added.count("bigwatch/huge") == 0);
     CHECK(wp->stats().oversize == 1);
     CHECK(wp->stats().failures == 0);  // not a broken stream: no reconnect, no replay
-    wp->stop();
-    auto is_finished = [finished] { return *finished; };
-    CHECK(co_await eventually(is_finished, 5s));
+    CHECK(co_await stop_watch(f));
   });
-  CHECK(rec.duplicates == 0);
+  CHECK(f.rec.duplicates == 0);
 }
