@@ -79,3 +79,5 @@ class child_process {
 };
 
 }  // namespace chainsd::test_support
+
+namespace test_support = chainsd::test_support;

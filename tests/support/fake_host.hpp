@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace test_support {
+namespace chainsd::test_support {
 
 struct fake_host final : chainsd::plugin::host {
   boost::asio::io_context ctx;
@@ -46,4 +46,8 @@ struct fake_host final : chainsd::plugin::host {
   std::string secrets_dir() override { return dir; }
 };
 
-}  // namespace test_support
+}  // namespace chainsd::test_support
+
+// The helpers of tests/support have one namespace, reachable as test_support:: also where
+// `using namespace chainsd` is in effect.
+namespace test_support = chainsd::test_support;

@@ -1,6 +1,7 @@
 #pragma once
-// One built plugin (its path in the environment variable `var`, set by meson) copied into a
-// private 0755 directory and loaded through the real loader, once per variable per test binary.
+// Built plugins (their paths in environment variables, set by meson) copied into a private 0755
+// directory, as the loader wants it (owner, mode, no writable parent), and loaded through the
+// real loader, once per set of variables per test binary. The directories are removed at exit.
 
 #include "plugin_host/registry.hpp"
 
@@ -14,21 +15,21 @@
 #include <string>
 #include <vector>
 
-namespace test_support {
+namespace chainsd::test_support {
 
-inline const chainsd::plugin_host::registry& plugin_from_env(const std::string& var) {
+// A fresh private directory holding a 0755 copy of each plugin named by `vars`.
+inline std::filesystem::path private_plugin_dir(const std::vector<std::string>& vars) {
   namespace fs = std::filesystem;
-  static std::map<std::string, chainsd::plugin_host::registry> loaded;
-  if (auto it = loaded.find(var); it != loaded.end()) return it->second;
-  const char* so = std::getenv(var.c_str());
-  if (!so) throw std::runtime_error(var + " is not set (run through meson test)");
-  auto dir = fs::temp_directory_path() / ("chainsd-plugin-" + std::to_string(std::random_device{}()));
+  auto dir = fs::temp_directory_path() / ("chainsd-plugins-" + std::to_string(std::random_device{}()));
   fs::create_directories(dir);
   ::chmod(dir.c_str(), 0755);
-  auto dst = dir / fs::path(so).filename();
-  fs::copy_file(so, dst, fs::copy_options::overwrite_existing);
-  ::chmod(dst.c_str(), 0755);
-  auto& reg = loaded.emplace(var, chainsd::plugin_host::registry(chainsd::plugin_host::scan_plugins(dir))).first->second;
+  for (const auto& var : vars) {
+    const char* so = std::getenv(var.c_str());
+    if (!so) throw std::runtime_error(var + " is not set (run through meson test)");
+    auto dst = dir / fs::path(so).filename();
+    fs::copy_file(so, dst, fs::copy_options::overwrite_existing);
+    ::chmod(dst.c_str(), 0755);
+  }
   static struct cleanup {
     std::vector<fs::path> dirs;
     ~cleanup() {
@@ -37,7 +38,26 @@ inline const chainsd::plugin_host::registry& plugin_from_env(const std::string& 
     }
   } c;
   c.dirs.push_back(dir);
-  return reg;
+  return dir;
 }
 
-}  // namespace test_support
+// The plugins named by `vars`, loaded from their private directory.
+inline const chainsd::plugin_host::registry& plugins_from_env(const std::vector<std::string>& vars) {
+  static std::map<std::vector<std::string>, chainsd::plugin_host::registry> loaded;
+  if (auto it = loaded.find(vars); it != loaded.end()) return it->second;
+  return loaded.emplace(vars, chainsd::plugin_host::registry(chainsd::plugin_host::scan_plugins(private_plugin_dir(vars))))
+      .first->second;
+}
+
+inline const chainsd::plugin_host::registry& plugin_from_env(const std::string& var) { return plugins_from_env({var}); }
+
+// signer-x509 and storage-tekton, the plugins of the default configuration.
+inline const chainsd::plugin_host::registry& installed_plugins() {
+  return plugins_from_env({"SIGNER_X509_SO", "STORAGE_TEKTON_SO"});
+}
+
+}  // namespace chainsd::test_support
+
+// The helpers of tests/support have one namespace, reachable as test_support:: also where
+// `using namespace chainsd` is in effect.
+namespace test_support = chainsd::test_support;

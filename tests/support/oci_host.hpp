@@ -7,6 +7,7 @@
 #include "net/http_client.hpp"
 #include "plugin_host/file_access.hpp"
 #include "plugin_host/registry.hpp"
+#include "load_plugin.hpp"
 
 #include <chainsd/plugin/host.hpp>
 
@@ -95,29 +96,6 @@ struct oci_host final : plugin::host {
 };
 
 // The storage-oci plugin (path from STORAGE_OCI_SO, set by meson) through the real loader.
-inline const chainsd::plugin_host::registry& oci_plugin() {
-  namespace fs = std::filesystem;
-  static fs::path dir = [] {
-    auto d = fs::temp_directory_path() / ("chainsd-oci-plugins-" + std::to_string(std::random_device{}()));
-    fs::create_directories(d);
-    ::chmod(d.c_str(), 0755);
-    return d;
-  }();
-  static chainsd::plugin_host::registry reg = [] {
-    const char* so = std::getenv("STORAGE_OCI_SO");
-    if (!so) throw std::runtime_error("STORAGE_OCI_SO is not set (run through meson test)");
-    auto dst = dir / fs::path(so).filename();
-    fs::copy_file(so, dst, fs::copy_options::overwrite_existing);
-    ::chmod(dst.c_str(), 0755);
-    return chainsd::plugin_host::registry(chainsd::plugin_host::scan_plugins(dir));
-  }();
-  static struct cleanup {
-    ~cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } c;
-  return reg;
-}
+inline const chainsd::plugin_host::registry& oci_plugin() { return test_support::plugin_from_env("STORAGE_OCI_SO"); }
 
 }  // namespace oci_test

@@ -68,3 +68,5 @@ class python_stub {
 };
 
 }  // namespace chainsd::test_support
+
+namespace test_support = chainsd::test_support;

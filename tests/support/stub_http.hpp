@@ -9,7 +9,7 @@
 
 #include <string>
 
-namespace test_support {
+namespace chainsd::test_support {
 
 inline chainsd::plugin::result<chainsd::plugin::http_response> stub_request(oci_test::oci_host& h, std::string method,
                                                                            std::string url, std::string body = {}) {
@@ -30,4 +30,8 @@ inline void stub_fault(oci_test::oci_host& h, const std::string& base, const std
   REQUIRE(stub_request(h, "POST", base + "/__stub/fault", R"({"fault":")" + f + R"("})").has_value());
 }
 
-}  // namespace test_support
+}  // namespace chainsd::test_support
+
+// The helpers of tests/support have one namespace, reachable as test_support:: also where
+// `using namespace chainsd` is in effect.
+namespace test_support = chainsd::test_support;

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "plugin_host/registry.hpp"
+#include "../../support/prerequisites.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -124,7 +125,7 @@ TEST_CASE("loader: owner must be root or chainsd's uid; no directory above writa
   plugin_dir dir;
   SECTION("a plugin owned by another user is refused") {
     if (::geteuid() != 0) {
-      WARN("not root: cannot chown a file to another user; section skipped");
+      TEST_SUPPORT_SKIP_SECTION("not root: cannot chown a file to another user");
       return;
     }
     REQUIRE(::chown((dir.path / "g_storage.so").c_str(), 4242, 4242) == 0);
@@ -134,7 +135,7 @@ TEST_CASE("loader: owner must be root or chainsd's uid; no directory above writa
   }
   SECTION("a plugin directory owned by another user is refused") {
     if (::geteuid() != 0) {
-      WARN("not root: cannot chown a directory to another user; section skipped");
+      TEST_SUPPORT_SKIP_SECTION("not root: cannot chown a directory to another user");
       return;
     }
     REQUIRE(::chown(dir.path.c_str(), 4242, 4242) == 0);
@@ -164,7 +165,7 @@ TEST_CASE("loader: owner must be root or chainsd's uid; no directory above writa
     const fs::path mnt = dir.path / "emptydir";
     fs::create_directories(mnt);
     if (::mount("none", mnt.c_str(), "tmpfs", 0, "mode=0777") != 0) {
-      WARN("cannot mount a tmpfs here; section skipped");
+      TEST_SUPPORT_SKIP_SECTION("cannot mount a tmpfs here");
       return;
     }
     const fs::path plugins = mnt / "plugins";

@@ -46,34 +46,6 @@ TEST_CASE("x509.pem keys of each type sign bytes that openssl verifies") {
   }
 }
 
-TEST_CASE("cosign.key with cosign.password decrypts and signs; the signature verifies with cosign.pub") {
-  fs::path keys = fs::path(SOURCE_ROOT) / ".." / "shared" / "conformance" / "inputs" / "keys";
-  if (!fs::exists(keys / "cosign.key")) {
-    WARN("skipped: " << keys.string() << " is absent (upstream test keys come from ../shared)");
-    return;
-  }
-  tmpdir secrets;
-  fs::copy_file(keys / "cosign.key", secrets.path / "cosign.key");
-  fs::copy_file(keys / "cosign.password", secrets.path / "cosign.password");
-  test_support::fake_host host(secrets.path.string());
-  auto s = test_support::installed_plugins().make_signer("x509", host, {});
-  REQUIRE(s.has_value());
-  auto pub = read_file(keys / "cosign.pub");
-  CHECK((*s)->public_key_pem() == pub);
-  auto sig = sign_with(host, **s, "hello");
-  CHECK(openssl_verifies(secrets.path, pub, "hello", sig, false));
-
-  SECTION("a wrong password: sign() answers bad_config saying so") {
-    write_file(secrets.path / "cosign.password", "not-the-password");
-    auto bad = test_support::installed_plugins().make_signer("x509", host, {});
-    REQUIRE(bad.has_value());
-    auto r = try_sign(host, **bad, "m");
-    REQUIRE(r.has_error());
-    CHECK(r.error().code == plugin::errc::bad_config);
-    CHECK_THAT(r.error().message, Catch::Contains("wrong password in cosign.password"));
-  }
-}
-
 TEST_CASE("missing or malformed keys: the signer is made, sign() answers with errors naming the files") {
   tmpdir secrets;
   test_support::fake_host host(secrets.path.string());

@@ -3,7 +3,7 @@
 // sign() run to completion on the fake host's loop, and openssl as the independent verifier.
 
 #include "../../support/fake_host.hpp"
-#include "../../support/installed_plugins.hpp"
+#include "../../support/load_plugin.hpp"
 
 #include <catch2/catch.hpp>
 

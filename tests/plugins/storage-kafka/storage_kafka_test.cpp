@@ -7,6 +7,7 @@
 #include "loop_host.hpp"
 
 #include "plugin_host/registry.hpp"
+#include "../../support/load_plugin.hpp"
 
 #include <chainsd/plugin/encoding.hpp>
 
@@ -35,30 +36,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The plugin copied into a private 0755 directory (the loader refuses group/world-writable ones).
-const plugin_host::registry& kafka_plugin() {
-  static fs::path dir = [] {
-    auto d = fs::temp_directory_path() / ("chainsd-kafka-plugins-" + std::to_string(std::random_device{}()));
-    fs::create_directories(d);
-    ::chmod(d.c_str(), 0755);
-    return d;
-  }();
-  static plugin_host::registry reg = [] {
-    const char* so = std::getenv("STORAGE_KAFKA_SO");
-    if (!so) throw std::runtime_error("STORAGE_KAFKA_SO is not set (run through meson test)");
-    auto dst = dir / fs::path(so).filename();
-    fs::copy_file(so, dst, fs::copy_options::overwrite_existing);
-    ::chmod(dst.c_str(), 0755);
-    return plugin_host::registry(plugin_host::scan_plugins(dir));
-  }();
-  static struct cleanup {
-    ~cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } c;
-  return reg;
-}
+// The plugin (path from STORAGE_KAFKA_SO) copied into a private 0755 directory and loaded.
+const plugin_host::registry& kafka_plugin() { return test_support::plugin_from_env("STORAGE_KAFKA_SO"); }
 
 plugin::config_map kafka_config(const std::string& servers, const std::string& topic) {
   return {{"storage.pubsub.provider", "kafka"},

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "../../support/fake_host.hpp"
-#include "../../support/installed_plugins.hpp"
+#include "../../support/load_plugin.hpp"
 
 #include <chainsd/plugin/encoding.hpp>
 
