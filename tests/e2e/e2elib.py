@@ -23,6 +23,9 @@ import ktsutil  # noqa: E402
 
 check = ktsutil.check
 fail = ktsutil.fail
+skip = ktsutil.skip
+require = ktsutil.require
+require_node_module = ktsutil.require_node_module
 
 BUILD = os.environ.get("CHAINSD_BUILD_DIR", "")
 CHAINSD = os.environ.get("CHAINSD_EXE", os.path.join(BUILD, "engine/app/chainsd"))

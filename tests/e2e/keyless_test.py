@@ -21,6 +21,7 @@ import urllib.request
 from cryptography import x509
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2elib  # noqa: E402
 from e2elib import (Chainsd, StubProcess, Workdir, annotations, chains_config, check, create, dsse_parts,  # noqa: E402
                     run_tests, taskrun, wait_signed, wait_until, TESTSERVER, SOURCE_ROOT)
 import ktsutil  # noqa: E402
@@ -205,28 +206,25 @@ def test_transparency_log_entry_and_sigstore_verify():
         # not_valid_before/after are naive UTC datetimes.
         check(calendar.timegm(x.not_valid_before.utctimetuple()) <= t <= calendar.timegm(x.not_valid_after.utctimetuple()),
               "integratedTime %d lies inside the certificate's validity" % t)
-        node_ok = subprocess.run(["sh", "-c", "command -v node"], capture_output=True).returncode == 0
-        if not node_ok or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@sigstore", "verify")):
-            print("node or @sigstore/verify missing: independent bundle check skipped", flush=True)
-        else:
-            _, chain = cert_of(tr)
-            chain_pems = [p + "-----END CERTIFICATE-----\n" for p in chain.split("-----END CERTIFICATE-----")[:-1]]
-            env = json.loads(base64.b64decode(ann["chains.tekton.dev/signature-taskrun-" + tr["metadata"]["uid"]]))
-            args = {"entry": entry, "envelope": env, "certPem": cert, "chainPems": [p.strip() + "\n" for p in chain_pems],
-                    "logPem": rekor.get("/api/v1/log/publicKey"), "san": san, "issuer": "https://kubernetes.default.svc"}
-            script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify_keyless.mjs")
+        # The independent check: @sigstore/verify (required, see the end of this file).
+        _, chain = cert_of(tr)
+        chain_pems = [p + "-----END CERTIFICATE-----\n" for p in chain.split("-----END CERTIFICATE-----")[:-1]]
+        env = json.loads(base64.b64decode(ann["chains.tekton.dev/signature-taskrun-" + tr["metadata"]["uid"]]))
+        args = {"entry": entry, "envelope": env, "certPem": cert, "chainPems": [p.strip() + "\n" for p in chain_pems],
+                "logPem": rekor.get("/api/v1/log/publicKey"), "san": san, "issuer": "https://kubernetes.default.svc"}
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify_keyless.mjs")
 
-            def verify(a):
-                r = subprocess.run(["node", script], input=json.dumps(a), capture_output=True, text=True, timeout=60,
-                                   cwd=NODE_DIR, env=dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
-                return r.returncode, (r.stdout + r.stderr).strip()
+        def verify(a):
+            r = subprocess.run(["node", script], input=json.dumps(a), capture_output=True, text=True, timeout=60,
+                               cwd=NODE_DIR, env=dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
+            return r.returncode, (r.stdout + r.stderr).strip()
 
-            rc, out = verify(args)
-            check(rc == 0, "@sigstore/verify accepts the keyless bundle for %s: %s" % (san, out))
-            rc, out = verify(dict(args, san=K8S_URI % "someone-else"))
-            check(rc != 0, "@sigstore/verify rejects it for another identity: " + out)
-            rc, out = verify(dict(args, issuer="https://accounts.google.com"))
-            check(rc != 0, "@sigstore/verify rejects it for another issuer: " + out)
+        rc, out = verify(args)
+        check(rc == 0, "@sigstore/verify accepts the keyless bundle for %s: %s" % (san, out))
+        rc, out = verify(dict(args, san=K8S_URI % "someone-else"))
+        check(rc != 0, "@sigstore/verify rejects it for another identity: " + out)
+        rc, out = verify(dict(args, issuer="https://accounts.google.com"))
+        check(rc != 0, "@sigstore/verify rejects it for another issuer: " + out)
     work.remove()
 
 
@@ -329,4 +327,5 @@ def test_untrusted_token_is_rejected_with_the_reason():
     work.remove()
 
 
+e2elib.require_node_module("@sigstore/verify")  # bundles are checked independently
 run_tests(globals())

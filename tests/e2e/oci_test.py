@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 
+import e2elib  # noqa: E402
 from e2elib import (CHAINSD, Chainsd, StubProcess, Workdir, annotations, chains_config, check, create, dsse_parts,
                     keyless_identity, run_tests, taskrun, verify_openssl, verify_sslib, wait_signed, wait_until,
                     SOURCE_ROOT, TESTSERVER)
@@ -331,10 +332,6 @@ def test_keyless_layers_verify_as_sigstore_bundles():
     layers, with their certificate, chain and cosign bundle annotations, become Sigstore bundles
     that @sigstore/verify accepts against the stub CA and log key for the controller's identity and
     issuer; a changed payload, another identity or another issuer are rejected."""
-    node_ok = subprocess.run(["sh", "-c", "command -v node"], capture_output=True).returncode == 0
-    if not node_ok or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@sigstore", "verify")):
-        print("SKIP: node or @sigstore/verify missing", flush=True)
-        return
     reg = Registry()
     try:
         repo = "e2e/keyless"
@@ -403,4 +400,5 @@ def test_keyless_layers_verify_as_sigstore_bundles():
 
 
 if __name__ == "__main__":
+    e2elib.require_node_module("@sigstore/verify")  # keyless bundles are checked independently
     run_tests(globals())

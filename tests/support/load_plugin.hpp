@@ -4,13 +4,13 @@
 // real loader, once per set of variables per test binary. The directories are removed at exit.
 
 #include "plugin_host/registry.hpp"
+#include "temp_dir.hpp"
 
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,9 +20,7 @@ namespace chainsd::test_support {
 // A fresh private directory holding a 0755 copy of each plugin named by `vars`.
 inline std::filesystem::path private_plugin_dir(const std::vector<std::string>& vars) {
   namespace fs = std::filesystem;
-  auto dir = fs::temp_directory_path() / ("chainsd-plugins-" + std::to_string(std::random_device{}()));
-  fs::create_directories(dir);
-  ::chmod(dir.c_str(), 0755);
+  auto dir = make_temp_dir("chainsd-plugins-", 0755);
   for (const auto& var : vars) {
     const char* so = std::getenv(var.c_str());
     if (!so) throw std::runtime_error(var + " is not set (run through meson test)");

@@ -1,21 +1,30 @@
 #pragma once
-// A unique temporary folder removed at scope exit, with a helper to write files into it.
+// The tests' one temporary directory: fresh (mkdtemp), private (0700) unless `mode` widens it
+// (0755 for plugin and secret directories the loader or a child process reads), removed with
+// everything in it at scope exit.
+
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
-namespace chainsd::kube::test {
+namespace chainsd::test_support {
+
+// A new directory under $TMPDIR named `prefix` + 6 random characters; the caller removes it.
+inline std::filesystem::path make_temp_dir(const std::string& prefix, mode_t mode = 0700) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
+  if (mode != 0700) ::chmod(tmpl.c_str(), mode);
+  return tmpl;
+}
 
 class temp_dir {
  public:
-  temp_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "chainsd-kube-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
+  explicit temp_dir(const std::string& prefix = "chainsd-test-", mode_t mode = 0700) : path_(make_temp_dir(prefix, mode)) {}
   ~temp_dir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
@@ -35,4 +44,6 @@ class temp_dir {
   std::filesystem::path path_;
 };
 
-}  // namespace chainsd::kube::test
+}  // namespace chainsd::test_support
+
+namespace test_support = chainsd::test_support;

@@ -43,10 +43,10 @@ class testserver_process {
 
   const std::string& url() const { return url_; }
   const std::filesystem::path& kubeconfig() const { return kubeconfig_; }
-  const temp_dir& dir() const { return dir_; }
+  const test_support::temp_dir& dir() const { return dir_; }
 
  private:
-  temp_dir dir_;
+  test_support::temp_dir dir_{"chainsd-kube-"};
   std::filesystem::path kubeconfig_;
   std::string url_;
   std::optional<test_support::child_process> proc_;  // after dir_: stopped before the dir goes

@@ -160,8 +160,7 @@ def test_upstream_release_manifests_run_this_image():
     if not TESTSERVER:
         fail("KUBE_TESTSERVER_EXE is not set")
     if not port_free(9090):
-        print("SKIP part: port 9090 is busy on this machine (upstream's pod listens there)", flush=True)
-        return
+        ktsutil.skip("port 9090 is busy on this machine (upstream's pod listens there)")
     rootfs = STATE["rootfs"]
     docs = []
     for f in sorted(os.listdir(UPSTREAM)):

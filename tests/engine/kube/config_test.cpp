@@ -7,7 +7,7 @@
 #include <thread>
 
 using namespace chainsd::kube;
-using chainsd::kube::test::temp_dir;
+using chainsd::test_support::temp_dir;
 
 namespace {
 

@@ -2,6 +2,7 @@
 // retries over injected 5xx, and refusal of a log whose SET, proof or checkpoint is wrong.
 #include "chainsd/plugin/encoding.hpp"
 #include "net/http_client.hpp"
+#include "../../support/pae_oracle.hpp"
 #include "../../support/prerequisites.hpp"
 #include "../../support/python_stub.hpp"
 #include "test_crypto.hpp"
@@ -67,8 +68,7 @@ asio::awaitable<net::response> get(net::http_client& http, std::string url) {
 
 std::string envelope(const tlog::test::ec_key& k, std::string_view payload) {
   std::string type = "application/vnd.in-toto+json";
-  auto pae = "DSSEv1 " + std::to_string(type.size()) + " " + type + " " + std::to_string(payload.size()) + " " +
-             std::string(payload);
+  auto pae = test_support::pae_oracle(type, payload);
   return R"({"payloadType":"application/vnd.in-toto+json","payload":")" + base64_encode(payload) +
          R"(","signatures":[{"keyid":"","sig":")" + base64_encode(k.sign(pae)) + R"("}]})";
 }

@@ -1,5 +1,6 @@
 #include "chainsd/plugin/encoding.hpp"
 #include "test_crypto.hpp"
+#include "../../support/pae_oracle.hpp"
 #include "tlog/canonical_json.hpp"
 #include "tlog/entry.hpp"
 #include "tlog/merkle.hpp"
@@ -14,10 +15,7 @@ namespace json = boost::json;
 
 namespace {
 
-std::string pae(std::string_view type, std::string_view payload) {
-  return "DSSEv1 " + std::to_string(type.size()) + " " + std::string(type) + " " + std::to_string(payload.size()) + " " +
-         std::string(payload);
-}
+std::string pae(std::string_view type, std::string_view payload) { return test_support::pae_oracle(type, payload); }
 
 std::string envelope(const test::ec_key& k, std::string_view payload) {
   auto sig = k.sign(pae("application/vnd.in-toto+json", payload));

@@ -4,6 +4,7 @@
 
 #include "../../support/fake_host.hpp"
 #include "../../support/load_plugin.hpp"
+#include "../../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,14 +24,10 @@ namespace x509_test {
 namespace fs = std::filesystem;
 namespace plugin = chainsd::plugin;
 
+// A secrets directory (0755: the plugin reads it as a mounted Secret).
 struct tmpdir {
-  fs::path path;
-  tmpdir() {
-    path = fs::temp_directory_path() / ("chainsd-x509-" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-    ::chmod(path.c_str(), 0755);
-  }
-  ~tmpdir() { fs::remove_all(path); }
+  chainsd::test_support::temp_dir dir{"chainsd-x509-", 0755};
+  const fs::path path = dir.path();
 };
 
 // Runs a shell command; its own redirections apply, stderr is silenced.

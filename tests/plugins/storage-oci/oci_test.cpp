@@ -7,6 +7,7 @@
 
 #include "layout.hpp"
 #include "../../support/oci_host.hpp"
+#include "../../support/pae_oracle.hpp"
 #include "../../support/prerequisites.hpp"
 #include "registry_process.hpp"
 
@@ -180,9 +181,7 @@ std::optional<bool> sigstore_js_verifies(const test_keys& k, json::object in) {
 
 const std::string in_toto_type = "application/vnd.in-toto+json";
 
-std::string pae(const std::string& type, const std::string& body) {
-  return "DSSEv1 " + std::to_string(type.size()) + " " + type + " " + std::to_string(body.size()) + " " + body;
-}
+std::string pae(const std::string& type, const std::string& body) { return test_support::pae_oracle(type, body); }
 
 const std::string rekor_entry = R"({"24296fb24b8ad77a":{"body":"Ym9keQ==","integratedTime":1700000000,)"
                                 R"("logID":"c0d23d6ad406973f","logIndex":42,)"

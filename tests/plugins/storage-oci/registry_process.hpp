@@ -3,6 +3,8 @@
 // port, filesystem storage in a temp dir, optionally htpasswd basic auth and TLS with a CA made at
 // test time (openssl CLI). Stopped (SIGTERM, then SIGKILL) and its directory removed on destruction.
 
+#include "../../support/temp_dir.hpp"
+
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -37,11 +39,7 @@ inline void shell(const std::string& cmd) {
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("command failed: " + cmd);
 }
 
-inline std::filesystem::path make_temp_dir(const std::string& prefix) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "XXXXXX")).string();
-  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-  return tmpl;
-}
+using chainsd::test_support::make_temp_dir;
 
 inline unsigned short free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

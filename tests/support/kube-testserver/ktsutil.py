@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import select
+import shutil
 import ssl
 import subprocess
 import sys
@@ -250,9 +251,36 @@ class Watch:
         self.sock.close()
 
 
+def skip(why):
+    """A test that cannot run here is a skip (exit 77, meson's SKIP), never a pass; under CI=true
+    scripts/count-results.py counts it as a failure."""
+    print("SKIP: " + why, flush=True)
+    sys.exit(SKIP)
+
+
+def require(ok, why):
+    if not ok:
+        skip(why)
+
+
+def have_command(name):
+    return shutil.which(name) is not None
+
+
+TESTS_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def have_node_module(name):
+    """node on PATH and `name` installed in tests/node_modules."""
+    return have_command("node") and os.path.isdir(os.path.join(TESTS_DIR, "node_modules", name))
+
+
+def require_node_module(name):
+    require(have_node_module(name), "node or tests/node_modules/%s is missing" % name)
+
+
 def require_python_module(name):
     try:
         __import__(name)
     except ImportError:
-        print("SKIP: python module %r not available in %s" % (name, sys.executable), flush=True)
-        sys.exit(SKIP)
+        skip("python module %r not available in %s" % (name, sys.executable))
