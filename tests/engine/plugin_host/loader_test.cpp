@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "plugin_host/registry.hpp"
+#include "../../support/fake_host.hpp"
 #include "../../support/prerequisites.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -21,24 +22,7 @@ using namespace chainsd;
 
 namespace {
 
-struct fake_host final : plugin::host {
-  boost::asio::io_context ctx;
-  boost::asio::any_io_executor executor() override { return ctx.get_executor(); }
-  void log(plugin::log_level, std::string_view, std::initializer_list<plugin::log_field>) override {}
-  void count(std::string_view, std::string_view, std::initializer_list<std::pair<std::string_view, std::string_view>>,
-             double) override {}
-  boost::asio::awaitable<plugin::result<plugin::http_response>> http(plugin::http_request) override {
-    co_return plugin::fail(plugin::errc::permanent, "no http in tests");
-  }
-  boost::asio::awaitable<plugin::result<plugin::http_response>> kube(std::string, std::string, std::string,
-                                                                     std::string) override {
-    co_return plugin::fail(plugin::errc::permanent, "no kube in tests");
-  }
-  plugin::result<std::string> read_secret(std::string_view) override {
-    return plugin::fail(plugin::errc::not_found, "none");
-  }
-  std::string secrets_dir() override { return "/nonexistent"; }
-};
+using test_support::fake_host;
 
 // A private plugin directory holding copies of the test modules (mode 0755, dir 0755).
 struct plugin_dir {

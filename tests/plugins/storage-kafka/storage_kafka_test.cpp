@@ -4,9 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include "kafka_mock_process.hpp"
-#include "loop_host.hpp"
 
 #include "plugin_host/registry.hpp"
+#include "../../support/fake_host.hpp"
 #include "../../support/load_plugin.hpp"
 
 #include <chainsd/plugin/encoding.hpp>
@@ -46,7 +46,7 @@ plugin::config_map kafka_config(const std::string& servers, const std::string& t
           {"artifacts.taskrun.storage", "kafka"}};
 }
 
-plugin::result<plugin::store_result> store_one(kafka_test::loop_host& host, plugin::storage& st,
+plugin::result<plugin::store_result> store_one(test_support::fake_host& host, plugin::storage& st,
                                                 plugin::store_request req) {
   auto fut = asio::co_spawn(host.ctx, st.store(std::move(req)), asio::use_future);
   host.ctx.restart();
@@ -54,7 +54,7 @@ plugin::result<plugin::store_result> store_one(kafka_test::loop_host& host, plug
   return fut.get();
 }
 
-void close_storage(kafka_test::loop_host& host, plugin::storage& st) {
+void close_storage(test_support::fake_host& host, plugin::storage& st) {
   auto fut = asio::co_spawn(host.ctx, st.close(), asio::use_future);
   host.ctx.restart();
   host.ctx.run();
@@ -157,7 +157,7 @@ const consumed_record* find_key(const std::vector<consumed_record>& rs, const st
 TEST_CASE("kafka storage delivers attestations and image signatures that kafkajs reads back exactly",
           "[kafka]") {
   kafka_test::kafka_mock_process mock({"chains:3:3"});
-  kafka_test::loop_host host;
+  test_support::fake_host host;
   auto st = kafka_plugin().make_storage("kafka", host, kafka_config(mock.bootstrap_servers(), "chains"));
   REQUIRE(st.has_value());
 
@@ -201,7 +201,7 @@ TEST_CASE("kafka storage delivers attestations and image signatures that kafkajs
 
 TEST_CASE("one run's records share a key and so a partition, in order", "[kafka]") {
   kafka_test::kafka_mock_process mock({"ordered:3:3"});
-  kafka_test::loop_host host;
+  test_support::fake_host host;
   auto st = kafka_plugin().make_storage("kafka", host, kafka_config(mock.bootstrap_servers(), "ordered"));
   REQUIRE(st.has_value());
   for (int i = 0; i < 4; ++i) {
@@ -220,7 +220,7 @@ TEST_CASE("one run's records share a key and so a partition, in order", "[kafka]
 }
 
 TEST_CASE("kafka storage names the key to fix when its configuration is incomplete or wrong", "[kafka]") {
-  kafka_test::loop_host host;
+  test_support::fake_host host;
   const auto& reg = kafka_plugin();
   auto expect_bad = [&](plugin::config_map cfg, const std::string& key) {
     auto st = reg.make_storage("kafka", host, cfg);
@@ -281,7 +281,7 @@ TEST_CASE("secrets come from files of the secrets directory", "[kafka]") {
   auto dir = fs::temp_directory_path() / ("chainsd-kafka-secrets-" + std::to_string(std::random_device{}()));
   fs::create_directories(dir);
   std::ofstream(dir / "kafka-password") << "s3cret\n";
-  kafka_test::loop_host host(dir.string());
+  test_support::fake_host host(dir.string());
   auto cfg = kafka_config("127.0.0.1:9092", "chains");
   cfg["storage.pubsub.kafka.security.protocol"] = "sasl_plaintext";
   cfg["storage.pubsub.kafka.sasl.mechanisms"] = "PLAIN";
@@ -295,7 +295,7 @@ TEST_CASE("secrets come from files of the secrets directory", "[kafka]") {
 }
 
 TEST_CASE("an unreachable bootstrap server fails the store as retryable within the deadline", "[kafka]") {
-  kafka_test::loop_host host;
+  test_support::fake_host host;
   auto cfg = kafka_config("127.0.0.1:1", "chains");  // nothing listens on port 1
   cfg["storage.pubsub.kafka.message.timeout.ms"] = "1500";
   auto st = kafka_plugin().make_storage("kafka", host, cfg);
@@ -320,7 +320,7 @@ TEST_CASE("an unreachable bootstrap server fails the store as retryable within t
 
 TEST_CASE("close() flushes records still lingering, then stores are refused", "[kafka]") {
   kafka_test::kafka_mock_process mock({"flush:3:3"});
-  kafka_test::loop_host host;
+  test_support::fake_host host;
   auto cfg = kafka_config(mock.bootstrap_servers(), "flush");
   cfg["storage.pubsub.kafka.linger.ms"] = "20000";  // batches would wait 20 s without a flush (< message.timeout.ms)
   auto st = kafka_plugin().make_storage("kafka", host, cfg);
@@ -357,7 +357,7 @@ TEST_CASE("close() flushes records still lingering, then stores are refused", "[
 
 TEST_CASE("a store waits out a broker outage and is delivered once", "[kafka]") {
   kafka_test::kafka_mock_process mock({"outage:1:1"}, 1);
-  kafka_test::loop_host host;
+  test_support::fake_host host;
   auto cfg = kafka_config(mock.bootstrap_servers(), "outage");
   auto st = kafka_plugin().make_storage("kafka", host, cfg);
   REQUIRE(st.has_value());
@@ -383,7 +383,7 @@ TEST_CASE("a store waits out a broker outage and is delivered once", "[kafka]") 
 
 TEST_CASE("records in flight during a broker outage are all delivered, none twice", "[kafka]") {
   kafka_test::kafka_mock_process mock({"burst:3:3"});
-  kafka_test::loop_host host;
+  test_support::fake_host host;
   auto st = kafka_plugin().make_storage("kafka", host, kafka_config(mock.bootstrap_servers(), "burst"));
   REQUIRE(st.has_value());
   constexpr int runs = 200;
@@ -427,7 +427,7 @@ TEST_CASE("records in flight during a broker outage are all delivered, none twic
 
 TEST_CASE("a producer that failed fatally is rebuilt by the next store", "[kafka]") {
   kafka_test::kafka_mock_process mock({"fatal:1:1"}, 1);
-  kafka_test::loop_host host;
+  test_support::fake_host host;
   auto st = kafka_plugin().make_storage("kafka", host, kafka_config(mock.bootstrap_servers(), "fatal"));
   REQUIRE(st.has_value());
   REQUIRE(store_one(host, **st, attestation("first", "u-first")).has_value());
@@ -456,7 +456,7 @@ TEST_CASE("tens of thousands of concurrent stores cost the loop no more per stor
   // loop thread's own CPU time per store must not grow with the number waiting at once (a
   // ratio, so the bound holds on slow, loaded and sanitizer builds alike).
   kafka_test::kafka_mock_process mock({"many:3:3"});
-  kafka_test::loop_host host;
+  test_support::fake_host host;
   auto st = kafka_plugin().make_storage("kafka", host, kafka_config(mock.bootstrap_servers(), "many"));
   REQUIRE(st.has_value());
   REQUIRE(store_one(host, **st, attestation("warm-up", "u-warm-up")).has_value());

@@ -46,7 +46,7 @@ struct registry_api {
     if (!authorization.empty()) r.headers.emplace_back("Authorization", authorization);
     r.body = std::move(body);
     r.timeout = std::chrono::seconds(20);
-    return h.run(h.client.send(std::move(r)));
+    return h.run(h.client->send(std::move(r)));
   }
 
   void put_blob(const std::string& repo, const std::string& content) {
