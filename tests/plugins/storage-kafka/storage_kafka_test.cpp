@@ -3,10 +3,11 @@
 // byte: value, key and every header.
 #include <catch2/catch.hpp>
 
-#include "kafka_mock_process.hpp"
 
 #include "plugin_host/registry.hpp"
+#include "../../support/child_process.hpp"
 #include "../../support/fake_host.hpp"
+#include "../../support/temp_dir.hpp"
 #include "../../support/load_plugin.hpp"
 
 #include <chainsd/plugin/encoding.hpp>
@@ -28,6 +29,8 @@
 #include <future>
 #include <map>
 #include <random>
+#include <algorithm>
+#include <optional>
 #include <vector>
 
 using namespace chainsd;
@@ -35,6 +38,44 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
 namespace {
+
+// tests/support/kafka-mock ($KAFKA_MOCK, set by meson) with `brokers` brokers and `topics`; its
+// first stdout line is the bootstrap servers, commands ("down 2", "up 2") go to its stdin.
+class kafka_mock {
+ public:
+  explicit kafka_mock(std::vector<std::string> topics, int brokers = 3) {
+    const char* bin = std::getenv("KAFKA_MOCK");
+    if (!bin || !*bin) throw std::runtime_error("KAFKA_MOCK is not set (run through meson test)");
+    std::vector<std::string> args{bin, "--brokers", std::to_string(brokers), "--exit-with-parent"};
+    for (auto& t : topics) {
+      args.push_back("--topic");
+      args.push_back(t);
+    }
+    proc_.emplace("kafka-mock", std::move(args), dir_.path() / "stdout", test_support::child_process::options{false, true});
+    auto one_line = [](const std::string& out) { return !test_support::child_process::first_line(out).empty(); };
+    proc_->wait_until(one_line, std::chrono::seconds(20), "print its bootstrap servers");
+    bootstrap_ = test_support::child_process::first_line(proc_->output());
+  }
+
+  const std::string& bootstrap_servers() const { return bootstrap_; }
+
+  // "down 1" / "up 1" / "rtt 1 500"; returns the mock's answer ("ok" or "error: ...").
+  std::string command(const std::string& cmd) {
+    auto lines = [](const std::string& out) { return std::count(out.begin(), out.end(), '\n'); };
+    const auto before = lines(proc_->output());
+    proc_->write_line(cmd);
+    auto answered = [&lines, before](const std::string& out) { return lines(out) > before; };
+    proc_->wait_until(answered, std::chrono::seconds(20), "answer " + cmd);
+    std::string out = proc_->output();
+    out.pop_back();  // the answer's newline
+    return out.substr(out.rfind('\n') + 1);
+  }
+
+ private:
+  test_support::temp_dir dir_{"chainsd-kafka-mock-"};
+  std::optional<test_support::child_process> proc_;
+  std::string bootstrap_;
+};
 
 // The plugin (path from STORAGE_KAFKA_SO) copied into a private 0755 directory and loaded.
 const plugin_host::registry& kafka_plugin() { return test_support::plugin_from_env("STORAGE_KAFKA_SO"); }
@@ -156,7 +197,7 @@ const consumed_record* find_key(const std::vector<consumed_record>& rs, const st
 
 TEST_CASE("kafka storage delivers attestations and image signatures that kafkajs reads back exactly",
           "[kafka]") {
-  kafka_test::kafka_mock_process mock({"chains:3:3"});
+  kafka_mock mock({"chains:3:3"});
   test_support::fake_host host;
   auto st = kafka_plugin().make_storage("kafka", host, kafka_config(mock.bootstrap_servers(), "chains"));
   REQUIRE(st.has_value());
@@ -200,7 +241,7 @@ TEST_CASE("kafka storage delivers attestations and image signatures that kafkajs
 }
 
 TEST_CASE("one run's records share a key and so a partition, in order", "[kafka]") {
-  kafka_test::kafka_mock_process mock({"ordered:3:3"});
+  kafka_mock mock({"ordered:3:3"});
   test_support::fake_host host;
   auto st = kafka_plugin().make_storage("kafka", host, kafka_config(mock.bootstrap_servers(), "ordered"));
   REQUIRE(st.has_value());
@@ -319,7 +360,7 @@ TEST_CASE("an unreachable bootstrap server fails the store as retryable within t
 }
 
 TEST_CASE("close() flushes records still lingering, then stores are refused", "[kafka]") {
-  kafka_test::kafka_mock_process mock({"flush:3:3"});
+  kafka_mock mock({"flush:3:3"});
   test_support::fake_host host;
   auto cfg = kafka_config(mock.bootstrap_servers(), "flush");
   cfg["storage.pubsub.kafka.linger.ms"] = "20000";  // batches would wait 20 s without a flush (< message.timeout.ms)
@@ -356,7 +397,7 @@ TEST_CASE("close() flushes records still lingering, then stores are refused", "[
 }
 
 TEST_CASE("a store waits out a broker outage and is delivered once", "[kafka]") {
-  kafka_test::kafka_mock_process mock({"outage:1:1"}, 1);
+  kafka_mock mock({"outage:1:1"}, 1);
   test_support::fake_host host;
   auto cfg = kafka_config(mock.bootstrap_servers(), "outage");
   auto st = kafka_plugin().make_storage("kafka", host, cfg);
@@ -364,7 +405,7 @@ TEST_CASE("a store waits out a broker outage and is delivered once", "[kafka]") 
   REQUIRE(store_one(host, **st, attestation("before", "u-before")).has_value());
   REQUIRE(mock.command("down 1") == "ok");
   auto f = asio::co_spawn(host.ctx, (*st)->store(attestation("during", "u-during")), asio::use_future);
-  auto bring_up = [](kafka_test::kafka_mock_process* m, asio::any_io_executor ex) -> asio::awaitable<void> {
+  auto bring_up = [](kafka_mock* m, asio::any_io_executor ex) -> asio::awaitable<void> {
     asio::steady_timer t(ex, std::chrono::seconds(3));
     co_await t.async_wait(asio::use_awaitable);
     m->command("up 1");
@@ -382,7 +423,7 @@ TEST_CASE("a store waits out a broker outage and is delivered once", "[kafka]") 
 }
 
 TEST_CASE("records in flight during a broker outage are all delivered, none twice", "[kafka]") {
-  kafka_test::kafka_mock_process mock({"burst:3:3"});
+  kafka_mock mock({"burst:3:3"});
   test_support::fake_host host;
   auto st = kafka_plugin().make_storage("kafka", host, kafka_config(mock.bootstrap_servers(), "burst"));
   REQUIRE(st.has_value());
@@ -395,7 +436,7 @@ TEST_CASE("records in flight during a broker outage are all delivered, none twic
     auto r = co_await s->store(std::move(req));
     co_return r;
   };
-  auto outage = [](kafka_test::kafka_mock_process* m, asio::any_io_executor ex) -> asio::awaitable<void> {
+  auto outage = [](kafka_mock* m, asio::any_io_executor ex) -> asio::awaitable<void> {
     asio::steady_timer t(ex, std::chrono::milliseconds(500));
     co_await t.async_wait(asio::use_awaitable);
     m->command("down 1");
@@ -426,7 +467,7 @@ TEST_CASE("records in flight during a broker outage are all delivered, none twic
 }
 
 TEST_CASE("a producer that failed fatally is rebuilt by the next store", "[kafka]") {
-  kafka_test::kafka_mock_process mock({"fatal:1:1"}, 1);
+  kafka_mock mock({"fatal:1:1"}, 1);
   test_support::fake_host host;
   auto st = kafka_plugin().make_storage("kafka", host, kafka_config(mock.bootstrap_servers(), "fatal"));
   REQUIRE(st.has_value());
@@ -455,7 +496,7 @@ TEST_CASE("tens of thousands of concurrent stores cost the loop no more per stor
   // 20,000 concurrent stores reached 3,000 records/s with the loop thread at 100% CPU. The
   // loop thread's own CPU time per store must not grow with the number waiting at once (a
   // ratio, so the bound holds on slow, loaded and sanitizer builds alike).
-  kafka_test::kafka_mock_process mock({"many:3:3"});
+  kafka_mock mock({"many:3:3"});
   test_support::fake_host host;
   auto st = kafka_plugin().make_storage("kafka", host, kafka_config(mock.bootstrap_servers(), "many"));
   REQUIRE(st.has_value());

@@ -1,8 +1,10 @@
 #pragma once
 // Debian's docker-registry (distribution 2.8) started by the test itself on 127.0.0.1 with a free
 // port, filesystem storage in a temp dir, optionally htpasswd basic auth and TLS with a CA made at
-// test time (openssl CLI). Stopped (SIGTERM, then SIGKILL) and its directory removed on destruction.
+// test time (openssl CLI); started through tests/support/child_process.hpp (stopped with SIGTERM,
+// then SIGKILL) and its directory removed on destruction.
 
+#include "../../support/child_process.hpp"
 #include "../../support/temp_dir.hpp"
 
 #include <netinet/in.h>
@@ -15,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -75,38 +78,6 @@ struct registry_options {
   bool token_auth = false;  // Docker token auth through token_server.py (TOKEN_SERVER env: its path)
 };
 
-// Starts a program with stdout+stderr to `log`; returns its pid.
-inline pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    FILE* f = std::freopen(log.c_str(), "w", stdout);
-    (void)f;
-    ::dup2(::fileno(stdout), 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-inline void stop_process(pid_t& pid) {
-  if (pid <= 0) return;
-  ::kill(pid, SIGTERM);
-  for (int i = 0; i < 100; ++i) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) {
-      pid = -1;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-  pid = -1;
-}
-
 class registry_process {
  public:
   explicit registry_process(registry_options o) : opts_(std::move(o)), dir_(make_temp_dir("chainsd-oci-reg-")) {
@@ -132,10 +103,12 @@ class registry_process {
       const auto d = dir_.string();
       shell("cd " + d + " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
             "-keyout token.key -out token.crt -days 2 -subj /CN=chainsd-token-issuer 2>/dev/null");
-      token_pid_ = spawn({"/usr/bin/python3", server, "--key", d + "/token.key", "--cert", d + "/token.crt",
-                          "--issuer", "chainsd-test-issuer", "--user", opts_.user, "--password", opts_.password,
-                          "--log", d + "/token-requests.jsonl"},
-                         d + "/token-server.out");
+      token_server_.emplace("token_server.py",
+                            std::vector<std::string>{"/usr/bin/python3", server, "--key", d + "/token.key", "--cert",
+                                                     d + "/token.crt", "--issuer", "chainsd-test-issuer", "--user",
+                                                     opts_.user, "--password", opts_.password, "--log",
+                                                     d + "/token-requests.jsonl"},
+                            dir_ / "token-server.out", merged);
       std::string port;
       for (int i = 0; i < 200 && port.empty(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -151,8 +124,9 @@ class registry_process {
       cfg += "auth:\n  htpasswd:\n    realm: chainsd-test\n    path: " + (dir_ / "htpasswd").string() + "\n";
     }
     write_text(dir_ / "config.yml", cfg);
-    pid_ = spawn({"/usr/bin/docker-registry", "serve", (dir_ / "config.yml").string()},
-                 (dir_ / "registry.log").string());
+    registry_.emplace("docker-registry",
+                      std::vector<std::string>{"/usr/bin/docker-registry", "serve", (dir_ / "config.yml").string()},
+                      dir_ / "registry.log", merged);
     for (int i = 0; i < 200 && !port_open(port_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (!port_open(port_)) {
       stop();
@@ -178,15 +152,15 @@ class registry_process {
 
  private:
   void stop() {
-    stop_process(pid_);
-    stop_process(token_pid_);
+    registry_.reset();
+    token_server_.reset();
   }
+  static constexpr chainsd::test_support::child_process::options merged{true, false};  // stderr too
 
   registry_options opts_;
   std::filesystem::path dir_;
   unsigned short port_ = 0;
-  pid_t pid_ = -1;
-  pid_t token_pid_ = -1;
+  std::optional<chainsd::test_support::child_process> registry_, token_server_;
   std::string token_realm_;
 };
 
