@@ -95,8 +95,7 @@ def test_fixed_spelling_makes_messages_flow_without_restart():
                   "header storage-key is upstream's FullKey, <group>-<version>-<kind>-<uid>")
         work.remove()
     finally:
-        broker.terminate()
-        broker.wait(10)
+        e2elib.stop_process(broker)
 
 
 if __name__ == "__main__":

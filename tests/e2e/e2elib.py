@@ -24,6 +24,7 @@ import ktsutil  # noqa: E402
 check = ktsutil.check
 fail = ktsutil.fail
 skip = ktsutil.skip
+stop_process = ktsutil.stop_process
 require = ktsutil.require
 require_node_module = ktsutil.require_node_module
 
@@ -181,8 +182,7 @@ class StubProcess:
         return self
 
     def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(10)
+        stop_process(self.proc)
         self.proc.stdout.close()
         return False
 

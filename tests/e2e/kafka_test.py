@@ -49,9 +49,7 @@ class KafkaMock:
         check(answer == "ok", "kafka-mock: %s -> %s" % (cmd, answer))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        e2elib.stop_process(self.proc)
 
 
 def labelled_metric(c, name, labels):

@@ -126,12 +126,7 @@ class Registry:
         return body
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        e2elib.stop_process(self.proc)
         self.log.close()
 
     def remove(self):

@@ -53,8 +53,7 @@ class Registry:
             return False
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+        ktsutil.stop_process(self.proc)
         self.log.close()
 
 
@@ -220,12 +219,7 @@ def test_upstream_release_manifests_run_this_image():
             tr = wait_signed(srv, "taskruns", "default", "upstream-build", timeout=30)
             check(annotations(tr)["chains.tekton.dev/signed"] == "true", "signed=true under upstream's manifests")
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            ktsutil.stop_process(proc, 30)
             print("--- chainsd log (tail) ---\n" + text()[-2500:], flush=True)
         check(proc.returncode == 0, "chainsd exits 0 on SIGTERM")
 

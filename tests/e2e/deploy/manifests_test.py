@@ -492,12 +492,7 @@ def test_in_cluster_deployment_signs_a_run():
             check("chains-config: unknown" not in text and "did you mean" not in text,
                   "the default chains-config has no unknown keys")
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            ktsutil.stop_process(proc, 30)
             print("--- chainsd log (tail) ---\n" + log_text()[-3000:], flush=True)
             pod.unmount()
         check(proc.returncode == 0, "chainsd exits 0 on SIGTERM")

@@ -31,6 +31,19 @@ def check(cond, msg):
     print("ok: " + msg, flush=True)
 
 
+def stop_process(proc, timeout=10):
+    """The tests' one way to stop a child (a stand-in, a registry, chainsd): SIGTERM, then SIGKILL
+    when it has not exited within `timeout` seconds; reaped either way. Returns its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Server:
     """A running kube-testserver. Use as a context manager; it is killed on exit either way."""
 
@@ -83,13 +96,7 @@ class Server:
             return ""
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if not hasattr(self, "stderr_tail"):
             self.stderr_tail = self.stderr()
         if self.proc.stdout:
