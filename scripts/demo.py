@@ -264,7 +264,7 @@ def main():
                   "storage.pubsub.kafka.bootstrap.servers": bootstrap, "artifacts.taskrun.storage": "tekton,kafka"})
     new_taskrun("build-app-kafka")
     tr = signed("taskrun", "build-app-kafka")
-    r = subprocess.run(["node", os.path.join(ROOT, "tests/kafka/consume.js"), bootstrap, "chains", "1", "20000"],
+    r = subprocess.run(["node", os.path.join(ROOT, "tests/plugins/storage-kafka/consume.js"), bootstrap, "chains", "1", "20000"],
                        capture_output=True, text=True, timeout=60, cwd=os.path.join(ROOT, "tests"))
     records = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else []
     mine = [rec for rec in records if base64.b64decode(rec["key"]).decode() == tr["metadata"]["uid"]]

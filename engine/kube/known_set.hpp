@@ -4,7 +4,7 @@
 // reconciled into exactly the events the consumer missed: added for new keys, modified for a
 // changed resourceVersion, nothing for unchanged ones, deleted for keys that vanished.
 // Cost per object is ~180 bytes with 40-character keys (hash node, key, short rv string, uid packed
-// in 16 bytes): ~18 MB for 100,000 objects (measured in tests/kube/known_set_test.cpp).
+// in 16 bytes): ~18 MB for 100,000 objects (measured in tests/engine/kube/known_set_test.cpp).
 
 #include <array>
 #include <cstdint>

@@ -18,11 +18,15 @@ import traceback
 import urllib.request
 import xml.etree.ElementTree as ET
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "kube-testserver"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support", "kube-testserver"))
 import ktsutil  # noqa: E402
 
 check = ktsutil.check
 fail = ktsutil.fail
+skip = ktsutil.skip
+stop_process = ktsutil.stop_process
+require = ktsutil.require
+require_node_module = ktsutil.require_node_module
 
 BUILD = os.environ.get("CHAINSD_BUILD_DIR", "")
 CHAINSD = os.environ.get("CHAINSD_EXE", os.path.join(BUILD, "engine/app/chainsd"))
@@ -178,8 +182,7 @@ class StubProcess:
         return self
 
     def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(10)
+        stop_process(self.proc)
         self.proc.stdout.close()
         return False
 

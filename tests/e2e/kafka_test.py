@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 
+import e2elib  # noqa: E402
 from e2elib import Chainsd, Workdir, annotations, chains_config, check, fail, run_tests, taskrun, SOURCE_ROOT, TESTSERVER
 import ktsutil
 
@@ -48,9 +49,7 @@ class KafkaMock:
         check(answer == "ok", "kafka-mock: %s -> %s" % (cmd, answer))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        e2elib.stop_process(self.proc)
 
 
 def labelled_metric(c, name, labels):
@@ -84,7 +83,7 @@ def list_runs(server):
 
 
 def consume(bootstrap, expected, timeout_ms):
-    r = subprocess.run(["node", os.path.join(SOURCE_ROOT, "tests", "kafka", "consume.js"), bootstrap, TOPIC,
+    r = subprocess.run(["node", os.path.join(SOURCE_ROOT, "tests", "plugins", "storage-kafka", "consume.js"), bootstrap, TOPIC,
                         str(expected), str(timeout_ms)], capture_output=True, text=True,
                        timeout=timeout_ms / 1000 + 30, cwd=os.path.join(SOURCE_ROOT, "tests"))
     if r.returncode != 0:
@@ -94,8 +93,6 @@ def consume(bootstrap, expected, timeout_ms):
 
 def test_all_brokers_down_for_30s_while_signing_1000_runs():
     mock_exe = os.environ.get("KAFKA_MOCK")
-    if not mock_exe or not os.path.isdir(os.path.join(SOURCE_ROOT, "tests", "node_modules", "kafkajs")):
-        fail("KAFKA_MOCK is not set or kafkajs is not installed in tests/node_modules (run through meson test)")
     mock = KafkaMock(mock_exe, "%s:3:3" % TOPIC, brokers=BROKERS)
     tmp = tempfile.mkdtemp(prefix="chainsd-kafka-e2e-")
     try:
@@ -213,4 +210,6 @@ def test_all_brokers_down_for_30s_while_signing_1000_runs():
 
 
 if __name__ == "__main__":
+    e2elib.require(os.environ.get("KAFKA_MOCK"), "KAFKA_MOCK is not set (run through meson test)")
+    e2elib.require_node_module("kafkajs")  # the records are read back by kafkajs
     run_tests(globals())

@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 
+import e2elib  # noqa: E402
 from e2elib import (CHAINSD, Chainsd, StubProcess, Workdir, annotations, chains_config, check, create, dsse_parts,
                     keyless_identity, run_tests, taskrun, verify_openssl, verify_sslib, wait_signed, wait_until,
                     SOURCE_ROOT, TESTSERVER)
@@ -28,7 +29,7 @@ import ktsutil
 REGISTRY = "/usr/bin/docker-registry"
 FULCIO_STUB = os.environ.get("FULCIO_STUB", os.path.join(SOURCE_ROOT, "tests/support/fulcio-stub/fulcio_stub.py"))
 REKOR_STUB = os.environ.get("REKOR_STUB", os.path.join(SOURCE_ROOT, "tests/support/rekor-stub/rekor_stub.py"))
-VERIFY_BUNDLE = os.path.join(SOURCE_ROOT, "tests/oci/verify_bundle.mjs")
+VERIFY_BUNDLE = os.path.join(SOURCE_ROOT, "tests/plugins/storage-oci/verify_bundle.mjs")
 NODE_DIR = os.path.join(SOURCE_ROOT, "tests")
 
 
@@ -125,12 +126,7 @@ class Registry:
         return body
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        e2elib.stop_process(self.proc)
         self.log.close()
 
     def remove(self):
@@ -306,7 +302,7 @@ def test_sign_platform_manifests_needs_a_storage_that_reads_indexes():
 
 
 def sigstore_verify(layer_or_bundle, trust):
-    """tests/oci/verify_bundle.mjs: (verified, output)."""
+    """tests/plugins/storage-oci/verify_bundle.mjs: (verified, output)."""
     r = subprocess.run(["node", VERIFY_BUNDLE], input=json.dumps(dict(trust, **layer_or_bundle)), capture_output=True,
                        text=True, timeout=60, cwd=NODE_DIR)
     return r.returncode == 0, (r.stdout + r.stderr).strip()
@@ -331,10 +327,6 @@ def test_keyless_layers_verify_as_sigstore_bundles():
     layers, with their certificate, chain and cosign bundle annotations, become Sigstore bundles
     that @sigstore/verify accepts against the stub CA and log key for the controller's identity and
     issuer; a changed payload, another identity or another issuer are rejected."""
-    node_ok = subprocess.run(["sh", "-c", "command -v node"], capture_output=True).returncode == 0
-    if not node_ok or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@sigstore", "verify")):
-        print("SKIP: node or @sigstore/verify missing", flush=True)
-        return
     reg = Registry()
     try:
         repo = "e2e/keyless"
@@ -403,4 +395,5 @@ def test_keyless_layers_verify_as_sigstore_bundles():
 
 
 if __name__ == "__main__":
+    e2elib.require_node_module("@sigstore/verify")  # keyless bundles are checked independently
     run_tests(globals())

@@ -1,6 +1,6 @@
 // Arbitrary bytes as a shared object on disk → read_elf_symbol (what the plugin loader runs on
 // every *.so before trusting it). Nothing may crash or read outside the file; found bytes are
-// within max_bytes. Seeds: real plugins (e.g. build/tests/plugin_host/*.so).
+// within max_bytes. Seeds: real plugins (e.g. build/tests/engine/plugin_host/*.so).
 #include "plugin_host/elf_symbol.hpp"
 
 #include <sys/mman.h>

@@ -4,6 +4,7 @@
 // and waits for its "listening on PORT" line. Terminated (SIGTERM, reaped) in the destructor.
 
 #include "child_process.hpp"
+#include "temp_dir.hpp"
 
 #include <unistd.h>
 
@@ -25,9 +26,7 @@ class python_stub {
   python_stub(const std::string& script_env, std::vector<std::string> args) {
     const char* script = std::getenv(script_env.c_str());
     if (!script || !*script) throw std::runtime_error(script_env + " is not set (run through meson test)");
-    char tmpl[] = "/tmp/chainsd-stub-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
+    dir_ = make_temp_dir("chainsd-stub-");
     std::vector<std::string> argv{"/usr/bin/python3", script, "--port", "0"};
     for (auto& a : args) {
       // "@name" stands for a file in the stand-in's directory.
@@ -68,3 +67,5 @@ class python_stub {
 };
 
 }  // namespace chainsd::test_support
+
+namespace test_support = chainsd::test_support;

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <string>
 
-namespace test_support {
+namespace chainsd::test_support {
 
 inline long rss_kib() {
   std::ifstream in("/proc/self/status");
@@ -15,4 +15,6 @@ inline long rss_kib() {
   return -1;
 }
 
-}  // namespace test_support
+}  // namespace chainsd::test_support
+
+namespace test_support = chainsd::test_support;

@@ -27,3 +27,5 @@ T run(boost::asio::io_context& ctx, boost::asio::awaitable<T> a) {
 }
 
 }  // namespace chainsd::test_support
+
+namespace test_support = chainsd::test_support;

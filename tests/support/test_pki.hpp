@@ -156,3 +156,5 @@ class test_ca {
 };
 
 }  // namespace chainsd::test_support
+
+namespace test_support = chainsd::test_support;

@@ -8,7 +8,7 @@
 #include "ha/coordinator.hpp"
 #include "kube/lease.hpp"
 #include "runtime/metrics.hpp"
-#include "../../kube/testserver_process.hpp"
+#include "../../support/testserver_process.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>

@@ -102,8 +102,12 @@ struct counting_storage final : plugin::storage {
   behaviour mode = behaviour::retryable;
   std::size_t annotation_size = 10;
   std::vector<std::string> signatures;  // of the successful stores
+  std::vector<std::string> bundles;     // sigstore_bundle_json of every call
+  bool wants_unlogged_bundle = false;
+  bool uses_unlogged_bundle() const override { return wants_unlogged_bundle; }
   boost::asio::awaitable<plugin::result<plugin::store_result>> store(plugin::store_request req) override {
     ++calls;
+    bundles.push_back(req.sigstore_bundle_json);
     if (calls <= failures) {
       if (mode == behaviour::throws) throw std::runtime_error("storage exploded");
       co_return plugin::fail(mode == behaviour::bad_config ? plugin::errc::bad_config : plugin::errc::retryable,
@@ -605,6 +609,26 @@ TEST_CASE("a throwing storage fails its run once, naming the plugin: no re-signi
   CHECK(h.cluster.applies[0].at("chains.tekton.dev/signed") == "failed");
   CHECK_THAT(h.cluster.applies[0].at("chains.tekton.dev/error"),
              Catch::Contains("storage plugin store 9.9.9 threw from store()"));
+}
+
+TEST_CASE("an unlogged signature's bundle is built only for a backend that stores it") {
+  for (bool wants : {false, true}) {
+    harness_options ho;
+    ho.storage = true;
+    harness h(ho);
+    h.storage->wants_unlogged_bundle = wants;
+    h.feed(run_json("b", "ub", "10", true), "ub", "10");
+    h.advance(1s);
+    REQUIRE(h.storage->bundles.size() == 1);
+    if (wants) {
+      CHECK_THAT(h.storage->bundles[0], Catch::Contains("application/vnd.dev.sigstore.bundle.v0.3+json"));
+      CHECK_THAT(h.storage->bundles[0], Catch::Contains("\"tlogEntries\":[]"));
+    } else {
+      CHECK(h.storage->bundles[0].empty());
+    }
+    REQUIRE(h.cluster.applies.size() == 1);
+    CHECK(h.cluster.applies[0].at("chains.tekton.dev/signed") == "true");
+  }
 }
 
 TEST_CASE("a retry resumes: one signature and one log entry after a storage fails twice") {

@@ -2,6 +2,7 @@
 // checkpoints, tiles), tests/support/tsa-stub (RFC 3161) and tests/support/rekor-stub (Rekor v1).
 // Every bundle form is checked by @sigstore/verify (tests/support/sigstore-verify), the tokens by
 // `openssl ts -verify`, and tokens made by `openssl ts -reply` are verified by the engine.
+#include "../../support/prerequisites.hpp"
 #include "../../support/python_stub.hpp"
 #include "../../support/run_awaitable.hpp"
 #include "../../support/test_pki.hpp"
@@ -30,10 +31,10 @@ namespace json = boost::json;
 using namespace chainsd;
 using chainsd::plugin::base64_decode;
 using chainsd::plugin::base64_encode;
-using test_support::python_stub;
-using test_support::run;
-using test_support::test_ca;
-using test_support::test_key;
+using chainsd::test_support::python_stub;
+using chainsd::test_support::run;
+using chainsd::test_support::test_ca;
+using chainsd::test_support::test_key;
 
 namespace {
 
@@ -217,13 +218,13 @@ bool sigstore_verifies(const std::string& bundle, const trust_root& root, const 
   return WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
 }
 
-// Skips (locally) or fails (CI=true) when the independent verifier is not installed.
+// Every bundle is also checked by the independent verifier: without it the binary is a skip.
+const bool sigstore_js_present = ::test_support::require(
+    have_sigstore_js(), "node and tests/node_modules/@sigstore/verify are needed (independent bundle verification)");
+
 bool require_sigstore_js() {
-  if (have_sigstore_js()) return true;
-  const char* ci = std::getenv("CI");
-  if (ci && std::string(ci) == "true") FAIL("node and tests/node_modules/@sigstore/verify are required under CI=true");
-  WARN("node or @sigstore/verify not installed: independent bundle verification skipped");
-  return false;
+  REQUIRE(have_sigstore_js());
+  return true;
 }
 
 std::string flip_payload_byte(const std::string& bundle) {

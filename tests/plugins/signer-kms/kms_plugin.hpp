@@ -6,6 +6,7 @@
 #include "net/http_client.hpp"
 #include "plugin_host/host_services.hpp"
 #include "plugin_host/registry.hpp"
+#include "../../support/load_plugin.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -22,27 +23,8 @@
 
 namespace kms_test {
 
-inline const chainsd::plugin_host::registry& registry() {
-  namespace fs = std::filesystem;
-  static fs::path dir = [] {
-    auto d = fs::temp_directory_path() / ("chainsd-kms-plugins-" + std::to_string(std::random_device{}()));
-    fs::create_directories(d);
-    ::chmod(d.c_str(), 0755);
-    const char* so = std::getenv("SIGNER_KMS_SO");
-    if (!so) throw std::runtime_error("SIGNER_KMS_SO is not set (run through meson test)");
-    fs::copy_file(so, d / "signer-kms.so", fs::copy_options::overwrite_existing);
-    ::chmod((d / "signer-kms.so").c_str(), 0755);
-    return d;
-  }();
-  static chainsd::plugin_host::registry reg(chainsd::plugin_host::scan_plugins(dir));
-  static struct cleanup {
-    ~cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } c;
-  return reg;
-}
+// signer-kms (path from SIGNER_KMS_SO, set by meson) through the real loader.
+inline const chainsd::plugin_host::registry& registry() { return test_support::plugin_from_env("SIGNER_KMS_SO"); }
 
 struct engine_host {
   boost::asio::io_context ctx;

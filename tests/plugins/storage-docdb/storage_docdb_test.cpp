@@ -6,8 +6,8 @@
 
 #include "../../support/python_stub.hpp"
 #include "../../support/run_awaitable.hpp"
-#include "../fake_host.hpp"
-#include "../load_plugin.hpp"
+#include "../../support/fake_host.hpp"
+#include "../../support/load_plugin.hpp"
 #include "bson.hpp"
 #include "connection.hpp"
 
