@@ -297,6 +297,18 @@ def verify_sslib(public_pem, keyid, sig_bytes, data):
         return False
 
 
+SIGSTORE_VERIFY = os.path.join(SOURCE_ROOT, "tests/support/sigstore-verify/verify_bundle.mjs")
+
+
+def sigstore_verify(args):
+    """tests/support/sigstore-verify/verify_bundle.mjs (@sigstore/verify) on `args` (its input keys
+    are listed in that script): (exit status, what it said); 0 when verified."""
+    node_dir = os.path.join(SOURCE_ROOT, "tests")
+    r = subprocess.run(["node", SIGSTORE_VERIFY], input=json.dumps(args), capture_output=True, text=True, timeout=60,
+                       cwd=node_dir, env=dict(os.environ, NODE_PATH=os.path.join(node_dir, "node_modules")))
+    return r.returncode, (r.stdout + r.stderr).strip()
+
+
 def verify_openssl(work, sig_bytes, data):
     sig = os.path.join(work.path, "sig.bin")
     msg = os.path.join(work.path, "msg.bin")

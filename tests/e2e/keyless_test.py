@@ -28,7 +28,6 @@ import ktsutil  # noqa: E402
 
 STUB = os.environ.get("FULCIO_STUB", os.path.join(SOURCE_ROOT, "tests/support/fulcio-stub/fulcio_stub.py"))
 REKOR_STUB = os.environ.get("REKOR_STUB", os.path.join(SOURCE_ROOT, "tests/support/rekor-stub/rekor_stub.py"))
-NODE_DIR = os.path.join(SOURCE_ROOT, "tests")
 BASE_CONFIG = {"artifacts.oci.storage": "tekton"}
 K8S_URI = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/%s"
 
@@ -210,14 +209,9 @@ def test_transparency_log_entry_and_sigstore_verify():
         _, chain = cert_of(tr)
         chain_pems = [p + "-----END CERTIFICATE-----\n" for p in chain.split("-----END CERTIFICATE-----")[:-1]]
         env = json.loads(base64.b64decode(ann["chains.tekton.dev/signature-taskrun-" + tr["metadata"]["uid"]]))
-        args = {"entry": entry, "envelope": env, "certPem": cert, "chainPems": [p.strip() + "\n" for p in chain_pems],
+        args = {"entry": entry, "envelope": env, "certPem": cert, "caPems": [p.strip() + "\n" for p in chain_pems],
                 "logPem": rekor.get("/api/v1/log/publicKey"), "san": san, "issuer": "https://kubernetes.default.svc"}
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify_keyless.mjs")
-
-        def verify(a):
-            r = subprocess.run(["node", script], input=json.dumps(a), capture_output=True, text=True, timeout=60,
-                               cwd=NODE_DIR, env=dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
-            return r.returncode, (r.stdout + r.stderr).strip()
+        verify = e2elib.sigstore_verify
 
         rc, out = verify(args)
         check(rc == 0, "@sigstore/verify accepts the keyless bundle for %s: %s" % (san, out))

@@ -3,13 +3,12 @@ chains.tekton.dev/transparency annotation, the log's entries match the signature
 `manual` uploads only annotated runs, transparency.url moves live, a restarted chainsd that
 re-uploads gets 409 and no duplicate, and a log with a bad SET fails the run with the reason.
 When node and tests/node_modules/@sigstore/verify are there, a Sigstore bundle built from the
-entry is verified independently (tests/engine/tlog/verify_bundle.mjs)."""
+entry is verified independently (tests/support/sigstore-verify/verify_bundle.mjs)."""
 import base64
 import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import urllib.request
@@ -21,7 +20,6 @@ from e2elib import (Chainsd, StubProcess, Workdir, annotations, chains_config, c
 import ktsutil  # noqa: E402
 
 STUB = os.environ.get("REKOR_STUB", os.path.join(SOURCE_ROOT, "tests/support/rekor-stub/rekor_stub.py"))
-NODE_DIR = os.path.join(SOURCE_ROOT, "tests")
 BASE_CONFIG = {"artifacts.oci.storage": "tekton"}
 
 
@@ -95,13 +93,8 @@ def test_enabled_uploads_every_signature_and_annotates():
 
 def verify_with_sigstore_js(work, log, entry, envelope):
     key_pem = log.get("/api/v1/log/publicKey")
-    args = {"entry": entry, "envelope": json.loads(envelope), "signerPem": work.public_pem, "logPem": key_pem}
-    script = os.path.join(SOURCE_ROOT, "tests", "engine", "tlog", "verify_bundle.mjs")
-
-    def run(a):
-        r = subprocess.run(["node", script], input=json.dumps(a), capture_output=True, text=True, timeout=60,
-                           cwd=NODE_DIR, env=dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
-        return r.returncode, (r.stdout + r.stderr).strip()
+    args = {"entry": entry, "envelope": json.loads(envelope), "publicKeyPem": work.public_pem, "logPem": key_pem}
+    run = e2elib.sigstore_verify
 
     rc, out = run(args)
     check(rc == 0, "@sigstore/verify verifies the bundle built from the entry: " + out)
@@ -126,19 +119,14 @@ def test_storage_backends_get_an_offline_verifiable_bundle():
             check(b["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json", "bundle v0.3")
             check(str(b["verificationMaterial"]["tlogEntries"][0]["logIndex"]) == str(index_of(ann, log.url)),
                   "the bundle's log entry is the annotated one")
-            script = os.path.join(SOURCE_ROOT, "tests", "engine", "tlog", "verify_bundle.mjs")
-            args = {"bundle": b, "signerPem": work.public_pem, "logPem": log.get("/api/v1/log/publicKey")}
-            r = subprocess.run(["node", script], input=json.dumps(args), capture_output=True, text=True, timeout=60,
-                               cwd=NODE_DIR, env=dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
-            check(r.returncode == 0, "@sigstore/verify verifies the bundle chainsd handed to storage: " +
-                  (r.stdout + r.stderr).strip())
+            args = {"bundle": b, "publicKeyPem": work.public_pem, "logPem": log.get("/api/v1/log/publicKey")}
+            rc, out = e2elib.sigstore_verify(args)
+            check(rc == 0, "@sigstore/verify verifies the bundle chainsd handed to storage: " + out)
             tampered = json.loads(json.dumps(b))
             env_ = tampered["dsseEnvelope"]
             env_["payload"] = base64.b64encode(base64.b64decode(env_["payload"]) + b" ").decode()
-            r = subprocess.run(["node", script], input=json.dumps(dict(args, bundle=tampered)), capture_output=True,
-                               text=True, timeout=60, cwd=NODE_DIR,
-                               env=dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
-            check(r.returncode != 0, "a changed payload in the bundle is rejected")
+            rc, out = e2elib.sigstore_verify(dict(args, bundle=tampered))
+            check(rc != 0, "a changed payload in the bundle is rejected: " + out)
         work.remove()
 
 
@@ -211,7 +199,6 @@ def test_bad_set_fails_the_run_with_the_reason():
 
 V2_STUB = os.environ.get("REKOR_V2_STUB", os.path.join(SOURCE_ROOT, "tests/support/rekor-v2-stub/rekor_v2_stub.py"))
 TSA_STUB = os.environ.get("TSA_STUB", os.path.join(SOURCE_ROOT, "tests/support/tsa-stub/tsa_stub.py"))
-VERIFY = os.path.join(SOURCE_ROOT, "tests/support/sigstore-verify/verify_bundle.mjs")
 
 
 def pem_ders(pem):
@@ -247,10 +234,7 @@ def v2_trusted_root(v2_url, log_pem, chain_pem):
                                       "validFor": since}]}
 
 
-def sigstore_js(args):
-    r = subprocess.run(["node", VERIFY], input=json.dumps(args), capture_output=True, text=True, timeout=60,
-                       cwd=NODE_DIR, env=dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
-    return r.returncode, (r.stdout + r.stderr).strip()
+sigstore_js = e2elib.sigstore_verify
 
 
 def sigstore_js_accepts_then_rejects_tampered(args, what):

@@ -233,7 +233,7 @@ int sigstore_js(const std::string& input) {
     return -1;
   auto file = std::filesystem::temp_directory_path() / ("bundle-" + std::to_string(::getpid()) + ".json");
   std::ofstream(file) << input;
-  std::string cmd = "cd '" + std::string(tests) + "' && node engine/tlog/verify_bundle.mjs < '" + file.string() + "'";
+  std::string cmd = "cd '" + std::string(tests) + "' && node support/sigstore-verify/verify_bundle.mjs < '" + file.string() + "'";
   int rc = std::system(cmd.c_str());
   std::filesystem::remove(file);
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : 255;
@@ -241,7 +241,7 @@ int sigstore_js(const std::string& input) {
 
 std::string verify_input(const std::string& bundle, const std::string& signer_pem, const std::string& log_pem,
                          const std::string& tamper, const std::string& artifact_b64 = "") {
-  boost::json::object o{{"bundle", boost::json::parse(bundle)}, {"signerPem", signer_pem}, {"logPem", log_pem}};
+  boost::json::object o{{"bundle", boost::json::parse(bundle)}, {"publicKeyPem", signer_pem}, {"logPem", log_pem}};
   if (!tamper.empty()) o["tamper"] = tamper;
   if (!artifact_b64.empty()) o["artifact"] = artifact_b64;
   return boost::json::serialize(o);
